@@ -1,0 +1,169 @@
+"""Orthogonal (Saxe et al. 2013) and delta-orthogonal (Xiao et al. 2018) initializers."""
+
+import math
+
+import keras
+from keras import ops
+
+from initializers._base import SeededInitializer, validate_float_dtype, validate_shape
+
+# Gains that keep the second moment of the signal through one layer (PyTorch's
+# `calculate_gain` table; papers.md "Other initializations").
+_GAINS = {
+    "linear": 1.0,
+    "sigmoid": 1.0,
+    "tanh": 5.0 / 3.0,
+    "relu": math.sqrt(2.0),
+    "selu": 0.75,
+}
+
+
+def gain(activation, negative_slope=0.0):
+    """Recommended gain for `Orthogonal` / `DeltaOrthogonal` before `activation`.
+
+    linear 1, sigmoid 1, tanh 5/3, relu sqrt(2), leaky_relu sqrt(2 / (1 + a^2)),
+    selu 3/4 (the same table as PyTorch's `torch.nn.init.calculate_gain`).
+
+    Args:
+        activation: one of "linear", "sigmoid", "tanh", "relu", "leaky_relu", "selu".
+        negative_slope: a, used by "leaky_relu" only.
+
+    Returns:
+        The gain, a float.
+    """
+    if activation == "leaky_relu":
+        return math.sqrt(2.0 / (1.0 + float(negative_slope) ** 2))
+    if activation not in _GAINS:
+        valid = sorted([*_GAINS, "leaky_relu"])
+        raise ValueError(f"Unknown activation; valid: {valid}. Received: activation={activation!r}")
+    return _GAINS[activation]
+
+
+def _validate_gain(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"`gain` must be a positive number. Received: gain={value!r}")
+    return float(value)
+
+
+def random_orthogonal(num_rows, num_cols, seed, dtype):
+    """A (num_rows, num_cols) matrix with orthonormal rows or columns (the shorter side).
+
+    QR decomposition of a Gaussian matrix with the signs of R's diagonal moved
+    into Q, which makes Q uniformly (Haar) distributed (Mezzadri 2007); plain QR
+    is not, since the QR routine fixes R's signs.
+    """
+    transposed = num_rows < num_cols
+    tall_shape = (num_cols, num_rows) if transposed else (num_rows, num_cols)
+    gaussian = keras.random.normal(tall_shape, dtype="float32", seed=seed)
+    q, r = ops.qr(gaussian, mode="reduced")
+    signs = ops.where(ops.diagonal(r) >= 0, 1.0, -1.0)
+    q = q * signs[None, :]
+    if transposed:
+        q = ops.transpose(q)
+    return ops.cast(q, dtype)
+
+
+@keras.saving.register_keras_serializable(package="initializers")
+class Orthogonal(SeededInitializer):
+    """Random orthogonal matrix times a gain (Saxe et al. 2013).
+
+    The kernel is flattened to (prod(shape[:-1]), shape[-1]) and filled with a
+    Haar-random matrix whose rows (if wide) or columns (if tall) are orthonormal,
+    times `gain`: W^T W = gain^2 I (tall) or W W^T = gain^2 I (wide). Same
+    distribution as `keras.initializers.Orthogonal`; use `gain("relu")` etc. for
+    the gain that suits the activation.
+
+    Examples:
+
+    >>> w = Orthogonal(seed=0)(shape=(256, 256))  # w.T @ w == I
+    >>> layer = keras.layers.Dense(256, activation="tanh",
+    ...                            kernel_initializer=Orthogonal(gain=gain("tanh")))
+
+    Args:
+        gain: positive multiplier applied to the orthogonal matrix.
+        seed: None (fresh values every call) or an int (identical values every call).
+
+    Reference:
+        Saxe, McClelland, Ganguli. "Exact solutions to the nonlinear dynamics of
+        learning in deep linear neural networks", ICLR 2014 (arXiv 1312.6120).
+    """
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed=seed)
+        self.gain = _validate_gain(gain)
+
+    def __call__(self, shape, dtype=None):
+        shape = validate_shape(shape)
+        if len(shape) < 2:
+            raise ValueError(
+                f"Orthogonal needs a kernel of rank >= 2. Received: shape={shape}"
+            )
+        dtype = validate_float_dtype(dtype)
+        matrix = random_orthogonal(math.prod(shape[:-1]), shape[-1], self._draw_seed(), dtype)
+        return self.gain * ops.reshape(matrix, shape)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="initializers")
+class DeltaOrthogonal(SeededInitializer):
+    """Delta-orthogonal convolution kernel (Xiao et al. 2018).
+
+    For a kernel of shape (*k, c_in, c_out) with odd spatial sizes k and
+    c_in <= c_out: every tap is zero except the spatial centre, which holds a
+    Haar-random (c_in, c_out) matrix with orthonormal rows times `gain`. The
+    convolution then acts at initialization as an orthogonal 1x1 map, an exact
+    isometry of the input (norm-preserving), which is what lets vanilla tanh CNNs
+    of 10,000 layers train at the critical point.
+
+    Examples:
+
+    >>> w = DeltaOrthogonal(seed=0)(shape=(3, 3, 64, 64))  # w[1, 1] orthogonal
+    >>> layer = keras.layers.Conv2D(64, 3, padding="same", activation="tanh",
+    ...                             kernel_initializer=DeltaOrthogonal())
+
+    Args:
+        gain: positive multiplier applied to the centre matrix.
+        seed: None (fresh values every call) or an int (identical values every call).
+
+    Reference:
+        Xiao, Bahri, Sohl-Dickstein, Schoenholz, Pennington. "Dynamical Isometry
+        and a Mean Field Theory of CNNs: How to Train 10,000-Layer Vanilla
+        Convolutional Neural Networks", ICML 2018, Algorithm 2.
+    """
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed=seed)
+        self.gain = _validate_gain(gain)
+
+    def __call__(self, shape, dtype=None):
+        shape = validate_shape(shape)
+        if len(shape) < 3:
+            raise ValueError(
+                "DeltaOrthogonal needs a convolution kernel (*spatial, in_channels, "
+                f"out_channels) of rank 3 to 5. Received: shape={shape}"
+            )
+        spatial, in_channels, out_channels = shape[:-2], shape[-2], shape[-1]
+        if in_channels > out_channels:
+            raise ValueError(
+                "DeltaOrthogonal needs in_channels <= out_channels (the centre matrix "
+                "must have orthonormal rows to be an isometry). "
+                f"Received: shape={shape} (in_channels={in_channels}, "
+                f"out_channels={out_channels})"
+            )
+        if any(k % 2 == 0 for k in spatial):
+            raise ValueError(
+                "DeltaOrthogonal needs odd spatial kernel sizes so that the kernel "
+                f"has a centre tap. Received: shape={shape}"
+            )
+        dtype = validate_float_dtype(dtype)
+        centre = self.gain * random_orthogonal(
+            in_channels, out_channels, self._draw_seed(), dtype
+        )
+        centre = ops.reshape(centre, (1,) * len(spatial) + (in_channels, out_channels))
+        padding = [(k // 2, k // 2) for k in spatial] + [(0, 0), (0, 0)]
+        return ops.pad(centre, padding)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}

@@ -1,0 +1,55 @@
+"""The library runs on any Keras backend: no TensorFlow import in initializers/ or models/."""
+
+import ast
+import importlib.util
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+_SCRIPT = """
+import sys, keras, numpy as np
+assert keras.backend.backend() == "jax", keras.backend.backend()
+import initializers, models
+for cls in initializers._registry.INITIALIZER_CLASSES:
+    values = keras.ops.convert_to_numpy(cls(seed=0)((3, 3, 8, 16)))
+    assert values.shape == (3, 3, 8, 16) and np.isfinite(values).all(), cls
+model = models.SimpleMLP(8, 16, 4)
+print(initializers.initialize_weights(model, "auto", seed=0))
+assert "tensorflow" not in sys.modules, "tensorflow was imported"
+"""
+
+
+def _imported_modules(path):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+
+
+def test_no_tensorflow_import_in_library_sources():
+    for folder in ("initializers", "models"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for module in _imported_modules(path):
+                assert module.split(".")[0] != "tensorflow", f"{path} imports {module}"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                    reason="JAX not installed (it is on the GPU machines, not in requirements)")
+def test_library_runs_on_jax_backend_without_tensorflow():
+    result = subprocess.run(
+        [sys.executable, "-c", _SCRIPT],
+        cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "HeNormal" in result.stdout

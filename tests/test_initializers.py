@@ -1,0 +1,341 @@
+"""Distribution, seeding, serialization and validation of every initializer."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+import initializers
+from initializers import (
+    DeltaOrthogonal,
+    GlorotNormal,
+    GlorotUniform,
+    HeNormal,
+    HeUniform,
+    LecunNormal,
+    LecunUniform,
+    Orthogonal,
+    StandardUniform,
+)
+
+# Kernel shapes with their (fan_in, fan_out) as computed from the shape alone.
+SHAPES = {
+    "dense": ((1024, 512), (1024, 512)),
+    "conv1d": ((5, 64, 128), (320, 640)),
+    "conv2d": ((3, 3, 64, 128), (576, 1152)),
+    "conv3d": ((3, 3, 3, 16, 32), (432, 864)),
+    "depthwise": ((3, 3, 512, 1), (4608, 9)),
+}
+
+TRUNC = initializers.TRUNCATED_NORMAL_STD_CORRECTION
+
+# (initializer, expected std as a function of (fan_in, fan_out), distribution),
+# the formulas written out independently of the implementation.
+CASES = {
+    "he_normal": (HeNormal(seed=1), lambda i, o: math.sqrt(2 / i), "normal"),
+    "he_normal_fan_out": (HeNormal(mode="fan_out", seed=1), lambda i, o: math.sqrt(2 / o), "normal"),
+    "he_normal_leaky": (
+        HeNormal(negative_slope=0.25, seed=1),
+        lambda i, o: math.sqrt(2 / ((1 + 0.25**2) * i)),
+        "normal",
+    ),
+    "he_normal_truncated": (HeNormal(truncated=True, seed=1), lambda i, o: math.sqrt(2 / i), "truncated"),
+    "he_uniform": (HeUniform(seed=1), lambda i, o: math.sqrt(2 / i), "uniform"),
+    "he_uniform_fan_out_leaky": (
+        HeUniform(mode="fan_out", negative_slope=0.5, seed=1),
+        lambda i, o: math.sqrt(2 / (1.25 * o)),
+        "uniform",
+    ),
+    "glorot_uniform": (GlorotUniform(seed=1), lambda i, o: math.sqrt(2 / (i + o)), "uniform"),
+    "glorot_normal": (GlorotNormal(seed=1), lambda i, o: math.sqrt(2 / (i + o)), "normal"),
+    "glorot_normal_truncated": (
+        GlorotNormal(truncated=True, seed=1), lambda i, o: math.sqrt(2 / (i + o)), "truncated"
+    ),
+    "lecun_normal": (LecunNormal(seed=1), lambda i, o: math.sqrt(1 / i), "normal"),
+    "lecun_normal_truncated": (LecunNormal(truncated=True, seed=1), lambda i, o: math.sqrt(1 / i), "truncated"),
+    "lecun_uniform": (LecunUniform(seed=1), lambda i, o: math.sqrt(1 / i), "uniform"),
+    # Glorot & Bengio Eq. 1: U[-1/sqrt(n), 1/sqrt(n)] has variance 1 / (3n).
+    "standard_uniform": (StandardUniform(seed=1), lambda i, o: 1 / math.sqrt(i), "uniform_limit"),
+}
+
+
+def _draw(initializer, shape):
+    return keras.ops.convert_to_numpy(initializer(shape, dtype="float32")).astype(np.float64)
+
+
+@pytest.mark.parametrize("shape_name", SHAPES)
+@pytest.mark.parametrize("case", CASES)
+def test_mean_and_std_match_formula(case, shape_name):
+    initializer, expected, distribution = CASES[case]
+    shape, (fan_in, fan_out) = SHAPES[shape_name]
+    values = _draw(initializer, shape)
+    n = values.size
+    if distribution == "uniform_limit":
+        limit = expected(fan_in, fan_out)
+        std = limit / math.sqrt(3)
+    else:
+        std = expected(fan_in, fan_out)
+    # 6-sigma bounds from the sampling distributions of the mean and of the
+    # variance (Var[s^2] = sigma^4 (kurtosis - 1) / n; kurtosis <= 3 here).
+    assert abs(values.mean()) < 6 * std / math.sqrt(n)
+    assert abs(values.var() / std**2 - 1) < 6 * math.sqrt(2 / n)
+    if distribution in ("uniform", "uniform_limit"):
+        limit = std * math.sqrt(3)
+        assert np.abs(values).max() <= limit * (1 + 1e-6)
+        assert np.abs(values).max() > limit * 0.99
+    elif distribution == "truncated":
+        # Truncated at 2 std of the *uncorrected* Gaussian: std / TRUNC.
+        assert np.abs(values).max() <= 2 * std / TRUNC * (1 + 1e-6)
+    else:
+        # Untruncated: P(|z| > 3) = 0.0027, so tails beyond 3 std must exist.
+        beyond = np.mean(np.abs(values) > 3 * std)
+        assert beyond > 0
+        if n >= 100_000:
+            assert 0.0015 < beyond < 0.004
+
+
+def test_untruncated_differs_from_keras_truncated():
+    ours = _draw(HeNormal(seed=3), (1000, 1000))
+    keras_builtin = _draw(keras.initializers.HeNormal(seed=3), (1000, 1000))
+    std = math.sqrt(2 / 1000)
+    assert np.abs(ours).max() > 3 * std
+    assert np.abs(keras_builtin).max() <= 2 * std / TRUNC * (1 + 1e-6)
+    # Both have the same variance.
+    assert abs(ours.std() / keras_builtin.std() - 1) < 0.01
+
+
+def test_truncated_option_matches_keras_builtin_distribution():
+    ours = _draw(HeNormal(truncated=True, seed=3), (1000, 1000))
+    builtin = _draw(keras.initializers.HeNormal(seed=3), (1000, 1000))
+    assert abs(ours.max() - builtin.max()) < 1e-3 * ours.max()
+    assert abs(ours.std() / builtin.std() - 1) < 0.01
+
+
+def test_standard_uniform_matches_pytorch_default_bound():
+    # PyTorch's nn.Linear(in, out) default: kaiming_uniform(a=sqrt(5)) gives
+    # bound = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + 5)) -> 1/sqrt(fan_in).
+    fan_in = 300
+    torch_bound = math.sqrt(2 / (1 + 5)) * math.sqrt(3 / fan_in)
+    values = _draw(StandardUniform(seed=0), (fan_in, 100))
+    assert np.abs(values).max() <= torch_bound * (1 + 1e-6)
+    assert np.abs(values).max() > 0.99 * torch_bound
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (256, 64), (64, 256), (3, 3, 16, 32)])
+@pytest.mark.parametrize("gain", [1.0, math.sqrt(2)])
+def test_orthogonal_is_orthogonal(shape, gain):
+    values = _draw(Orthogonal(gain=gain, seed=0), shape)
+    matrix = values.reshape(-1, shape[-1]) / gain
+    rows, cols = matrix.shape
+    product = matrix.T @ matrix if rows >= cols else matrix @ matrix.T
+    np.testing.assert_allclose(product, np.eye(min(rows, cols)), atol=1e-5)
+
+
+def test_orthogonal_rejects_vectors():
+    with pytest.raises(ValueError, match="rank >= 2"):
+        Orthogonal()((10,))
+
+
+@pytest.mark.parametrize("shape", [(3, 8, 16), (3, 3, 16, 16), (5, 5, 4, 32), (3, 3, 3, 8, 8)])
+def test_delta_orthogonal_zero_except_orthogonal_centre(shape):
+    gain = 1.5
+    values = _draw(DeltaOrthogonal(gain=gain, seed=0), shape)
+    spatial = shape[:-2]
+    centre_index = tuple(k // 2 for k in spatial)
+    centre = values[centre_index]
+    mask = np.ones(spatial, dtype=bool)
+    mask[centre_index] = False
+    assert np.all(values[mask] == 0)
+    np.testing.assert_allclose(centre @ centre.T / gain**2, np.eye(shape[-2]), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        ((3, 3, 32, 16), "in_channels <= out_channels"),
+        ((64, 64), "convolution kernel"),
+        ((2, 2, 8, 8), "odd spatial"),
+    ],
+)
+def test_delta_orthogonal_errors(shape, message):
+    with pytest.raises(ValueError, match=message):
+        DeltaOrthogonal()(shape)
+
+
+ALL_INSTANCES = [
+    HeNormal(mode="fan_out", negative_slope=0.1, truncated=True, seed=4),
+    HeUniform(mode="fan_out", negative_slope=0.1, seed=4),
+    GlorotUniform(seed=4),
+    GlorotNormal(truncated=True, seed=4),
+    LecunNormal(seed=4),
+    LecunUniform(seed=4),
+    StandardUniform(seed=4),
+    Orthogonal(gain=2.0, seed=4),
+    DeltaOrthogonal(gain=2.0, seed=4),
+]
+CONV_SHAPE = (3, 3, 8, 16)
+
+
+@pytest.mark.parametrize("initializer", ALL_INSTANCES, ids=lambda i: type(i).__name__)
+def test_same_seed_bit_identical(initializer):
+    clone = type(initializer).from_config(initializer.get_config())
+    first, second, third = _draw(initializer, CONV_SHAPE), _draw(initializer, CONV_SHAPE), _draw(clone, CONV_SHAPE)
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(first, third)
+    other = _draw(initializer.with_seed(5), CONV_SHAPE)
+    assert not np.array_equal(first, other)
+
+
+@pytest.mark.parametrize("initializer", ALL_INSTANCES, ids=lambda i: type(i).__name__)
+def test_unseeded_instance_draws_fresh_values_each_call(initializer):
+    unseeded = initializer.with_seed(None)
+    assert not np.array_equal(_draw(unseeded, CONV_SHAPE), _draw(unseeded, CONV_SHAPE))
+
+
+def test_unseeded_draws_follow_global_seed():
+    initializer = HeNormal()
+    keras.utils.set_random_seed(123)
+    first = _draw(initializer, (50, 50))
+    keras.utils.set_random_seed(123)
+    second = _draw(initializer, (50, 50))
+    np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("initializer", ALL_INSTANCES, ids=lambda i: type(i).__name__)
+def test_config_round_trip(initializer):
+    config = initializer.get_config()
+    rebuilt = type(initializer).from_config(config)
+    assert rebuilt.get_config() == config
+    # get_config holds exactly the constructor's arguments.
+    assert type(initializer)(**config).get_config() == config
+    assert initializers.get(initializers.serialize(initializer)).get_config() == config
+
+
+@pytest.mark.parametrize("initializer", ALL_INSTANCES, ids=lambda i: type(i).__name__)
+def test_keras_file_round_trip(initializer, tmp_path):
+    inputs = keras.Input((6, 6, 8))
+    outputs = keras.layers.Conv2D(16, 3, kernel_initializer=initializer, name="conv")(inputs)
+    model = keras.Model(inputs, outputs)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    loaded_initializer = loaded.get_layer("conv").kernel_initializer
+    assert type(loaded_initializer) is type(initializer)
+    assert loaded_initializer.get_config() == initializer.get_config()
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded.get_layer("conv").kernel),
+        keras.ops.convert_to_numpy(model.get_layer("conv").kernel),
+    )
+
+
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("he", HeNormal),
+        ("he_normal", HeNormal),
+        ("HeNormal", HeNormal),
+        ("he_uniform", HeUniform),
+        ("glorot", GlorotUniform),
+        ("GlorotNormal", GlorotNormal),
+        ("lecun", LecunNormal),
+        ("lecun_uniform", LecunUniform),
+        ("standard", StandardUniform),
+        ("StandardUniform", StandardUniform),
+        ("orthogonal", Orthogonal),
+        ("delta_orthogonal", DeltaOrthogonal),
+    ],
+)
+def test_get_by_name(name, cls):
+    assert type(initializers.get(name)) is cls
+
+
+def test_every_class_has_snake_and_camel_names():
+    names = initializers.valid_names()
+    for cls in initializers._registry.INITIALIZER_CLASSES:
+        assert cls.__name__ in names
+        assert type(initializers.get(cls.__name__)) is cls
+
+
+def test_get_keras_builtins_by_prefix():
+    assert type(initializers.get("keras.he_normal")) is keras.initializers.HeNormal
+    assert type(initializers.get("keras.GlorotUniform")) is keras.initializers.GlorotUniform
+    built = initializers.get({"class_name": "keras.HeNormal", "config": {"seed": 7}})
+    assert type(built) is keras.initializers.HeNormal
+    assert built.get_config()["seed"] == 7
+    assert initializers.serialize(built)["class_name"] == "keras.HeNormal"
+
+
+def test_get_config_dict_and_instances():
+    built = initializers.get({"class_name": "HeNormal", "config": {"mode": "fan_out", "seed": 3}})
+    assert built.mode == "fan_out" and built.seed == 3
+    instance = HeUniform()
+    assert initializers.get(instance) is instance
+    keras_instance = keras.initializers.Zeros()
+    assert initializers.get(keras_instance) is keras_instance
+    assert initializers.get(None) is None
+    # The dict Keras writes when it serializes our classes also resolves.
+    serialized = keras.saving.serialize_keras_object(HeNormal(seed=2))
+    assert initializers.get(serialized).get_config() == HeNormal(seed=2).get_config()
+
+
+@pytest.mark.parametrize(
+    "identifier, message",
+    [
+        ("xavier_gaussian", "Valid names: he, glorot"),
+        ("keras.not_an_initializer", "Unknown Keras built-in"),
+        ({"class_name": "Nope", "config": {}}, "Valid names"),
+        ({"config": {}}, "class_name"),
+        (42, "name, a config dict"),
+    ],
+)
+def test_get_errors(identifier, message):
+    with pytest.raises(ValueError, match=message):
+        initializers.get(identifier)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: HeNormal(mode="fan_avg"), "mode"),
+        (lambda: HeUniform(mode="in"), "mode"),
+        (lambda: HeNormal(negative_slope="0.1"), "negative_slope"),
+        (lambda: HeNormal(negative_slope=float("nan")), "negative_slope"),
+        (lambda: HeNormal(truncated="yes"), "truncated"),
+        (lambda: GlorotNormal(truncated=1), "truncated"),
+        (lambda: LecunNormal(truncated=None), "truncated"),
+        (lambda: HeNormal(seed=-1), "seed"),
+        (lambda: GlorotUniform(seed=1.5), "seed"),
+        (lambda: StandardUniform(seed=True), "seed"),
+        (lambda: LecunUniform(seed="1"), "seed"),
+        (lambda: Orthogonal(gain=0.0), "gain"),
+        (lambda: DeltaOrthogonal(gain=-1.0), "gain"),
+        (lambda: Orthogonal(gain="relu"), "gain"),
+    ],
+)
+def test_bad_constructor_arguments_raise(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("initializer", ALL_INSTANCES, ids=lambda i: type(i).__name__)
+def test_bad_call_arguments_raise(initializer):
+    with pytest.raises(ValueError, match="floating-point"):
+        initializer(CONV_SHAPE, dtype="int32")
+    with pytest.raises(ValueError, match="shape"):
+        initializer((3, 0, 8, 16))
+    with pytest.raises(ValueError, match="shape"):
+        initializer("abc")
+
+
+def test_float64_and_bfloat16_draws():
+    assert keras.backend.standardize_dtype(HeNormal(seed=0)((4, 4), dtype="float64").dtype) == "float64"
+    assert keras.backend.standardize_dtype(Orthogonal(seed=0)((4, 4), dtype="bfloat16").dtype) == "bfloat16"
+
+
+def test_gain_table():
+    assert initializers.gain("relu") == pytest.approx(math.sqrt(2))
+    assert initializers.gain("tanh") == pytest.approx(5 / 3)
+    assert initializers.gain("leaky_relu", 0.2) == pytest.approx(math.sqrt(2 / 1.04))
+    with pytest.raises(ValueError, match="valid"):
+        initializers.gain("swish")

@@ -1,0 +1,175 @@
+"""initialize_weights: per-layer fans, auto choice, seeds, records, errors, signal propagation."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from initializers import (
+    GlorotUniform,
+    HeNormal,
+    LecunNormal,
+    Orthogonal,
+    auto_initializer,
+    initialize_weights,
+)
+
+
+def _numpy(variable):
+    return keras.ops.convert_to_numpy(variable)
+
+
+def _deep_relu_mlp(depth, width):
+    inputs = keras.Input((width,))
+    hidden, outputs = inputs, []
+    for _ in range(depth):
+        hidden = keras.layers.Dense(width, activation="relu")(hidden)
+        outputs.append(hidden)
+    return keras.Model(inputs, outputs)
+
+
+def _log2_second_moment_ratio(model, method, seed, batch):
+    initialize_weights(model, method, seed=seed)
+    activations = model.predict(batch, verbose=0)
+    first, last = np.mean(activations[0] ** 2), np.mean(activations[-1] ** 2)
+    return math.log2(last / first)
+
+
+def test_signal_propagation_he_preserves_glorot_halves_per_layer():
+    # He et al. 2015, Sec. 2.2: with Var = 2 / n a ReLU layer keeps the second
+    # moment; with Var = 1 / n (Glorot for square layers) it halves, so after 49
+    # more layers it shrinks by 2^-49. Averaged over 5 independent draws, since
+    # a single 50-layer draw fluctuates by a factor ~1.5.
+    depth, width, seeds = 50, 256, range(5)
+    model = _deep_relu_mlp(depth, width)
+    batch = np.random.default_rng(0).standard_normal((512, width)).astype("float32")
+    he = np.mean([_log2_second_moment_ratio(model, "he", s, batch) for s in seeds])
+    glorot = np.mean([_log2_second_moment_ratio(model, "glorot", s, batch) for s in seeds])
+    assert abs(he) < 1.0, f"He: last/first second moment = 2^{he:.2f}, expected within x2"
+    assert abs(glorot - (-(depth - 1))) < 3.0, f"Glorot: 2^{glorot:.2f}, expected ~2^-49"
+
+
+def test_depthwise_kernel_gets_fan_in_of_its_window():
+    inputs = keras.Input((16, 16, 64))
+    x = keras.layers.DepthwiseConv2D(3, activation="relu", name="depthwise")(inputs)
+    x = keras.layers.Conv2D(128, 1, name="pointwise")(x)
+    model = keras.Model(inputs, x)
+    records = initialize_weights(model, "he", seed=0)
+    record = next(r for r in records if r.layer == "depthwise")
+    assert record.fan_in == 9
+    assert record.target_std == pytest.approx(math.sqrt(2 / 9))
+    kernel = _numpy(model.get_layer("depthwise").kernel)
+    n = kernel.size
+    assert abs(kernel.var() / (2 / 9) - 1) < 6 * math.sqrt(2 / n)
+    assert record.std == pytest.approx(float(kernel.std()), rel=1e-6)
+
+
+def test_auto_picks_by_following_activation():
+    inputs = keras.Input((8,))
+    x = keras.layers.Dense(16, activation="relu", name="relu_dense")(inputs)
+    x = keras.layers.Dense(16, name="leaky_dense")(x)
+    x = keras.layers.LeakyReLU(negative_slope=0.1)(x)
+    x = keras.layers.Dense(16, name="tanh_dense")(x)
+    x = keras.layers.Activation("tanh")(x)
+    x = keras.layers.Dense(16, activation="selu", name="selu_dense")(x)
+    x = keras.layers.Dense(4, activation="softmax", name="head")(x)
+    model = keras.Model(inputs, x)
+    records = {r.layer: r for r in initialize_weights(model, "auto", seed=0)}
+    assert records["relu_dense"].method == "HeNormal"
+    assert records["relu_dense"].target_std == pytest.approx(math.sqrt(2 / 8))
+    assert records["leaky_dense"].method == "HeNormal"
+    assert records["leaky_dense"].activation == "leaky_relu(0.1)"
+    assert records["leaky_dense"].target_std == pytest.approx(math.sqrt(2 / (1.01 * 16)))
+    assert records["tanh_dense"].method == "GlorotUniform"
+    assert records["selu_dense"].method == "LecunNormal"
+    assert records["head"].method == "GlorotUniform"
+
+
+def test_auto_initializer_table_and_unknown_activation():
+    assert isinstance(auto_initializer("relu"), HeNormal)
+    assert auto_initializer("leaky_relu", 0.3).negative_slope == 0.3
+    assert isinstance(auto_initializer("softsign"), GlorotUniform)
+    assert isinstance(auto_initializer("selu"), LecunNormal)
+    with pytest.raises(ValueError, match="Known activations"):
+        auto_initializer("mish_variant")
+
+
+def _two_same_layers():
+    return keras.Sequential(
+        [keras.Input((32,)), keras.layers.Dense(32, activation="relu"),
+         keras.layers.Dense(32, activation="relu")]
+    )
+
+
+@pytest.mark.parametrize("method", ["he", HeNormal(seed=3), "keras.GlorotUniform",
+                                    keras.initializers.HeNormal(seed=3), Orthogonal(seed=1)])
+def test_distinct_seeds_per_layer_and_reproducible(method):
+    model = _two_same_layers()
+    initialize_weights(model, method, seed=11)
+    first = [_numpy(layer.kernel) for layer in model.layers]
+    assert not np.array_equal(first[0], first[1])
+    initialize_weights(model, method, seed=11)
+    np.testing.assert_array_equal(first[0], _numpy(model.layers[0].kernel))
+    initialize_weights(model, method, seed=12)
+    assert not np.array_equal(first[0], _numpy(model.layers[0].kernel))
+
+
+def test_biases_set_and_other_layers_untouched():
+    model = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(8, bias_initializer="ones"),
+         keras.layers.BatchNormalization(), keras.layers.Dense(2)]
+    )
+    gamma_before = _numpy(model.layers[1].gamma).copy()
+    initialize_weights(model, "glorot", seed=0, bias=0.25)
+    np.testing.assert_array_equal(_numpy(model.layers[0].bias), np.full(8, 0.25, "float32"))
+    np.testing.assert_array_equal(_numpy(model.layers[1].gamma), gamma_before)
+
+
+def test_nested_model_layers_are_reinitialized():
+    inner = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8, name="inner_dense")])
+    outer = keras.Sequential([keras.Input((8,)), inner, keras.layers.Dense(2, name="outer_dense")])
+    names = [r.layer for r in initialize_weights(outer, "he", seed=0)]
+    assert names == ["inner_dense", "outer_dense"]
+
+
+def test_records_print_as_table():
+    model = _two_same_layers()
+    text = str(initialize_weights(model, "he", seed=0))
+    lines = text.splitlines()
+    assert lines[0].split()[:6] == ["layer", "weight", "shape", "fan_in", "fan_out", "activation"]
+    assert set(lines[1]) <= {"-", " "}
+    assert len(lines) == 4 and "(32, 32)" in lines[2] and "HeNormal" in lines[2]
+
+
+def test_unbuilt_model_raises():
+    model = keras.Sequential([keras.layers.Dense(4)])
+    with pytest.raises(ValueError, match="not built"):
+        initialize_weights(model)
+
+
+def test_unknown_method_raises_listing_names():
+    with pytest.raises(ValueError, match="Valid names: he"):
+        initialize_weights(_two_same_layers(), "kaiming")
+
+
+def test_model_without_kernel_raises():
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten()])
+    with pytest.raises(ValueError, match="no kernel"):
+        initialize_weights(model)
+
+
+def test_unsupported_weights_raise_unless_skipped():
+    model = keras.Sequential(
+        [keras.Input((5,), dtype="int32"), keras.layers.Embedding(10, 4),
+         keras.layers.Flatten(), keras.layers.Dense(2)]
+    )
+    with pytest.raises(ValueError, match="embeddings"):
+        initialize_weights(model)
+    records = initialize_weights(model, skip_unsupported=True, seed=0)
+    assert [r.layer for r in records] == [model.layers[-1].name]
+
+
+def test_bad_seed_raises():
+    with pytest.raises(ValueError, match="seed"):
+        initialize_weights(_two_same_layers(), seed="zero")
