@@ -1,5 +1,22 @@
-"""Keras functional model builders: demo nets now, the papers' nets with their reproductions."""
+"""Keras functional model builders: demo nets now, the papers' nets with their reproductions.
+
+`BUILDERS` maps the names that run configs use to builder functions; `build`
+resolves one with a clear error for an unknown name.
+"""
 
 from models.demo import CustomNet, SimpleMLP
 
-__all__ = ["CustomNet", "SimpleMLP"]
+BUILDERS = {
+    "simple_mlp": SimpleMLP,
+    "custom_net": CustomNet,
+}
+
+
+def build(name, **kwargs):
+    """Builds the model registered as `name` with the builder's keyword arguments."""
+    if name not in BUILDERS:
+        raise ValueError(f"Unknown model; valid: {', '.join(BUILDERS)}. Received: name={name!r}")
+    return BUILDERS[name](**kwargs)
+
+
+__all__ = ["BUILDERS", "CustomNet", "SimpleMLP", "build"]

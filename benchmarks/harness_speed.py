@@ -1,0 +1,101 @@
+"""Training throughput of the harness vs a plain tf.function loop, and Shapeset's generator.
+
+Run: python -m benchmarks.harness_speed [--steps 3000]
+
+Same model (case 1's SimpleMLP(1024, 256, 9)), same optimizer, same input
+pipeline (`reproductions.data.load`), same process. The harness row is
+`harness.run` (Keras `fit` with callbacks, one evaluation at the end, excluded
+from its step rate); the plain row is a hand-written `tf.function` training step
+(XLA) in a Python loop. Both include the first step's compilation. Target:
+harness >= 0.95x of the plain loop. Also prints Shapeset-3x2 images/s on one core
+(target >= 20,000).
+"""
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import models  # noqa: E402
+from initializers import initialize_weights  # noqa: E402
+from reproductions import data, harness  # noqa: E402
+from reproductions.data import shapeset  # noqa: E402
+
+MODEL_KWARGS = dict(input_dim=1024, hidden_dim=256, output_dim=9)
+BATCH_SIZE = 64
+LEARNING_RATE = 0.01
+
+
+def harness_steps_per_second(steps, steps_per_execution):
+    config = harness.RunConfig(
+        name=f"bench-spe{steps_per_execution}", model="simple_mlp", model_kwargs=MODEL_KWARGS,
+        initializer="he_normal", flatten=True, batch_size=BATCH_SIZE, steps=steps,
+        eval_every=steps, eval_examples=BATCH_SIZE, learning_rate=LEARNING_RATE,
+        steps_per_execution=steps_per_execution)
+    with tempfile.TemporaryDirectory() as workdir:
+        final = harness.run(config, workdir, verbose=0)
+    return final["train_steps_per_s"]
+
+
+def plain_steps_per_second(steps):
+    keras.utils.set_random_seed(0)
+    model = models.build("simple_mlp", **MODEL_KWARGS)
+    initialize_weights(model, "he_normal", seed=0)
+    optimizer = keras.optimizers.SGD(LEARNING_RATE, momentum=0.9)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    optimizer.build(model.trainable_variables)
+
+    @tf.function(jit_compile=True)
+    def train_step(images, labels):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(labels, model(images, training=True))
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss
+
+    dataset = data.load("shapeset3x2", "train", BATCH_SIZE, seed=0, flatten=True)
+    start = time.perf_counter()
+    for images, labels in dataset.take(steps):
+        loss = train_step(images, labels)
+    float(loss)  # wait for the last step
+    return steps / (time.perf_counter() - start)
+
+
+def shapeset_images_per_second(num_examples=20_000, repeats=3):
+    shapeset.generate(1000, seed=0)  # warm-up
+    times = []
+    for repeat in range(repeats):
+        start = time.perf_counter()
+        shapeset.generate(num_examples, seed=repeat)
+        times.append(time.perf_counter() - start)
+    return num_examples / statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=3000, help="training steps per measurement")
+    args = parser.parse_args()
+    tf.config.threading.set_inter_op_parallelism_threads(0)
+    print(f"backend={keras.backend.backend()} tensorflow={tf.__version__} keras={keras.__version__} "
+          f"cpus={os.cpu_count()} steps={args.steps} batch={BATCH_SIZE}\n")
+    plain = plain_steps_per_second(args.steps)
+    rows = [("plain tf.function loop (XLA)", plain)]
+    for spe in (1, 10):
+        rows.append((f"harness.run, steps_per_execution={spe}", harness_steps_per_second(args.steps, spe)))
+    print("| training loop | steps/s | vs plain |")
+    print("|---|---|---|")
+    for name, rate in rows:
+        print(f"| {name} | {rate:.0f} | {rate / plain:.2f}x |")
+    with_one_core = shapeset_images_per_second()
+    print(f"\n| Shapeset-3x2 generator (numpy, one thread) | {with_one_core:,.0f} images/s |")
+    print("|---|---|")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""One entry point for every dataset the drivers use: `load(name, split, ...)`.
+
+* `shapeset3x2` (default everywhere, offline): Glorot & Bengio 2010's synthetic
+  data, generated on the fly (`reproductions.data.shapeset`). The training split
+  is an infinite online stream; validation and test are fixed sets that do not
+  depend on the run's seed, so every run of a sweep is scored on the same images.
+* `mnist`, `fashion_mnist`, `cifar10`: through `tfds.load`. Validation is the
+  last 10% of TFDS's train split (as Glorot & Bengio held out part of CIFAR-10's
+  train set), train the first 90%.
+
+Pixels are scaled to [-1, 1] for every dataset. Batches come as a `tf.data`
+pipeline with prefetch.
+"""
+
+import socket
+
+import numpy as np
+
+from reproductions.data import shapeset
+
+DATASETS = ("shapeset3x2", "mnist", "fashion_mnist", "cifar10")
+SPLITS = ("train", "validation", "test")
+
+# Fixed seeds of the Shapeset evaluation sets (independent of the run seed). The
+# training stream's seed is the run's seed, which cannot collide with these sets
+# because each stream chunk uses SeedSequence([seed, chunk]).
+SHAPESET_EVAL_SEEDS = {"validation": 2010_0001, "test": 2010_0002}
+TFDS_SPLITS = {"train": "train[:90%]", "validation": "train[90%:]", "test": "test"}
+SHUFFLE_BUFFER = 10_000
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A TFDS dataset is neither prepared locally nor downloadable."""
+
+
+def input_shape(name):
+    """Image shape (height, width, channels) of a dataset."""
+    return {"shapeset3x2": (32, 32, 1), "mnist": (28, 28, 1),
+            "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}[_check_name(name)]
+
+
+def num_classes(name):
+    return shapeset.NUM_CLASSES if _check_name(name) == "shapeset3x2" else 10
+
+
+def _check_name(name):
+    if name not in DATASETS:
+        raise ValueError(f"Unknown dataset; valid: {', '.join(DATASETS)}. Received: name={name!r}")
+    return name
+
+
+def _network_reachable(host="storage.googleapis.com", port=443, timeout=3.0):
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _load_tfds(name, split, data_dir, download):
+    import tensorflow_datasets as tfds
+
+    kwargs = dict(split=TFDS_SPLITS[split], as_supervised=True, data_dir=data_dir)
+    try:
+        return tfds.load(name, download=False, **kwargs)
+    except AssertionError:  # not prepared in data_dir
+        pass
+    advice = (
+        f"TFDS dataset '{name}' is not prepared in {data_dir or '~/tensorflow_datasets'} "
+        "and cannot be downloaded from here. Either use the offline default "
+        "`--dataset shapeset3x2`, or prepare it on a machine with internet access "
+        f"(`tfds build {name} --data_dir DIR`, or tfds.load once), copy DIR here and "
+        "pass `--data-dir DIR`."
+    )
+    if not download or not _network_reachable():
+        raise DatasetUnavailableError(advice)
+    try:
+        return tfds.load(name, download=True, **kwargs)
+    except Exception as error:  # network or mirror failure during the download
+        raise DatasetUnavailableError(f"{advice} (Download failed: {error})") from error
+
+
+def load(name, split, batch_size, *, seed=0, num_examples=None, flatten=False,
+         data_dir=None, download=True):
+    """Returns a batched, prefetched `tf.data.Dataset` of `(images, labels)`.
+
+    Args:
+        name: one of `DATASETS`.
+        split: "train" (shuffled and repeated; for Shapeset an infinite online
+            stream), "validation" or "test" (one pass, in a fixed order).
+        batch_size: examples per batch.
+        seed: seed of the training stream / shuffling.
+        num_examples: size of a Shapeset evaluation set (default 10,000), or the
+            number of examples to take from an evaluation split (default: all).
+        flatten: reshape images to vectors (for fully connected nets).
+        data_dir: TFDS data folder (default TFDS's).
+        download: allow TFDS to download when online.
+
+    Raises:
+        ValueError: unknown dataset or split.
+        DatasetUnavailableError: a TFDS dataset that is not prepared, offline.
+    """
+    import tensorflow as tf  # the input pipeline is tf.data; the models are not TF-bound
+
+    _check_name(name)
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split; valid: {', '.join(SPLITS)}. Received: split={split!r}")
+    height, width, channels = input_shape(name)
+    image_spec = tf.TensorSpec((None, height, width, channels), tf.float32)
+    label_spec = tf.TensorSpec((None,), tf.int64)
+
+    if name == "shapeset3x2":
+        if split == "train":
+            dataset = tf.data.Dataset.from_generator(
+                lambda: shapeset.stream(batch_size, seed), output_signature=(image_spec, label_spec)
+            )
+        else:
+            images, labels = shapeset.generate(num_examples or 10_000, SHAPESET_EVAL_SEEDS[split])
+            dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
+    else:
+        dataset = _load_tfds(name, split, data_dir, download)
+        if split == "train":
+            dataset = dataset.shuffle(SHUFFLE_BUFFER, seed=seed).repeat()
+        elif num_examples:
+            dataset = dataset.take(num_examples)
+        dataset = dataset.batch(batch_size, drop_remainder=split == "train").map(
+            lambda x, y: (tf.cast(x, tf.float32) / 127.5 - 1.0, tf.cast(y, tf.int64)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    if flatten:
+        dataset = dataset.map(lambda x, y: (tf.reshape(x, (-1, height * width * channels)), y))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def as_numpy(dataset):
+    """Concatenates a finite batched dataset into `(images, labels)` numpy arrays."""
+    batches = list(dataset.as_numpy_iterator())
+    return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])

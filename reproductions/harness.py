@@ -1,0 +1,286 @@
+"""The one training path of every reproduction: a run config in, a run folder out.
+
+A run folder (`<workdir>/runs/<run_id>/`) holds
+* `config.json`: the `RunConfig`, exactly as run;
+* `env.json`: python/keras/tensorflow versions, backend, devices, git commit;
+* `init.json`: what `initialize_weights` did to each kernel;
+* `metrics.jsonl`: one line per evaluation: step, train_loss, train_error (means
+  over the steps since the last evaluation; at step 0 measured on training
+  batches before any update), test_loss, test_error, time (s since the run
+  started);
+* `final.json`: written last, `status` "completed" or "diverged", final metrics.
+
+A run whose `final.json` exists is never redone; a folder without one (a killed
+run) is cleared and run again, so an interrupted sweep resumes where it stopped.
+
+Determinism: `keras.utils.set_random_seed(config.seed)` seeds Python, numpy and
+the backend; the data stream and the initial weights derive from the same seed.
+Not deterministic: multi-threaded CPU reductions (oneDNN, XLA) may reorder
+floating-point sums, so losses can differ in late digits between machines or
+thread counts, and the difference can grow over training.
+"""
+
+import dataclasses
+import math
+import pathlib
+import shutil
+import sys
+import time
+
+import keras
+
+import models
+from initializers import initialize_weights
+from reproductions import data
+from reproductions.runio import append_jsonl, environment, read_json, write_json_atomic
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one training run; JSON-serializable.
+
+    Attributes:
+        name: short id of the setting (one curve), e.g. "he"; the run id is
+            `<name>-seed<seed>`.
+        label: legend text for figures.
+        model: a name in `models.BUILDERS`; `model_kwargs` are its arguments.
+        initializer: any identifier `initializers.get` accepts; ours by name
+            ("he_normal"), Keras's with the "keras." prefix ("keras.HeNormal").
+        dataset: a name in `reproductions.data.DATASETS`; `flatten` for MLPs.
+        optimizer: "sgd", "momentum" (SGD with `momentum`) or "adam".
+        learning_rate, batch_size: as usual.
+        steps: training updates; `eval_every`: updates between evaluations.
+        eval_examples: size of the fixed test set scored at each evaluation.
+        seed: seeds data stream, initial weights and everything else.
+        jit_compile: XLA-compile the training step.
+        steps_per_execution: training steps per compiled call (fewer Python
+            round trips); must divide `eval_every`.
+    """
+
+    name: str
+    model: str
+    model_kwargs: dict
+    initializer: object
+    label: str = ""
+    dataset: str = "shapeset3x2"
+    flatten: bool = False
+    optimizer: str = "momentum"
+    momentum: float = 0.9
+    learning_rate: float = 0.01
+    batch_size: int = 64
+    steps: int = 1000
+    eval_every: int = 100
+    eval_examples: int = 2000
+    seed: int = 0
+    jit_compile: bool = True
+    steps_per_execution: int = 1
+    data_dir: str | None = None
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"`optimizer` must be one of {OPTIMIZERS}. Received: optimizer={self.optimizer!r}")
+        for field in ("steps", "eval_every", "batch_size", "eval_examples", "steps_per_execution"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"`{field}` must be a positive int. Received: {field}={value!r}")
+        if self.steps % self.eval_every or self.eval_every % self.steps_per_execution:
+            raise ValueError(
+                "`eval_every` must divide `steps`, and `steps_per_execution` must divide "
+                f"`eval_every`. Received: steps={self.steps}, eval_every={self.eval_every}, "
+                f"steps_per_execution={self.steps_per_execution}"
+            )
+        if not self.learning_rate > 0:
+            raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={self.learning_rate}")
+        data.num_classes(self.dataset)  # validates the name
+
+    @property
+    def run_id(self):
+        return f"{self.name}-seed{self.seed}"
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, config):
+        return cls(**config)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+def _optimizer(config):
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(config.learning_rate)
+    momentum = config.momentum if config.optimizer == "momentum" else 0.0
+    return keras.optimizers.SGD(config.learning_rate, momentum=momentum)
+
+
+def _finite(value):
+    return value is not None and math.isfinite(float(value))
+
+
+def _metrics_record(step, train_loss, train_accuracy, test_loss, test_accuracy, seconds):
+    """One metrics.jsonl line. Where a loss is not finite (diverged), that loss and
+    its error are null: the argmax of NaN logits is not a classification."""
+    train_ok, test_ok = _finite(train_loss), _finite(test_loss)
+    return {
+        "step": step,
+        "train_loss": float(train_loss) if train_ok else None,
+        "train_error": 1.0 - float(train_accuracy) if train_ok else None,
+        "test_loss": float(test_loss) if test_ok else None,
+        "test_error": 1.0 - float(test_accuracy) if test_ok else None,
+        "time": seconds,
+    }
+
+
+def _fmt(value):
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+class _EvalLogger(keras.callbacks.Callback):
+    """Appends one metrics line per evaluation; stops the run on a non-finite loss."""
+
+    def __init__(self, config, metrics_path, start_time, log):
+        super().__init__()
+        self.config, self.metrics_path = config, metrics_path
+        self.start_time, self.log = start_time, log
+        self.diverged_at = None
+        self.last_record = None
+        self._steps_done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        # `batch` counts steps within the epoch, in steps of steps_per_execution.
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)) and self.diverged_at is None:
+            self.diverged_at = self._steps_done + batch + 1
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self._steps_done = (epoch + 1) * self.config.eval_every
+        step = self.diverged_at or self._steps_done
+        record = _metrics_record(step, logs.get("loss"), logs.get("accuracy"),
+                                 logs.get("val_loss"), logs.get("val_accuracy"),
+                                 time.perf_counter() - self.start_time)
+        if record["train_loss"] is None and self.diverged_at is None:
+            self.diverged_at = step
+            self.model.stop_training = True
+        append_jsonl(self.metrics_path, record)
+        self.last_record = record
+        if self.log:
+            self.log(f"  {self.config.run_id}: step {step:>6}/{self.config.steps}  "
+                     f"train_loss {_fmt(record['train_loss'])}  "
+                     f"test_error {_fmt(record['test_error'])}  [{record['time']:.0f}s]")
+
+
+def run_dir_of(config, workdir):
+    return pathlib.Path(workdir) / "runs" / config.run_id
+
+
+def is_finished(config, workdir):
+    return (run_dir_of(config, workdir) / "final.json").exists()
+
+
+def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=print):
+    """Trains one config, writing its run folder; returns the `final.json` content.
+
+    Args:
+        config: a `RunConfig`.
+        workdir: experiment folder; the run goes to `<workdir>/runs/<run_id>/`.
+        verbose: 0 silent, 1 one line per evaluation (through `log`).
+        tensorboard: also log the same scalars for TensorBoard (`<run>/tensorboard`).
+        callbacks: extra Keras callbacks (e.g. diagnostics recorders).
+    """
+    run_dir = run_dir_of(config, workdir)
+    if (run_dir / "final.json").exists():
+        return read_json(run_dir / "final.json")
+    if run_dir.exists():  # killed before finishing: start it over
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    write_json_atomic(run_dir / "config.json", config.to_dict())
+    write_json_atomic(run_dir / "env.json", environment())
+
+    start_time = time.perf_counter()
+    keras.utils.set_random_seed(config.seed)
+    load = dict(batch_size=config.batch_size, flatten=config.flatten, data_dir=config.data_dir)
+    train = data.load(config.dataset, "train", seed=config.seed, **load)
+    test = data.load(config.dataset, "test", num_examples=config.eval_examples, **load)
+
+    model = models.build(config.model, **config.model_kwargs)
+    records = initialize_weights(model, config.initializer, seed=config.seed)
+    write_json_atomic(run_dir / "init.json", [r.as_dict() for r in records])
+    model.compile(
+        optimizer=_optimizer(config),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
+    )
+
+    # Step 0: the initial network, on the test set and on training batches.
+    eval_batches = max(1, config.eval_examples // config.batch_size)
+    train_loss, train_accuracy = model.evaluate(train, steps=eval_batches, verbose=0)
+    test_loss, test_accuracy = model.evaluate(test, verbose=0)
+    metrics_path = run_dir / "metrics.jsonl"
+    append_jsonl(metrics_path, _metrics_record(0, train_loss, train_accuracy, test_loss,
+                                               test_accuracy, time.perf_counter() - start_time))
+
+    logger = _EvalLogger(config, metrics_path, start_time, log if verbose else None)
+    all_callbacks = [logger, *callbacks]
+    if tensorboard:
+        all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
+    fit_start = time.perf_counter()
+    model.fit(train, epochs=config.steps // config.eval_every, steps_per_epoch=config.eval_every,
+              validation_data=test, callbacks=all_callbacks, shuffle=False, verbose=0)
+    fit_seconds = time.perf_counter() - fit_start
+
+    last = logger.last_record or {}
+    steps_done = logger.diverged_at or config.steps
+    final = {
+        "status": "diverged" if logger.diverged_at else "completed",
+        "diverged_at_step": logger.diverged_at,
+        "steps_done": steps_done,
+        "final": {k: last.get(k) for k in ("train_loss", "train_error", "test_loss", "test_error")},
+        "wall_time_s": time.perf_counter() - start_time,
+        "train_steps_per_s": steps_done / fit_seconds if fit_seconds > 0 else None,
+    }
+    write_json_atomic(run_dir / "final.json", final)
+    return final
+
+
+def sweep(configs, seeds, workdir, *, verbose=1, tensorboard=False, callbacks_for=None):
+    """Runs every config for every seed, skipping runs already finished.
+
+    Args:
+        configs: `RunConfig`s (their own `seed` is replaced by each of `seeds`).
+        seeds: ints.
+        workdir: experiment folder shared by all runs.
+        verbose: 0 silent; 1 a progress bar over runs and one line per evaluation.
+        callbacks_for: optional function `config -> list of callbacks`.
+
+    Returns:
+        Dict run_id -> final.json content.
+    """
+    from tqdm import tqdm
+
+    runs = [config.replace(seed=seed) for config in configs for seed in seeds]
+    results = {}
+    bar = tqdm(runs, desc="sweep", unit="run", disable=not verbose, file=sys.stderr)
+    for config in bar:
+        bar.set_postfix_str(config.run_id)
+        if is_finished(config, workdir):
+            results[config.run_id] = read_json(run_dir_of(config, workdir) / "final.json")
+            if verbose:
+                bar.write(f"{config.run_id}: already finished, skipped")
+            continue
+        extra = callbacks_for(config) if callbacks_for else ()
+        final = run(config, workdir, verbose=verbose, tensorboard=tensorboard, callbacks=extra,
+                    log=bar.write)
+        results[config.run_id] = final
+        if verbose:
+            bar.write(f"{config.run_id}: {final['status']} after {final['steps_done']} steps, "
+                      f"test_error {_fmt(final['final']['test_error'])}, "
+                      f"{final['wall_time_s']:.0f}s")
+    return results

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Blog post case 1 (SimpleMLP on Shapeset-3x2: He vs Glorot vs Keras default).
+# Extra arguments go to the driver, e.g. --profile smoke, --seeds 0 1, --workdir DIR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+exec python -m reproductions.blog_cases "$@"

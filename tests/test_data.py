@@ -1,0 +1,61 @@
+"""reproductions.data.load: Shapeset offline, TFDS through mock data, offline errors."""
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from reproductions import data
+
+
+def test_shapeset_train_stream_batches():
+    dataset = data.load("shapeset3x2", "train", batch_size=8, seed=0)
+    images, labels = next(iter(dataset))
+    assert images.shape == (8, 32, 32, 1) and labels.shape == (8,)
+    flat, _ = next(iter(data.load("shapeset3x2", "train", batch_size=8, seed=0, flatten=True)))
+    np.testing.assert_array_equal(flat.numpy(), images.numpy().reshape(8, -1))
+
+
+def test_shapeset_test_set_is_fixed_and_distinct_from_validation():
+    test_a = data.as_numpy(data.load("shapeset3x2", "test", batch_size=64, seed=0, num_examples=100))
+    test_b = data.as_numpy(data.load("shapeset3x2", "test", batch_size=32, seed=5, num_examples=100))
+    validation = data.as_numpy(data.load("shapeset3x2", "validation", batch_size=64, num_examples=100))
+    np.testing.assert_array_equal(test_a[0], test_b[0])  # same images whatever the run seed
+    assert test_a[0].shape == (100, 32, 32, 1)
+    assert not np.array_equal(test_a[0], validation[0])
+
+
+@pytest.mark.parametrize("name, shape", [("mnist", (28, 28, 1)), ("fashion_mnist", (28, 28, 1)),
+                                         ("cifar10", (32, 32, 3))])
+def test_tfds_datasets_normalized_with_mock_data(name, shape):
+    with tfds.testing.mock_data(num_examples=40):
+        train = data.load(name, "train", batch_size=16, seed=0)
+        images, labels = next(iter(train))
+        assert images.shape == (16,) + shape and images.dtype.name == "float32"
+        assert labels.dtype.name == "int64"
+        test_images, _ = data.as_numpy(data.load(name, "test", batch_size=16, flatten=True))
+        assert test_images.shape[1] == np.prod(shape)
+    for values in (images.numpy(), test_images):
+        assert values.min() >= -1.0 and values.max() <= 1.0
+    assert data.input_shape(name) == shape and data.num_classes(name) == 10
+
+
+def test_unprepared_tfds_dataset_offline_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "_network_reachable", lambda *a, **k: False)
+    with pytest.raises(data.DatasetUnavailableError, match="--dataset shapeset3x2.*--data-dir"):
+        data.load("cifar10", "train", batch_size=8, data_dir=str(tmp_path))
+
+
+def test_download_disabled_never_touches_the_network(tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("network probed although download=False")
+
+    monkeypatch.setattr(data, "_network_reachable", fail)
+    with pytest.raises(data.DatasetUnavailableError):
+        data.load("mnist", "test", batch_size=8, data_dir=str(tmp_path), download=False)
+
+
+def test_unknown_dataset_and_split():
+    with pytest.raises(ValueError, match="valid: shapeset3x2, mnist"):
+        data.load("imagenet", "train", batch_size=8)
+    with pytest.raises(ValueError, match="valid: train, validation, test"):
+        data.load("shapeset3x2", "dev", batch_size=8)

@@ -1,0 +1,148 @@
+"""End-to-end: the real `run` and `sweep` on tiny data; resume, divergence, plots, driver."""
+
+import json
+
+import keras
+import pytest
+
+from reproductions import blog_cases, data, harness, plots
+from reproductions.harness import RunConfig
+from reproductions.runio import read_jsonl
+
+TINY = dict(model="simple_mlp", model_kwargs=dict(input_dim=1024, hidden_dim=8, output_dim=9),
+            initializer="he_normal", flatten=True, batch_size=8, steps=12, eval_every=4,
+            eval_examples=32, learning_rate=0.01)
+
+
+def test_run_writes_complete_run_folder(tmp_path):
+    config = RunConfig(name="tiny", **TINY, steps_per_execution=2)
+    final = harness.run(config, tmp_path, verbose=0)
+    run_dir = tmp_path / "runs" / "tiny-seed0"
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "env.json", "init.json",
+                                                  "metrics.jsonl", "final.json"}
+    assert json.loads((run_dir / "config.json").read_text()) == config.to_dict()
+    env = json.loads((run_dir / "env.json").read_text())
+    assert env["backend"] == keras.backend.backend()
+    assert {"python", "keras"} <= set(env["versions"]) and env["devices"]
+    assert "git_commit" in env
+    init = json.loads((run_dir / "init.json").read_text())
+    assert [r["method"] for r in init] == ["HeNormal", "HeNormal"]
+    metrics = read_jsonl(run_dir / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == [0, 4, 8, 12]
+    for record in metrics:
+        assert set(record) == {"step", "train_loss", "train_error", "test_loss", "test_error", "time"}
+        assert 0 <= record["test_error"] <= 1 and record["train_loss"] > 0
+    assert final["status"] == "completed" and final["steps_done"] == 12
+    assert final["final"]["test_error"] == metrics[-1]["test_error"]
+    assert json.loads((run_dir / "final.json").read_text())["status"] == "completed"
+
+
+def test_same_seed_same_metrics(tmp_path):
+    config = RunConfig(name="tiny", **TINY)
+    harness.run(config, tmp_path / "a", verbose=0)
+    harness.run(config, tmp_path / "b", verbose=0)
+    strip = lambda path: [{k: v for k, v in m.items() if k != "time"} for m in read_jsonl(path)]
+    assert strip(tmp_path / "a/runs/tiny-seed0/metrics.jsonl") == \
+        strip(tmp_path / "b/runs/tiny-seed0/metrics.jsonl")
+
+
+def test_nan_loss_is_recorded_as_diverged_and_sweep_goes_on(tmp_path):
+    exploding = RunConfig(name="exploding", **{**TINY, "learning_rate": 1e6})
+    healthy = RunConfig(name="healthy", **TINY)
+    results = harness.sweep([exploding, healthy], [0], tmp_path, verbose=0)
+    assert results["exploding-seed0"]["status"] == "diverged"
+    assert results["exploding-seed0"]["diverged_at_step"] < 12
+    assert results["exploding-seed0"]["final"]["train_loss"] is None
+    assert results["healthy-seed0"]["status"] == "completed"
+    metrics = read_jsonl(tmp_path / "runs/exploding-seed0/metrics.jsonl")
+    assert metrics[-1]["train_loss"] is None and metrics[-1]["train_error"] is None
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
+    configs = [RunConfig(name="first", **TINY), RunConfig(name="second", **TINY)]
+    kill_second = lambda config: [_Interrupt()] if config.name == "second" else []
+    with pytest.raises(KeyboardInterrupt):
+        harness.sweep(configs, [0], tmp_path, verbose=0, callbacks_for=kill_second)
+    first_final = tmp_path / "runs/first-seed0/final.json"
+    second_dir = tmp_path / "runs/second-seed0"
+    assert first_final.exists()
+    assert second_dir.exists() and not (second_dir / "final.json").exists()
+    finished_at = first_final.stat().st_mtime_ns
+    first_metrics = (tmp_path / "runs/first-seed0/metrics.jsonl").read_text()
+
+    results = harness.sweep(configs, [0], tmp_path, verbose=0)
+    assert first_final.stat().st_mtime_ns == finished_at  # not redone
+    assert (tmp_path / "runs/first-seed0/metrics.jsonl").read_text() == first_metrics
+    assert results["second-seed0"]["status"] == "completed"
+    # The interrupted run started over: one line per evaluation, no leftovers.
+    assert [m["step"] for m in read_jsonl(second_dir / "metrics.jsonl")] == [0, 4, 8, 12]
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    from reproductions import runio
+
+    target = tmp_path / "final.json"
+    monkeypatch.setattr(runio.json, "dump", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        runio.write_json_atomic(target, {"status": "completed"})
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(optimizer="rmsprop"), "optimizer"),
+    (dict(steps=10, eval_every=4), "divide"),
+    (dict(steps_per_execution=3), "divide"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(learning_rate=0.0), "learning_rate"),
+    (dict(dataset="imagenet"), "valid: shapeset3x2"),
+])
+def test_bad_run_config_raises(change, message):
+    with pytest.raises(ValueError, match=message):
+        RunConfig(name="bad", **{**TINY, **change})
+
+
+def test_plots_and_summary_from_logs_only(tmp_path):
+    configs = [RunConfig(name="he", label="He", **TINY),
+               RunConfig(name="exploding", **{**TINY, "learning_rate": 1e6})]
+    harness.sweep(configs, [0, 1], tmp_path, verbose=0)
+    runs = plots.load_runs(tmp_path)
+    assert len(runs) == 4
+    steps, mean, low, high, count = plots.seed_statistics(plots.group_runs(runs)["he"], "test_error")
+    assert list(steps) == [0, 4, 8, 12] and list(count) == [2, 2, 2, 2]
+    assert all(low <= mean) and all(mean <= high)
+    path = plots.plot_error_curves(runs, tmp_path / "curves.png", "tiny", names=["he", "exploding"])
+    assert path.stat().st_size > 10_000
+    rows = {r["name"]: r for r in plots.final_summary(runs)}
+    assert rows["he"]["completed"] == 2 and rows["exploding"]["completed"] == 0
+    assert "| He | 2 (2) |" in plots.summary_markdown(list(rows.values()))
+
+
+def test_blog_case1_smoke_end_to_end_and_plot_only(tmp_path, capsys):
+    workdir = tmp_path / "case1"
+    blog_cases.main(["--profile", "smoke", "--workdir", str(workdir), "--quiet"])
+    assert len(list((workdir / "runs").iterdir())) == 6  # 3 initializers x 2 seeds
+    figure = workdir / "case1_curves.png"
+    assert figure.exists() and (workdir / "summary.md").exists()
+    figure.unlink()
+    blog_cases.main(["--profile", "smoke", "--workdir", str(workdir), "--plot-only"])
+    assert figure.exists()
+    assert "Keras default" in capsys.readouterr().out
+
+
+def test_driver_offline_dataset_exits_with_advice(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(data, "_network_reachable", lambda *a, **k: False)
+    with pytest.raises(SystemExit) as exit_info:
+        blog_cases.main(["--profile", "smoke", "--dataset", "mnist", "--data-dir", str(tmp_path),
+                         "--workdir", str(tmp_path / "w"), "--quiet"])
+    assert exit_info.value.code == 2
+    assert "--dataset shapeset3x2" in capsys.readouterr().err
+
+
+def test_plot_only_without_runs_explains(tmp_path):
+    with pytest.raises(SystemExit, match="no finished runs"):
+        blog_cases.main(["--profile", "smoke", "--workdir", str(tmp_path), "--plot-only"])
