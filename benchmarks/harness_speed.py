@@ -4,8 +4,8 @@ Run: python -m benchmarks.harness_speed [--steps 3000]
 
 Same model (case 1's SimpleMLP(1024, 256, 9)), same optimizer, same input
 pipeline (`reproductions.data.load`), same process. The harness row is
-`harness.run` (Keras `fit` with callbacks, one evaluation at the end, excluded
-from its step rate); the plain row is a hand-written `tf.function` training step
+`harness.run` (Keras `fit` with callbacks; its step rate includes one evaluation
+of a single batch at the end); the plain row is a hand-written `tf.function` training step
 (XLA) in a Python loop. Both include the first step's compilation. Target:
 harness >= 0.95x of the plain loop. Also prints Shapeset-3x2 images/s on one core
 (target >= 20,000).

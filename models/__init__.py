@@ -5,10 +5,12 @@ resolves one with a clear error for an unknown name.
 """
 
 from models.demo import CustomNet, SimpleMLP
+from models.plain_nets import PlainNet, weight_layers
 
 BUILDERS = {
     "simple_mlp": SimpleMLP,
     "custom_net": CustomNet,
+    "plain_net": PlainNet,
 }
 
 
@@ -19,4 +21,4 @@ def build(name, **kwargs):
     return BUILDERS[name](**kwargs)
 
 
-__all__ = ["BUILDERS", "CustomNet", "SimpleMLP", "build"]
+__all__ = ["BUILDERS", "CustomNet", "PlainNet", "SimpleMLP", "build", "weight_layers"]

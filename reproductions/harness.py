@@ -52,7 +52,10 @@ class RunConfig:
         optimizer: "sgd", "momentum" (SGD with `momentum`) or "adam".
         learning_rate, batch_size: as usual.
         steps: training updates; `eval_every`: updates between evaluations.
-        eval_examples: size of the fixed test set scored at each evaluation.
+        eval_examples: size of the fixed evaluation set scored at each evaluation.
+        eval_split: "test" (default) or "validation" (for hyperparameter searches,
+            so that the test set is not used to choose them). The metrics keep
+            the names test_loss / test_error either way.
         seed: seeds data stream, initial weights and everything else.
         jit_compile: XLA-compile the training step.
         steps_per_execution: training steps per compiled call (fewer Python
@@ -73,6 +76,7 @@ class RunConfig:
     steps: int = 1000
     eval_every: int = 100
     eval_examples: int = 2000
+    eval_split: str = "test"
     seed: int = 0
     jit_compile: bool = True
     steps_per_execution: int = 1
@@ -94,6 +98,8 @@ class RunConfig:
         if not self.learning_rate > 0:
             raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={self.learning_rate}")
         data.num_classes(self.dataset)  # validates the name
+        if self.eval_split not in ("test", "validation"):
+            raise ValueError(f"`eval_split` must be 'test' or 'validation'. Received: eval_split={self.eval_split!r}")
 
     @property
     def run_id(self):
@@ -206,7 +212,7 @@ def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=prin
     keras.utils.set_random_seed(config.seed)
     load = dict(batch_size=config.batch_size, flatten=config.flatten, data_dir=config.data_dir)
     train = data.load(config.dataset, "train", seed=config.seed, **load)
-    test = data.load(config.dataset, "test", num_examples=config.eval_examples, **load)
+    test = data.load(config.dataset, config.eval_split, num_examples=config.eval_examples, **load)
 
     model = models.build(config.model, **config.model_kwargs)
     records = initialize_weights(model, config.initializer, seed=config.seed)

@@ -63,8 +63,11 @@ def _legend_label(name, group):
 
 
 def plot_error_curves(runs, path, title, names=None, metrics=("test_error", "train_error"),
-                      x_label="training steps (updates)"):
-    """One panel per metric: mean across seeds with a min-max band, one colour per setting."""
+                      x_label="training steps (updates)", steps_per_x_unit=1.0):
+    """One panel per metric: mean across seeds with a min-max band, one colour per setting.
+
+    `steps_per_x_unit` converts steps to the x axis unit (e.g. steps per epoch).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -79,6 +82,7 @@ def plot_error_curves(runs, path, title, names=None, metrics=("test_error", "tra
     for axis, metric in zip(axes[0], metrics):
         for index, (name, group) in enumerate(groups.items()):
             steps, mean, low, high, _ = seed_statistics(group, metric)
+            steps = steps / steps_per_x_unit
             colour = colours(index % 10)
             axis.plot(steps, 100 * mean, color=colour, label=_legend_label(name, group), lw=1.6,
                       ls=styles[index % len(styles)])

@@ -4,6 +4,9 @@
   data, generated on the fly (`reproductions.data.shapeset`). The training split
   is an infinite online stream; validation and test are fixed sets that do not
   depend on the run's seed, so every run of a sweep is scored on the same images.
+* `shapeset_location` (offline): the same objects, one per image, labelled by
+  the 3x3 cell holding the object's centre; a task deep nets learn within a few
+  hundred updates (`shapeset.generate_location`).
 * `mnist`, `fashion_mnist`, `cifar10`: through `tfds.load`. Validation is the
   last 10% of TFDS's train split (as Glorot & Bengio held out part of CIFAR-10's
   train set), train the first 90%.
@@ -18,7 +21,9 @@ import numpy as np
 
 from reproductions.data import shapeset
 
-DATASETS = ("shapeset3x2", "mnist", "fashion_mnist", "cifar10")
+DATASETS = ("shapeset3x2", "shapeset_location", "mnist", "fashion_mnist", "cifar10")
+# Offline, generated datasets: name -> numpy generator (num_examples, seed) -> (x, y).
+GENERATED = {"shapeset3x2": shapeset.generate, "shapeset_location": shapeset.generate_location}
 SPLITS = ("train", "validation", "test")
 
 # Fixed seeds of the Shapeset evaluation sets (independent of the run seed). The
@@ -35,12 +40,14 @@ class DatasetUnavailableError(RuntimeError):
 
 def input_shape(name):
     """Image shape (height, width, channels) of a dataset."""
-    return {"shapeset3x2": (32, 32, 1), "mnist": (28, 28, 1),
+    return {"shapeset3x2": (32, 32, 1), "shapeset_location": (32, 32, 1), "mnist": (28, 28, 1),
             "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}[_check_name(name)]
 
 
 def num_classes(name):
-    return shapeset.NUM_CLASSES if _check_name(name) == "shapeset3x2" else 10
+    if _check_name(name) == "shapeset3x2":
+        return shapeset.NUM_CLASSES
+    return shapeset.LOCATION_GRID**2 if name == "shapeset_location" else 10
 
 
 def _check_name(name):
@@ -109,13 +116,15 @@ def load(name, split, batch_size, *, seed=0, num_examples=None, flatten=False,
     image_spec = tf.TensorSpec((None, height, width, channels), tf.float32)
     label_spec = tf.TensorSpec((None,), tf.int64)
 
-    if name == "shapeset3x2":
+    if name in GENERATED:
+        generator = GENERATED[name]
         if split == "train":
             dataset = tf.data.Dataset.from_generator(
-                lambda: shapeset.stream(batch_size, seed), output_signature=(image_spec, label_spec)
+                lambda: shapeset.stream(batch_size, seed, generator=generator),
+                output_signature=(image_spec, label_spec),
             )
         else:
-            images, labels = shapeset.generate(num_examples or 10_000, SHAPESET_EVAL_SEEDS[split])
+            images, labels = generator(num_examples or 10_000, SHAPESET_EVAL_SEEDS[split])
             dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
     else:
         dataset = _load_tfds(name, split, data_dir, download)

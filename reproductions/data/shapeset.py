@@ -73,13 +73,20 @@ def _parallelogram_vertices(rng, n):
     return corners / radius[:, None, None]  # counter-clockwise since cross(u, v) > 0
 
 
-def _sample_objects(rng, shape_index):
-    """Random geometry for objects of the given shape indices (1-D int array)."""
+def _sample_objects(rng, shape_index, scale_range=SCALE_RANGE, centre_low=None, centre_high=None):
+    """Random geometry for objects of the given shape indices (1-D int array).
+
+    The centre is uniform over the positions that keep the object's circumscribed
+    disc inside the image, intersected with [centre_low, centre_high] if given.
+    """
     n = len(shape_index)
-    scale = rng.uniform(*SCALE_RANGE, size=n) * IMAGE_SIZE / 2
+    scale = rng.uniform(*scale_range, size=n) * IMAGE_SIZE / 2
     rotation = rng.uniform(0, 2 * np.pi, size=n)
-    # Uniform translation keeping the circumscribed disc inside the image.
-    centre = rng.uniform(scale[:, None], IMAGE_SIZE - scale[:, None], size=(n, 2))
+    low = np.repeat(scale[:, None], 2, axis=1)
+    high = IMAGE_SIZE - low
+    if centre_low is not None:
+        low, high = np.maximum(low, centre_low), np.minimum(high, centre_high)
+    centre = rng.uniform(low, high)
     vertices = np.zeros((n, 4, 2))
     triangles, parallelograms = shape_index == 0, shape_index == 1
     vertices[triangles, :3] = _triangle_vertices(rng, int(triangles.sum()))
@@ -151,6 +158,24 @@ def _overlap_ok(first, second):
     return shared <= MAX_OVERLAP * smaller
 
 
+def _compose(rng, masks, greys):
+    """Grey images in [-1, 1] from object masks drawn in order (later on top)."""
+    n = len(masks[0])
+    background = rng.uniform(*BACKGROUND_GREY, size=(n, 1, 1))
+    images = np.broadcast_to(background, masks[0].shape).copy()
+    for object_masks, grey in zip(masks, greys):
+        images = np.where(object_masks, grey[:, None, None], images)
+    invert = rng.random(n) < INVERT_PROBABILITY
+    images[invert] = 1.0 - images[invert]
+    return (2.0 * images - 1.0).astype(np.float32)[..., None]
+
+
+def _check_num_examples(num_examples):
+    if isinstance(num_examples, bool) or not isinstance(num_examples, (int, np.integer)) or num_examples < 0:
+        raise ValueError(f"`num_examples` must be a non-negative int. Received: num_examples={num_examples!r}")
+    return int(num_examples)
+
+
 def generate(num_examples, seed, return_masks=False):
     """Generates Shapeset-3x2 examples, bit-identical for the same seed.
 
@@ -165,10 +190,8 @@ def generate(num_examples, seed, return_masks=False):
         `masks` bool `[n, 2, 32, 32]` (the second all-False for single objects) and
         `shapes` int `[n, 2]` (-1 for no second object).
     """
-    if isinstance(num_examples, bool) or not isinstance(num_examples, (int, np.integer)) or num_examples < 0:
-        raise ValueError(f"`num_examples` must be a non-negative int. Received: num_examples={num_examples!r}")
+    n = _check_num_examples(num_examples)
     rng = np.random.default_rng(seed)
-    n = int(num_examples)
     labels = rng.integers(0, NUM_CLASSES, size=n)
     shapes = np.full((n, 2), -1, dtype=np.int64)
     for label, class_shapes in enumerate(CLASS_SHAPES):
@@ -200,32 +223,60 @@ def generate(num_examples, seed, return_masks=False):
         pending = pending[~ok]
         tries += 1
 
-    background = rng.uniform(*BACKGROUND_GREY, size=(n, 1, 1))
-    images = np.broadcast_to(background, first_masks.shape).copy()
-    images = np.where(first_masks, first["grey"][:, None, None], images)
-    images = np.where(second_masks, second_grey[:, None, None], images)
-    invert = rng.random(n) < INVERT_PROBABILITY
-    images[invert] = 1.0 - images[invert]
-    images = (2.0 * images - 1.0).astype(np.float32)[..., None]
+    images = _compose(rng, [first_masks, second_masks], [first["grey"], second_grey])
     if return_masks:
         return images, labels, {"masks": np.stack([first_masks, second_masks], axis=1),
                                 "shapes": shapes}
     return images, labels
 
 
-def stream(batch_size, seed, chunk_size=8192):
+LOCATION_GRID = 3
+# Smaller objects than Shapeset-3x2's 0.2-0.8, so that an object fits inside the
+# image with its centre in a corner cell (radius <= 6.4 px < 32 / 3).
+LOCATION_SCALE_RANGE = (0.2, 0.4)
+
+
+def generate_location(num_examples, seed):
+    """Shapeset-location: one Shapeset object per image; the label is the cell of a
+    3x3 grid that holds the object's centre (9 balanced classes).
+
+    The label is drawn first (uniformly), then the centre uniformly inside that
+    cell among positions keeping the object inside the image. Same shapes, grey
+    levels and inversion as `generate`, scale 0.2-0.4. An easier, where-task: a
+    deep net can learn it in a few hundred updates, where the which-shapes task
+    needs millions (Glorot & Bengio 2010). Our addition, for trainability
+    experiments on a CPU budget (the He et al. 2015 reproduction).
+
+    Returns:
+        `(images float32 [n, 32, 32, 1] in [-1, 1], labels int64 [n] in [0, 9))`,
+        label = row * 3 + column of the centre's cell.
+    """
+    n = _check_num_examples(num_examples)
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, LOCATION_GRID**2, size=n)
+    cell_size = IMAGE_SIZE / LOCATION_GRID
+    cell_low = np.stack([labels % LOCATION_GRID, labels // LOCATION_GRID], axis=1) * cell_size
+    objects = _sample_objects(rng, rng.integers(0, len(SHAPES), size=n), LOCATION_SCALE_RANGE,
+                              cell_low, cell_low + cell_size)
+    images = _compose(rng, [render_masks(objects)], [objects["grey"]])
+    return images, labels
+
+
+def stream(batch_size, seed, chunk_size=8192, generator=None):
     """Infinite online stream of `(images, labels)` batches, as in the paper.
 
     Chunk k is `generate(chunk_size, seed=(seed, k))`-like: every chunk has its own
     seed derived from `seed` with `numpy.random.SeedSequence`, so the stream is
     reproducible and never repeats. Draw the test set from a different `seed`.
+    `generator` (default `generate`) makes the chunks, e.g. `generate_location`.
     """
+    generator = generator or generate
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"`batch_size` must be a positive int. Received: batch_size={batch_size!r}")
     chunk_size = max(chunk_size - chunk_size % batch_size, batch_size)
     for chunk_index in itertools.count():
         chunk_seed = np.random.SeedSequence([seed, chunk_index])
-        images, labels = generate(chunk_size, chunk_seed)
+        images, labels = generator(chunk_size, chunk_seed)
         for start in range(0, chunk_size, batch_size):
             yield images[start:start + batch_size], labels[start:start + batch_size]
 

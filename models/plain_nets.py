@@ -1,0 +1,133 @@
+"""The plain (no BatchNorm, no shortcuts) deep ReLU nets of He et al. 2015, Figs 2-3.
+
+What comes from the paper (He et al. 2015, Sec. 2.2, Sec. 4.1 and Table 3):
+* "model B" of Table 3 has 22 weight layers: 19 convolutions + 3 fully
+  connected. Its layout: a 7x7 stride-2 stem convolution (96 filters), then three
+  stages of six 3x3 convolutions (256, 512, 512 filters) separated by pooling,
+  then fc 4096, fc 4096, fc classes. Every conv/fc layer but the last is
+  followed by ReLU (or PReLU).
+* The 30-layer net of Fig. 3 has 27 convolutions + 3 fc, built from the
+  14-layer model (11 conv + 3 fc) by adding 16 convolutions of 256 2x2 filters.
+* No BatchNorm (the paper predates its wide use); biases start at 0.
+
+Our choices (the paper does not give them, or gives them for 224x224 ImageNet):
+* Pooling: 2x2 max-pooling after the stem and after the first two stages
+  (the paper uses a 3x3/3 pool after the stem and SPP at the top), then Flatten.
+* The 14-layer base: the stem + stages of (4, 3, 3) 3x3 convolutions with 256,
+  512, 512 filters; the 16 added 2x2 convolutions (256 filters) are placed at the
+  end of the stages as (6, 5, 5).
+* `width_multiplier` scales every conv and hidden fc width (rounded, at least 1
+  filter), so the same topology runs on a CPU (e.g. 1/32) or near the paper's
+  size on a GPU (1.0). `input_shape` and `num_classes` follow the dataset.
+* All convolutions use "same" padding.
+
+The builder counts weight layers: `len(weight_layers(model)) == depth`.
+"""
+
+import keras
+
+from initializers import get as get_initializer
+
+STEM = ("stem", 7, 96, 2)  # (name, kernel, filters, stride)
+FC_UNITS = 4096
+# Per stage: list of (kernel size, filters) of the stage's convolutions.
+LAYOUTS = {
+    22: (
+        [(3, 256)] * 6,
+        [(3, 512)] * 6,
+        [(3, 512)] * 6,
+    ),
+    30: (
+        [(3, 256)] * 4 + [(2, 256)] * 6,
+        [(3, 512)] * 3 + [(2, 256)] * 5,
+        [(3, 512)] * 3 + [(2, 256)] * 5,
+    ),
+}
+DEPTHS = tuple(LAYOUTS)
+ACTIVATIONS = ("relu", "prelu")
+
+
+def _scaled(width, multiplier):
+    return max(1, int(round(width * multiplier)))
+
+
+def weight_layers(model):
+    """The Conv2D and Dense layers of a model, in order."""
+    return [layer for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+
+
+def PlainNet(
+    depth=22,
+    width_multiplier=1.0,
+    input_shape=(224, 224, 3),
+    num_classes=1000,
+    activation="relu",
+    kernel_initializer="he_normal",
+    name=None,
+):
+    """Plain deep ReLU/PReLU CNN of He et al. 2015 (22 or 30 weight layers).
+
+    Example:
+
+    >>> model = PlainNet(depth=30, width_multiplier=1 / 32, input_shape=(32, 32, 1),
+    ...                  num_classes=9)
+    >>> len(weight_layers(model))
+    30
+
+    Args:
+        depth: 22 (Fig. 2, "model B") or 30 (Fig. 3).
+        width_multiplier: scales every conv and hidden fc width.
+        input_shape: (height, width, channels).
+        num_classes: outputs (logits, no softmax).
+        activation: "relu" or "prelu" (PReLU with one slope per channel, init 0.25
+            as in the paper).
+        kernel_initializer: identifier for `initializers.get` (every kernel).
+        name: model name (default `plain{depth}`).
+
+    Reference:
+        He, Zhang, Ren, Sun. "Delving Deep into Rectifiers", ICCV 2015, Table 3
+        and Figs. 2-3.
+    """
+    if depth not in LAYOUTS:
+        raise ValueError(f"`depth` must be one of {DEPTHS}. Received: depth={depth!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"`activation` must be one of {ACTIVATIONS}. Received: activation={activation!r}")
+    if not (isinstance(width_multiplier, (int, float)) and width_multiplier > 0):
+        raise ValueError(f"`width_multiplier` must be positive. Received: width_multiplier={width_multiplier!r}")
+    if get_initializer(kernel_initializer) is None:
+        raise ValueError("`kernel_initializer` must not be None. Received: kernel_initializer=None")
+    prototype = get_initializer(kernel_initializer)
+
+    def new_initializer():
+        # One instance per layer (an unseeded Keras built-in fixes its seed at construction).
+        return type(prototype).from_config(prototype.get_config())
+
+    def nonlinearity(x, layer_name):
+        if activation == "relu":
+            return keras.layers.ReLU(name=f"{layer_name}_relu")(x)
+        return keras.layers.PReLU(alpha_initializer=keras.initializers.Constant(0.25),
+                                  shared_axes=[1, 2] if len(x.shape) == 4 else None,
+                                  name=f"{layer_name}_prelu")(x)
+
+    inputs = keras.Input(tuple(input_shape), name="images")
+    stem_name, stem_kernel, stem_filters, stem_stride = STEM
+    x = keras.layers.Conv2D(_scaled(stem_filters, width_multiplier), stem_kernel, strides=stem_stride,
+                            padding="same", kernel_initializer=new_initializer(), name=stem_name)(inputs)
+    x = nonlinearity(x, stem_name)
+    x = keras.layers.MaxPooling2D(2, padding="same", name="stem_pool")(x)
+    for stage_index, stage in enumerate(LAYOUTS[depth], start=1):
+        for conv_index, (kernel_size, filters) in enumerate(stage, start=1):
+            layer_name = f"stage{stage_index}_conv{conv_index}_{kernel_size}x{kernel_size}"
+            x = keras.layers.Conv2D(_scaled(filters, width_multiplier), kernel_size, padding="same",
+                                    kernel_initializer=new_initializer(), name=layer_name)(x)
+            x = nonlinearity(x, layer_name)
+        if stage_index < len(LAYOUTS[depth]):
+            x = keras.layers.MaxPooling2D(2, padding="same", name=f"stage{stage_index}_pool")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    for fc_index in (1, 2):
+        layer_name = f"fc{fc_index}"
+        x = keras.layers.Dense(_scaled(FC_UNITS, width_multiplier), kernel_initializer=new_initializer(),
+                               name=layer_name)(x)
+        x = nonlinearity(x, layer_name)
+    logits = keras.layers.Dense(num_classes, kernel_initializer=new_initializer(), name="logits")(x)
+    return keras.Model(inputs, logits, name=name or f"plain{depth}")

@@ -1,0 +1,104 @@
+"""He et al. 2015, Figures 2 and 3: plain 22- and 30-layer ReLU nets, He vs Xavier.
+
+Paper figures (details: `../shared/papers.md`):
+* Fig. 2 (`fig2_22layer.png`): 22-layer "model B" (19 conv + 3 fc). Both He and
+  Xavier converge; He starts reducing the error earlier.
+* Fig. 3 (`fig3_30layer.png`): 30-layer model (27 conv + 3 fc). He converges;
+  Xavier completely stalls, its gradients diminishing
+  (`gradients_30layer.png`).
+
+Curves (same seeds for every initializer, one learning rate per figure):
+He (ours: untruncated, fan_in), He fan_out, Xavier as He et al. restate it
+(Var = 1/fan_in, untruncated = our LecunNormal), Glorot normalized (ours), and
+the Keras built-ins `keras.HeNormal` (truncated) and `keras.GlorotUniform` (the
+Keras default). Our GlorotUniform and Keras's are the same distribution drawn the
+same way, so with the same seed their curves coincide exactly.
+
+Setting shared by the profiles: `models.PlainNet` (no BatchNorm), SGD with
+momentum 0.9 as in the paper, no weight decay (our choice), biases 0, batch 64,
+cross-entropy on logits. Step 0 is evaluated before any update.
+
+Profiles:
+* `smoke`: a few seconds per run; tests only.
+* `quick` (default): Shapeset-location (offline; see below), width 1/32 of the
+  paper (conv widths 3/8/16, fc 128), 1,500 updates, 2 seeds, both depths, all
+  six initializers: 24 runs, about 13 min on a 2-core CPU. Learning rates chosen
+  by the `lr_search` profile (below), on the validation set, not the test set.
+  Why not Shapeset-3x2 itself: its which-shapes label needs millions of updates
+  even for shallow nets (Glorot & Bengio 2010; our 1-hidden-layer MLP is at 74%
+  error after 4,000). A probe of the 30-layer He net at lr 1e-3 and 3e-3 (1,500
+  updates, validation set) stayed at chance (89% error) on it, so on Shapeset-3x2
+  every init looks stalled and the claim cannot be told apart. Shapeset-location
+  uses the same generator (shapes, grey levels, inversion) with a where-label
+  (3x3 cell of the object's centre, balanced): what He's Fig. 3 is about,
+  whether SGD gets going at all in a deep plain net, shows within the budget.
+* `lr_search`: the search that picked the quick profile's learning rates: every
+  initializer at each rate in `LR_GRID`, one seed (100), quick's budget, scored
+  on the validation set. Rule, fixed before looking: per figure, the rate with
+  the lowest validation error averaged over all six initializers (a diverged run
+  counts as error 1.0), so no initializer is favoured. ~45 min on a 2-core CPU.
+  Result: `results/he2015/lr_search.md`.
+* `full` (GPU): CIFAR-10 through TFDS, width 1/4 (conv 24/64/128, fc 1024),
+  3 seeds, 30 epochs, x axis in epochs like the paper; learning rate the quick
+  search's (not re-searched: say so when reporting). Runs on a CPU too, slowly.
+
+Command: `bash scripts/reproduce_he2015.sh [--profile quick|full|smoke|lr_search]`
+"""
+
+from reproductions import data
+from reproductions.harness import RunConfig
+
+INITIALIZERS = (
+    ("he", "He, fan_in (ours: untruncated)", "he_normal"),
+    ("he_fan_out", "He, fan_out (ours: untruncated)",
+     {"class_name": "HeNormal", "config": {"mode": "fan_out"}}),
+    ("xavier", "Xavier as He et al. restate it: Var=1/fan_in", "lecun_normal"),
+    ("glorot", "Glorot normalized (ours)", "glorot_uniform"),
+    ("keras_he_normal", "keras.HeNormal (truncated)", "keras.HeNormal"),
+    ("keras_glorot_uniform", "keras.GlorotUniform (Keras default)", "keras.GlorotUniform"),
+)
+FIGURES = {"fig2": 22, "fig3": 30}
+LR_GRID = (3e-4, 1e-3, 3e-3, 1e-2)
+CIFAR10_TRAIN_EXAMPLES = 45_000  # TFDS train[:90%]
+
+_QUICK = dict(dataset="shapeset_location", seeds=(0, 1), width_multiplier=1 / 32, batch_size=64,
+              steps=1500, eval_every=100, eval_examples=2000, steps_per_execution=10,
+              learning_rate={"fig2": 1e-3, "fig3": 1e-3})
+PROFILES = {
+    "quick": _QUICK,
+    "lr_search": {**_QUICK, "seeds": (100,), "learning_rate": None, "eval_split": "validation"},
+    "smoke": dict(_QUICK, seeds=(0,), batch_size=16, steps=20, eval_every=10, eval_examples=64,
+                  steps_per_execution=5),
+    "full": dict(_QUICK, dataset="cifar10", seeds=(0, 1, 2), width_multiplier=1 / 4,
+                 steps=30 * (CIFAR10_TRAIN_EXAMPLES // 64), eval_every=CIFAR10_TRAIN_EXAMPLES // 64,
+                 eval_examples=10_000, steps_per_execution=50),
+}
+DEFAULT_PROFILE = "quick"
+
+
+def steps_per_epoch(profile):
+    """Steps per epoch for the x axis (None: plot steps), a property of the dataset."""
+    return CIFAR10_TRAIN_EXAMPLES // PROFILES[profile]["batch_size"] if profile == "full" else None
+
+
+def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
+    """(run configs, seeds) of a profile; `dataset` overrides the profile's."""
+    settings = PROFILES[profile]
+    dataset = dataset or settings["dataset"]
+    configs = []
+    for figure, depth in FIGURES.items():
+        rates = LR_GRID if settings["learning_rate"] is None else (settings["learning_rate"][figure],)
+        for rate in rates:
+            prefix = f"lr{rate:g}_{figure}" if settings["learning_rate"] is None else figure
+            for name, label, initializer in INITIALIZERS:
+                configs.append(RunConfig(
+                    name=f"{prefix}_{name}", label=label, model="plain_net",
+                    model_kwargs=dict(depth=depth, width_multiplier=settings["width_multiplier"],
+                                      input_shape=list(data.input_shape(dataset)),
+                                      num_classes=data.num_classes(dataset)),
+                    initializer=initializer, dataset=dataset, optimizer="momentum", momentum=0.9,
+                    learning_rate=rate, batch_size=settings["batch_size"], steps=settings["steps"],
+                    eval_every=settings["eval_every"], eval_examples=settings["eval_examples"],
+                    eval_split=settings.get("eval_split", "test"),
+                    steps_per_execution=settings["steps_per_execution"], data_dir=data_dir))
+    return configs, list(settings["seeds"])

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# He et al. 2015, Figs. 2-3: 22- and 30-layer plain ReLU nets, He vs Xavier vs Keras built-ins.
+# Default: the quick profile on offline Shapeset-3x2 (~12 min on 2 CPU cores).
+# Extra arguments go to the driver: --profile full|smoke|lr_search, --seeds 0 1 2, --workdir DIR, ...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+exec python -m reproductions.he2015 "$@"
