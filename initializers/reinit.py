@@ -162,9 +162,9 @@ def _with_seed(initializer, seed):
 
 
 def _method_name(initializer):
+    # Same naming as `initializers.get`: Keras built-ins carry the "keras." prefix.
     cls = type(initializer)
-    prefix = "" if cls.__module__.startswith("initializers") else "keras."
-    return prefix + cls.__name__
+    return ("keras." if cls.__module__.startswith("keras.") else "") + cls.__name__
 
 
 def _all_layers(model):

@@ -339,3 +339,18 @@ def test_gain_table():
     assert initializers.gain("leaky_relu", 0.2) == pytest.approx(math.sqrt(2 / 1.04))
     with pytest.raises(ValueError, match="valid"):
         initializers.gain("swish")
+
+
+def _two_layer_kernels(initializer):
+    model = keras.Sequential([keras.Input((16,)),
+                              keras.layers.Dense(16, kernel_initializer=initializer),
+                              keras.layers.Dense(16, kernel_initializer=initializer)])
+    return [keras.ops.convert_to_numpy(layer.kernel) for layer in model.layers]
+
+
+def test_one_unseeded_instance_shared_by_two_layers_gives_distinct_kernels():
+    first, second = _two_layer_kernels(HeNormal())
+    assert not np.array_equal(first, second)
+    # The pitfall this avoids: Keras 3 fixes an unseeded instance's seed at construction.
+    keras_first, keras_second = _two_layer_kernels(keras.initializers.HeNormal())
+    np.testing.assert_array_equal(keras_first, keras_second)

@@ -135,3 +135,20 @@ def test_bad_arguments(bad):
         shapeset.generate(bad, seed=0)
     with pytest.raises(ValueError, match="batch_size"):
         next(shapeset.stream(bad, seed=0))
+
+
+def test_location_task_balanced_and_labelled_by_centre_cell():
+    images, labels = shapeset.generate_location(4500, seed=2)
+    counts = np.bincount(labels, minlength=9)
+    assert np.all(np.abs(counts - 500) < 5 * math.sqrt(500 * 8 / 9)), counts
+    assert images.min() >= -1 and images.max() <= 1
+    cell = 32 / 3
+    for image, label in zip(images[:300, ..., 0], labels[:300]):
+        values, frequency = np.unique(image, return_counts=True)
+        background = values[np.argmax(frequency)]
+        ys, xs = np.nonzero(image != background)
+        # The object's pixel centroid sits near its centre (exactly for ellipses and
+        # parallelograms, within a fraction of the radius for triangles).
+        row, column = divmod(int(label), 3)
+        assert column * cell - 3 <= xs.mean() + 0.5 <= (column + 1) * cell + 3
+        assert row * cell - 3 <= ys.mean() + 0.5 <= (row + 1) * cell + 3
