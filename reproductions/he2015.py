@@ -146,18 +146,19 @@ def build_report(runs, profile):
                       f"{STALLED_WITHIN_CHANCE:g} (chance = {chance:.4f}) on every seed",
          "measured": {"final_test_error": _summary(xavier3), "chance": chance,
                       "init_gradient_norm_xavier_over_he": gradient_ratio},
-         "holds": bool(xavier3) and _stalled(xavier3, chance)},
+         "holds": bool(xavier3) and bool(_stalled(xavier3, chance))},
         {"id": "fig3_he_converges",
          "criterion": f"30 layers, He (fan_in): final test error <= chance - "
                       f"{CONVERGED_BELOW_CHANCE:g} = {threshold:.4f} on every seed, no divergence",
          "measured": {"final_test_error": _summary(he3), "chance": chance},
-         "holds": bool(he3) and _converged(he3, chance)},
+         "holds": bool(he3) and bool(_converged(he3, chance))},
         {"id": "fig2_both_converge",
          "criterion": f"22 layers: He and Xavier both reach final test error <= {threshold:.4f} "
                       "on every seed, no divergence",
          "measured": {"he_final_test_error": _summary(he2), "xavier_final_test_error": _summary(xavier2),
                       "chance": chance},
-         "holds": bool(he2) and bool(xavier2) and _converged(he2, chance) and _converged(xavier2, chance)},
+         "holds": bool(he2) and bool(xavier2) and bool(_converged(he2, chance))
+                  and bool(_converged(xavier2, chance))},
         {"id": "fig2_he_earlier",
          "criterion": f"22 layers: mean over seeds of the first evaluated step with test error <= "
                       f"{threshold:.4f} is smaller for He than for Xavier (never reached = "
@@ -166,7 +167,7 @@ def build_report(runs, profile):
                       "he_mean": float(np.mean(beyond(he2_steps))) if he2_steps else None,
                       "xavier_mean": float(np.mean(beyond(xavier2_steps))) if xavier2_steps else None},
          "holds": bool(he2_steps) and bool(xavier2_steps) and any(s is not None for s in he2_steps)
-                  and np.mean(beyond(he2_steps)) < np.mean(beyond(xavier2_steps))},
+                  and bool(np.mean(beyond(he2_steps)) < np.mean(beyond(xavier2_steps)))},
     ]
     per_init = {
         figure: {name: {"label": label, "final_test_error": _summary(_final_errors(get(figure, name))),

@@ -55,7 +55,7 @@ def test_download_disabled_never_touches_the_network(tmp_path, monkeypatch):
 
 
 def test_unknown_dataset_and_split():
-    with pytest.raises(ValueError, match="valid: shapeset3x2, mnist"):
+    with pytest.raises(ValueError, match="valid: shapeset3x2, shapeset_location, mnist"):
         data.load("imagenet", "train", batch_size=8)
     with pytest.raises(ValueError, match="valid: train, validation, test"):
         data.load("shapeset3x2", "dev", batch_size=8)
