@@ -79,19 +79,30 @@ def shapeset_images_per_second(num_examples=20_000, repeats=3):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3000, help="training steps per measurement")
+    parser.add_argument("--steps", type=int, default=2000, help="training steps per measurement")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds; each measures every loop once, in turn, and the table "
+                             "shows the median over rounds (machine load drifts)")
     args = parser.parse_args()
     tf.config.threading.set_inter_op_parallelism_threads(0)
     print(f"backend={keras.backend.backend()} tensorflow={tf.__version__} keras={keras.__version__} "
-          f"cpus={os.cpu_count()} steps={args.steps} batch={BATCH_SIZE}\n")
-    plain = plain_steps_per_second(args.steps)
-    rows = [("plain tf.function loop (XLA)", plain)]
-    for spe in (1, 10):
-        rows.append((f"harness.run, steps_per_execution={spe}", harness_steps_per_second(args.steps, spe)))
-    print("| training loop | steps/s | vs plain |")
-    print("|---|---|---|")
-    for name, rate in rows:
-        print(f"| {name} | {rate:.0f} | {rate / plain:.2f}x |")
+          f"cpus={os.cpu_count()} steps={args.steps} batch={BATCH_SIZE} rounds={args.rounds}\n")
+    loops = {
+        "plain tf.function loop (XLA)": lambda: plain_steps_per_second(args.steps),
+        "harness.run, steps_per_execution=1": lambda: harness_steps_per_second(args.steps, 1),
+        "harness.run, steps_per_execution=10": lambda: harness_steps_per_second(args.steps, 10),
+    }
+    rates = {name: [] for name in loops}
+    for _ in range(args.rounds):
+        for name, measure in loops.items():
+            rates[name].append(measure())
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    plain = medians["plain tf.function loop (XLA)"]
+    print("| training loop | steps/s (median) | min-max over rounds | vs plain |")
+    print("|---|---|---|---|")
+    for name, rate in medians.items():
+        print(f"| {name} | {rate:.0f} | {min(rates[name]):.0f}-{max(rates[name]):.0f} | "
+              f"{rate / plain:.2f}x |")
     with_one_core = shapeset_images_per_second()
     print(f"\n| Shapeset-3x2 generator (numpy, one thread) | {with_one_core:,.0f} images/s |")
     print("|---|---|")

@@ -85,10 +85,9 @@ class InitializationRecords(list):
 
 
 def _activation_name(function):
-    name = keras.activations.serialize(function)
-    if isinstance(name, dict):  # a custom activation serializes as a dict
-        name = name.get("config", name.get("class_name"))
-    return str(name)
+    # Keras's activations are plain functions named after themselves ("relu",
+    # "tanh", "linear", ...); a custom callable is known by its own name.
+    return getattr(function, "__name__", type(function).__name__)
 
 
 def _slope_of(layer):

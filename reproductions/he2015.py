@@ -237,10 +237,14 @@ def plot_gradients(runs, path):
             label = groups[name][0]["config"]["label"]
             for seed_norms in norms:
                 axis.plot(layers, seed_norms, color=colour, alpha=0.35, lw=0.8)
-            with np.errstate(divide="ignore"):  # an all-dead layer has norm 0: left out
-                log_norms = np.where(norms > 0, np.log(np.where(norms > 0, norms, 1.0)), np.nan)
-            axis.plot(layers, np.exp(np.nanmean(log_norms, axis=0)), color=colour, lw=1.8,
-                      label=f"{label} (n={len(norms)})")
+            # Geometric mean over the seeds with a non-zero norm; a layer whose
+            # gradient is zero on every seed (dead ReLUs) is left out (log scale).
+            alive = norms > 0
+            log_sum = np.where(alive, np.log(np.where(alive, norms, 1.0)), 0.0).sum(axis=0)
+            count = alive.sum(axis=0)
+            geometric_mean = np.full(norms.shape[1], np.nan)
+            geometric_mean[count > 0] = np.exp(log_sum[count > 0] / count[count > 0])
+            axis.plot(layers, geometric_mean, color=colour, lw=1.8, label=f"{label} (n={len(norms)})")
         axis.set_yscale("log")
         axis.set_xlabel("weight layer (1 = stem conv, 30 = logits)")
         axis.set_title(title)
