@@ -9,44 +9,28 @@ the workdir. See `reproductions/configs/blog_case1.py` for the setting.
 
 import pathlib
 
-from reproductions import cli, harness, plots
+from reproductions import cli, plots
 from reproductions.configs import blog_case1
 
 
-def redraw(workdir, configs):
-    """Figure and summary table from the run folders in `workdir`."""
+def redraw(workdir, profile, configs, runs):
+    """`case1_curves.png` and `summary.md` from the loaded run folders."""
     names = [c.name for c in configs]
-    runs = plots.load_runs(workdir)
-    if not runs:
-        raise SystemExit(f"error: no finished runs in {workdir}/runs; run without --plot-only first")
     setting = runs[0]["config"]
     title = (f"Case 1: SimpleMLP({setting['model_kwargs']['input_dim']}, "
              f"{setting['model_kwargs']['hidden_dim']}, {setting['model_kwargs']['output_dim']}) "
              f"on {setting['dataset']}, SGD momentum lr {setting['learning_rate']}, "
-             f"batch {setting['batch_size']}")
-    figure = plots.plot_error_curves(runs, pathlib.Path(workdir) / "case1_curves.png", title, names)
+             f"batch {setting['batch_size']} ({profile} profile)")
+    plots.plot_error_curves(runs, pathlib.Path(workdir) / "case1_curves.png", title, names)
     table = plots.summary_markdown(plots.final_summary(runs, names))
-    steps = setting["steps"]
-    summary = f"Final errors after {steps} updates ({setting['dataset']}, test set of " \
-              f"{setting['eval_examples']} examples):\n\n{table}\n"
+    summary = (f"Final errors after {setting['steps']} updates ({setting['dataset']}, test set of "
+               f"{setting['eval_examples']} examples):\n\n{table}\n")
     (pathlib.Path(workdir) / "summary.md").write_text(summary)
-    return figure, summary
+    return summary
 
 
 def main(argv=None):
-    parser = cli.make_parser(__doc__)
-    cli.add_common_arguments(parser, blog_case1.PROFILES, blog_case1.DEFAULT_PROFILE,
-                             "workdirs/blog_case1")
-    args = parser.parse_args(argv)
-    configs, seeds = blog_case1.get_experiment(args.profile, args.dataset, args.data_dir)
-    seeds = args.seeds or seeds
-    if not args.plot_only:
-        cli.exit_on_unavailable_dataset(
-            lambda: harness.sweep(configs, seeds, args.workdir, verbose=not args.quiet,
-                                  tensorboard=args.tensorboard))
-    figure, summary = redraw(args.workdir, configs)
-    if not args.quiet:
-        print(f"\n{summary}\nfigure: {figure}")
+    cli.run_driver(argv, __doc__, blog_case1, "workdirs/blog_case1", redraw)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from reproductions import data
+from reproductions import data, harness, plots
 
 
 def add_common_arguments(parser, profiles, default_profile, default_workdir):
@@ -39,3 +39,40 @@ def exit_on_unavailable_dataset(function):
 def make_parser(description):
     return argparse.ArgumentParser(description=description,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def run_driver(argv, description, config_module, default_workdir, redraw, callbacks_for=None):
+    """The `main()` of every reproduction driver.
+
+    Parses the common flags, sweeps the profile's configs x seeds (unless
+    `--plot-only`), then redraws figures and report from the run folders.
+
+    Args:
+        argv: command-line arguments (None: sys.argv).
+        description: `--help` text (the driver's module docstring).
+        config_module: module with `PROFILES`, `DEFAULT_PROFILE` and
+            `get_experiment(profile, dataset, data_dir) -> (configs, seeds)`.
+        default_workdir: default `--workdir`.
+        redraw: `(workdir, profile, configs, runs) -> text` writing the figures and
+            reports from the loaded runs; the text is printed at the end.
+        callbacks_for: optional `workdir -> (config -> extra Keras callbacks)`.
+    """
+    parser = make_parser(description)
+    add_common_arguments(parser, config_module.PROFILES, config_module.DEFAULT_PROFILE,
+                         default_workdir)
+    args = parser.parse_args(argv)
+    configs, seeds = config_module.get_experiment(args.profile, args.dataset, args.data_dir)
+    seeds = args.seeds or seeds
+    if not args.plot_only:
+        extra = callbacks_for(args.workdir) if callbacks_for else None
+        exit_on_unavailable_dataset(
+            lambda: harness.sweep(configs, seeds, args.workdir, verbose=not args.quiet,
+                                  tensorboard=args.tensorboard, callbacks_for=extra))
+    names = {config.name for config in configs}
+    runs = [run for run in plots.load_runs(args.workdir) if run["config"]["name"] in names]
+    if not runs:
+        raise SystemExit(f"error: no finished runs of this profile in {args.workdir}/runs; "
+                         "run without --plot-only first")
+    text = redraw(args.workdir, args.profile, configs, runs)
+    if not args.quiet:
+        print(f"\n{text}\nfigures and reports in {args.workdir}")

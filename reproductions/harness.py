@@ -21,6 +21,7 @@ thread counts, and the difference can grow over training.
 """
 
 import dataclasses
+import json
 import math
 import pathlib
 import shutil
@@ -186,7 +187,21 @@ def run_dir_of(config, workdir):
 
 
 def is_finished(config, workdir):
-    return (run_dir_of(config, workdir) / "final.json").exists()
+    """Whether the run has a `final.json`; raises if its folder holds another config.
+
+    A finished run is only reused for exactly the config that made it, so a workdir
+    shared by two profiles (same run ids, other settings) cannot mix their results.
+    """
+    run_dir = run_dir_of(config, workdir)
+    if not (run_dir / "final.json").exists():
+        return False
+    if read_json(run_dir / "config.json") != json.loads(json.dumps(config.to_dict())):
+        raise ValueError(
+            f"{run_dir} holds a finished run of a different config (another profile or "
+            "changed settings). Use another --workdir, or delete that folder to rerun it. "
+            f"Received: run_id={config.run_id}"
+        )
+    return True
 
 
 def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=print):
@@ -200,7 +215,7 @@ def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=prin
         callbacks: extra Keras callbacks (e.g. diagnostics recorders).
     """
     run_dir = run_dir_of(config, workdir)
-    if (run_dir / "final.json").exists():
+    if is_finished(config, workdir):
         return read_json(run_dir / "final.json")
     if run_dir.exists():  # killed before finishing: start it over
         shutil.rmtree(run_dir)

@@ -12,7 +12,6 @@ profiles and runtimes: `reproductions/configs/he2015.py`.
 """
 
 import json
-import math
 import pathlib
 
 import keras
@@ -258,11 +257,9 @@ def plot_gradients(runs, path):
     plt.close(figure)
 
 
-def redraw(workdir, profile):
+def redraw(workdir, profile, configs, runs):
+    """Figures, report.json and report.md (or lr_search.md) from the loaded runs."""
     workdir = pathlib.Path(workdir)
-    runs = plots.load_runs(workdir)
-    if not runs:
-        raise SystemExit(f"error: no finished runs in {workdir}/runs; run without --plot-only first")
     if profile == "lr_search":
         text = lr_search_markdown(runs)
         (workdir / "lr_search.md").write_text(text)
@@ -314,19 +311,8 @@ def lr_search_markdown(runs):
 
 
 def main(argv=None):
-    parser = cli.make_parser(__doc__)
-    cli.add_common_arguments(parser, he_config.PROFILES, he_config.DEFAULT_PROFILE, "workdirs/he2015")
-    args = parser.parse_args(argv)
-    configs, seeds = he_config.get_experiment(args.profile, args.dataset, args.data_dir)
-    seeds = args.seeds or seeds
-    if not args.plot_only:
-        cli.exit_on_unavailable_dataset(
-            lambda: harness.sweep(configs, seeds, args.workdir, verbose=not args.quiet,
-                                  tensorboard=args.tensorboard,
-                                  callbacks_for=_gradient_callbacks(args.workdir)))
-    text = redraw(args.workdir, args.profile)
-    if not args.quiet:
-        print(f"\n{text}\nfigures and report in {args.workdir}")
+    cli.run_driver(argv, __doc__, he_config, "workdirs/he2015", redraw,
+                   callbacks_for=_gradient_callbacks)
 
 
 if __name__ == "__main__":

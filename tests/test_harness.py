@@ -144,5 +144,12 @@ def test_driver_offline_dataset_exits_with_advice(tmp_path, monkeypatch, capsys)
 
 
 def test_plot_only_without_runs_explains(tmp_path):
-    with pytest.raises(SystemExit, match="no finished runs"):
+    with pytest.raises(SystemExit, match="no finished runs of this profile"):
         blog_cases.main(["--profile", "smoke", "--workdir", str(tmp_path), "--plot-only"])
+
+
+def test_finished_run_of_another_config_is_not_reused(tmp_path):
+    harness.run(RunConfig(name="tiny", **TINY), tmp_path, verbose=0)
+    changed = RunConfig(name="tiny", **{**TINY, "learning_rate": 0.02})  # same run id
+    with pytest.raises(ValueError, match="different config"):
+        harness.sweep([changed], [0], tmp_path, verbose=0)
