@@ -20,6 +20,10 @@ for cls in initializers._registry.INITIALIZER_CLASSES:
     assert values.shape == (3, 3, 8, 16) and np.isfinite(values).all(), cls
 model = models.SimpleMLP(8, 16, 4)
 print(initializers.initialize_weights(model, "auto", seed=0))
+from initializers import diagnostics
+batch = np.ones((4, 8), "float32")
+print(diagnostics.format_table(diagnostics.activation_statistics(model, batch)))
+assert len(diagnostics.jacobian_singular_values(model, batch)) == 1
 assert "tensorflow" not in sys.modules, "tensorflow was imported"
 """
 

@@ -329,7 +329,8 @@ def test_bad_call_arguments_raise(initializer):
 
 
 def test_float64_and_bfloat16_draws():
-    assert keras.backend.standardize_dtype(HeNormal(seed=0)((4, 4), dtype="float64").dtype) == "float64"
+    if keras.backend.backend() != "jax":  # JAX computes in float32 unless jax_enable_x64
+        assert keras.backend.standardize_dtype(HeNormal(seed=0)((4, 4), dtype="float64").dtype) == "float64"
     assert keras.backend.standardize_dtype(Orthogonal(seed=0)((4, 4), dtype="bfloat16").dtype) == "bfloat16"
 
 

@@ -29,25 +29,32 @@ def _deep_relu_mlp(depth, width):
     return keras.Model(inputs, outputs)
 
 
-def _log2_second_moment_ratio(model, method, seed, batch):
+def _second_moments(model, method, seed, batch):
     initialize_weights(model, method, seed=seed)
-    activations = model.predict(batch, verbose=0)
-    first, last = np.mean(activations[0] ** 2), np.mean(activations[-1] ** 2)
-    return math.log2(last / first)
+    return np.array([np.mean(a**2) for a in model.predict(batch, verbose=0)], dtype=np.float64)
 
 
 def test_signal_propagation_he_preserves_glorot_halves_per_layer():
     # He et al. 2015, Sec. 2.2: with Var = 2 / n a ReLU layer keeps the second
-    # moment; with Var = 1 / n (Glorot for square layers) it halves, so after 49
-    # more layers it shrinks by 2^-49. Averaged over 5 independent draws, since
-    # a single 50-layer draw fluctuates by a factor ~1.5.
-    depth, width, seeds = 50, 256, range(5)
+    # moment q in expectation, E[q_{l+1} | q_l] = q_l; with Var = 1 / n (Glorot for
+    # square layers) it halves it, so over 49 layers q shrinks by 2^-49.
+    # At width 256 one layer's factor q_{l+1}/q_l fluctuates by ~sqrt(5/256) = 14%,
+    # so one 50-layer draw's q_50/q_1 spreads over a factor ~2.5 (the finite-width
+    # log-normal drift, Hanin & Rolnick 2018); hence 20 draws.
+    depth, width, seeds = 50, 256, range(20)
     model = _deep_relu_mlp(depth, width)
-    batch = np.random.default_rng(0).standard_normal((512, width)).astype("float32")
-    he = np.mean([_log2_second_moment_ratio(model, "he", s, batch) for s in seeds])
-    glorot = np.mean([_log2_second_moment_ratio(model, "glorot", s, batch) for s in seeds])
-    assert abs(he) < 1.0, f"He: last/first second moment = 2^{he:.2f}, expected within x2"
-    assert abs(glorot - (-(depth - 1))) < 3.0, f"Glorot: 2^{glorot:.2f}, expected ~2^-49"
+    batch = np.random.default_rng(0).standard_normal((256, width)).astype("float32")
+    he = np.array([_second_moments(model, "he", s, batch) for s in seeds])
+    glorot = np.array([_second_moments(model, "glorot", s, batch) for s in seeds])
+    # The per-layer factor, averaged over 49 layers x 20 draws (standard error ~0.4%).
+    assert abs(np.mean(he[:, 1:] / he[:, :-1]) - 1.0) < 0.03
+    assert abs(np.mean(glorot[:, 1:] / glorot[:, :-1]) - 0.5) < 0.015
+    # End to end: last layer vs first, within a factor 2 for He (mean over draws),
+    # about 2^-49 for Glorot (mean of log2 over draws).
+    he_ratio = np.mean(he[:, -1] / he[:, 0])
+    glorot_log2 = np.mean(np.log2(glorot[:, -1] / glorot[:, 0]))
+    assert 0.5 < he_ratio < 2.0, f"He: last/first second moment = {he_ratio:.3f}"
+    assert abs(glorot_log2 - (-(depth - 1))) < 3.0, f"Glorot: 2^{glorot_log2:.2f}, expected ~2^-49"
 
 
 def test_depthwise_kernel_gets_fan_in_of_its_window():

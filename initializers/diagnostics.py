@@ -1,0 +1,239 @@
+"""Signal-propagation diagnostics for any built Keras model (forward side).
+
+What Glorot & Bengio 2010 measure to explain why deep nets fail to train:
+per-layer activation statistics and histograms (their Figs. 2-4 and 6), and the
+singular values of the layer-to-layer Jacobians (about 0.5 on average with the
+"standard" init vs about 0.8 with the normalized init, tanh, Sec. 4.2.2).
+
+Everything here is backend-agnostic (`keras.ops` and numpy): one forward pass
+of a single multi-output model gives every probed layer's activations (no
+sub-model per layer). Back-propagated and weight gradients are not in this module
+yet (they need the backend's autodiff).
+
+Example:
+
+>>> stats = activation_statistics(model, batch)      # one dict per probed layer
+>>> print(format_table(stats))
+>>> jacobian_singular_values(model, batch)            # Dense chains only
+"""
+
+import dataclasses
+import json
+import pathlib
+
+import keras
+import numpy as np
+
+from initializers.reinit import activation_after
+
+# Saturation thresholds (the paper plots the distributions but fixes no threshold;
+# these are our choice): tanh / softsign near their asymptotes +-1, sigmoid near 0
+# or 1, ReLU: exactly zero ("dead" for this example).
+SATURATION_RULES = {
+    "tanh": lambda h: np.abs(h) >= 0.9,
+    "softsign": lambda h: np.abs(h) >= 0.9,
+    "sigmoid": lambda h: (h <= 0.1) | (h >= 0.9),
+    "relu": lambda h: h == 0,
+}
+
+# Derivative of each elementwise activation written from its *output* h = phi(z),
+# which is what the probes record: J = diag(phi'(z)) W^T needs only h.
+_DERIVATIVE_FROM_OUTPUT = {
+    "linear": lambda h: np.ones_like(h),
+    "tanh": lambda h: 1.0 - h**2,
+    "sigmoid": lambda h: h * (1.0 - h),
+    "softsign": lambda h: (1.0 - np.abs(h)) ** 2,
+    "relu": lambda h: (h > 0).astype(h.dtype),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """Where a weight layer's post-activation signal is read."""
+
+    weight_layer: keras.layers.Layer  # Dense / Conv with the kernel
+    output_layer: keras.layers.Layer  # the layer whose output is phi(W h + b)
+    activation: str
+
+
+def probes(model):
+    """One `Probe` per Dense/Conv layer of a built functional or Sequential model.
+
+    The probed signal is the weight layer's own output when its activation is
+    non-linear, else the output of a single consuming activation layer (e.g.
+    `Dense` followed by `Activation("tanh")`), else the linear output itself.
+    """
+    if not getattr(model, "built", False):
+        raise ValueError(f"Model '{model.name}' is not built. Received: model={model.name}")
+    found = []
+    for layer in model.layers:
+        if not isinstance(layer, (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D,
+                                  keras.layers.Conv3D)):
+            continue
+        activation, _ = activation_after(layer)
+        output_layer = layer
+        own = getattr(layer.activation, "__name__", "linear")
+        consumers = [node.operation for node in layer._outbound_nodes]
+        if own == "linear" and activation != "linear" and len(consumers) == 1:
+            output_layer = consumers[0]
+        found.append(Probe(layer, output_layer, activation))
+    if not found:
+        raise ValueError(f"Model '{model.name}' has no Dense or Conv layer to probe. "
+                         f"Received: model={model.name}")
+    return found
+
+
+def layer_activations(model, inputs, model_probes=None):
+    """Post-activation outputs of every probed layer, from one forward pass.
+
+    Returns:
+        A list of numpy arrays, one per probe, in layer order.
+    """
+    model_probes = model_probes or probes(model)
+    model_inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    probe_model = keras.Model(model_inputs, [p.output_layer.output for p in model_probes])
+    outputs = probe_model(inputs, training=False)
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    return [keras.ops.convert_to_numpy(o) for o in outputs]
+
+
+def summarize(values, activation=None, bins=50, value_range=None, percentiles=(2, 98)):
+    """Mean, std, percentiles, saturation fraction and histogram of one layer's values.
+
+    Args:
+        values: array of any shape (all elements count).
+        activation: name used for the saturation rule (`SATURATION_RULES`);
+            other activations report `saturation=None`.
+        bins, value_range: histogram bins and range (default: the data's range).
+        percentiles: the two percentiles to report (Glorot & Bengio plot the 98th).
+    """
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    low, high = np.percentile(flat, percentiles)
+    counts, edges = np.histogram(flat, bins=bins, range=value_range)
+    rule = SATURATION_RULES.get(activation)
+    return {
+        "mean": float(flat.mean()),
+        "std": float(flat.std()),
+        f"p{percentiles[0]:g}": float(low),
+        f"p{percentiles[1]:g}": float(high),
+        "saturation": float(rule(flat).mean()) if rule else None,
+        "histogram": {"counts": counts.tolist(), "edges": edges.tolist()},
+    }
+
+
+def activation_statistics(model, inputs, bins=50, value_range=None):
+    """`summarize` of every probed layer's activations on `inputs` (one forward pass).
+
+    Returns:
+        A list of dicts with `layer`, `activation` and the `summarize` fields.
+    """
+    model_probes = probes(model)
+    values = layer_activations(model, inputs, model_probes)
+    return [
+        {"layer": probe.weight_layer.name, "activation": probe.activation,
+         **summarize(value, probe.activation, bins=bins, value_range=value_range)}
+        for probe, value in zip(model_probes, values)
+    ]
+
+
+def jacobian_singular_values(model, inputs, max_examples=32):
+    """Mean singular value of each layer-to-layer Jacobian dh_i / dh_{i-1}.
+
+    For consecutive `Dense` layers with elementwise activations,
+    J_i(x) = diag(phi'(z_i(x))) W_i^T, computed exactly from the weights and
+    the recorded activations (phi' written from h = phi(z)). The mean over the
+    singular values of J_i(x) is averaged over up to `max_examples` examples:
+    the number Glorot & Bengio 2010 report per layer (Sec. 4.2.2).
+
+    Returns:
+        A list of dicts `{"layer", "activation", "mean_singular_value", "std_over_examples"}`
+        for every Dense layer after the first of a run of Dense layers.
+
+    Raises:
+        ValueError: for a model with fewer than two Dense layers, or an
+            activation without a known derivative.
+    """
+    model_probes = [p for p in probes(model) if isinstance(p.weight_layer, keras.layers.Dense)]
+    if len(model_probes) < 2:
+        raise ValueError("jacobian_singular_values needs at least two Dense layers. "
+                         f"Received: model={model.name}")
+    values = layer_activations(model, inputs, model_probes)
+    results = []
+    for probe, output in zip(model_probes[1:], values[1:]):
+        if probe.activation not in _DERIVATIVE_FROM_OUTPUT:
+            raise ValueError(f"No derivative rule for activation {probe.activation!r}; known: "
+                             f"{sorted(_DERIVATIVE_FROM_OUTPUT)}. Received: layer={probe.weight_layer.name}")
+        kernel = keras.ops.convert_to_numpy(probe.weight_layer.kernel).astype(np.float64)
+        derivative = _DERIVATIVE_FROM_OUTPUT[probe.activation](output[:max_examples].astype(np.float64))
+        per_example = [np.linalg.svd(d[:, None] * kernel.T, compute_uv=False).mean() for d in derivative]
+        results.append({"layer": probe.weight_layer.name, "activation": probe.activation,
+                        "mean_singular_value": float(np.mean(per_example)),
+                        "std_over_examples": float(np.std(per_example))})
+    return results
+
+
+class ActivationStatsRecorder(keras.callbacks.Callback):
+    """Keras callback: per-layer activation statistics on a fixed batch during training.
+
+    Appends one JSON line `{"step": s, "layers": [activation_statistics rows]}` to
+    `path` at step 0 and then every `every` optimizer steps (checked at the end of
+    each training batch; with `steps_per_execution > 1` the record falls on the
+    first batch end at or after each multiple). Each record costs one forward pass
+    of a single multi-output model over `inputs`.
+
+    Args:
+        inputs: the fixed batch (Glorot & Bengio use 300 test examples).
+        path: JSON-lines file to append to.
+        every: optimizer steps between records.
+        bins, value_range: histogram settings passed to `summarize`.
+    """
+
+    def __init__(self, inputs, path, every=100, bins=50, value_range=None):
+        super().__init__()
+        if isinstance(every, bool) or not isinstance(every, int) or every <= 0:
+            raise ValueError(f"`every` must be a positive int. Received: every={every!r}")
+        self.inputs, self.path, self.every = inputs, pathlib.Path(path), every
+        self.bins, self.value_range = bins, value_range
+        self._next_step = 0
+
+    def _record(self, step):
+        rows = activation_statistics(self.model, self.inputs, bins=self.bins,
+                                     value_range=self.value_range)
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps({"step": step, "layers": rows}) + "\n")
+
+    def _step(self):
+        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def on_train_begin(self, logs=None):
+        self._next_step = self._step()
+        if self._next_step == 0:
+            self._record(0)
+            self._next_step = self.every
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self._step()
+        if step >= self._next_step:
+            self._record(step)
+            self._next_step = (step // self.every + 1) * self.every
+
+
+def read_records(path):
+    """The records an `ActivationStatsRecorder` wrote, in order."""
+    with open(path) as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def format_table(statistics):
+    """A readable fixed-width table of `activation_statistics` rows."""
+    columns = ("layer", "activation", "mean", "std", "p2", "p98", "saturation")
+    rows = [columns] + [
+        tuple("-" if row.get(c) is None else (f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]))
+              for c in columns)
+        for row in statistics
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
