@@ -7,8 +7,11 @@ singular values of the layer-to-layer Jacobians (about 0.5 on average with the
 
 Everything here is backend-agnostic (`keras.ops` and numpy): one forward pass
 of a single multi-output model gives every probed layer's activations (no
-sub-model per layer). Back-propagated and weight gradients are not in this module
-yet (they need the backend's autodiff).
+sub-model per layer). Back-propagated and weight gradients (their Figs. 7-8) are
+computed exactly by hand-written backpropagation for chains of `Dense` layers with
+elementwise activations and a softmax cross-entropy loss, the networks of the
+paper; other architectures would need the backend's autodiff and are not
+supported by `gradient_statistics`.
 
 Example:
 
@@ -171,6 +174,85 @@ def jacobian_singular_values(model, inputs, max_examples=32):
                         "mean_singular_value": float(np.mean(per_example)),
                         "std_over_examples": float(np.std(per_example))})
     return results
+
+
+def _dense_chain(model):
+    """Probes of a model that is a chain of Dense layers; raises otherwise."""
+    model_probes = probes(model)
+    if not all(isinstance(p.weight_layer, keras.layers.Dense) for p in model_probes):
+        raise ValueError("gradient_statistics supports chains of Dense layers only. "
+                         f"Received: model={model.name}")
+    for previous, current in zip(model_probes, model_probes[1:]):
+        if current.weight_layer.input is not previous.output_layer.output:
+            raise ValueError(f"Layer '{current.weight_layer.name}' does not read the output of "
+                             f"'{previous.weight_layer.name}': not a Dense chain. Received: model={model.name}")
+    for probe in model_probes[:-1]:
+        if probe.activation not in _DERIVATIVE_FROM_OUTPUT:
+            raise ValueError(f"No derivative rule for activation {probe.activation!r}; known: "
+                             f"{sorted(_DERIVATIVE_FROM_OUTPUT)}. Received: layer={probe.weight_layer.name}")
+    if model_probes[-1].activation not in ("linear", "softmax"):
+        raise ValueError("The last Dense layer must output logits (linear) or softmax "
+                         f"probabilities. Received: activation={model_probes[-1].activation!r}")
+    return model_probes
+
+
+def backpropagate(model, inputs, labels):
+    """Exact per-layer gradients of a Dense chain under softmax cross-entropy.
+
+    Returns:
+        `(activation_gradients, weight_gradients)`: for every Dense layer l in order,
+        d loss_i / d h_l for each example i (h_l the layer's post-activation output;
+        shape [n, units]), and d mean_loss / d W_l (the kernel's gradient, as SGD
+        sees it).
+    """
+    model_probes = _dense_chain(model)
+    model_inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    probe_model = keras.Model(model_inputs, [model_probes[0].weight_layer.input]
+                              + [p.output_layer.output for p in model_probes])
+    outputs = [keras.ops.convert_to_numpy(o).astype(np.float64)
+               for o in probe_model(inputs, training=False)]
+    layer_inputs, activations = [outputs[0]] + outputs[1:-1], outputs[1:]
+    kernels = [keras.ops.convert_to_numpy(p.weight_layer.kernel).astype(np.float64) for p in model_probes]
+    labels = np.asarray(labels).astype(np.int64).ravel()
+    n = len(labels)
+
+    top = activations[-1]
+    if model_probes[-1].activation == "linear":
+        top = np.exp(top - top.max(axis=1, keepdims=True))
+        top /= top.sum(axis=1, keepdims=True)
+    # d loss_i / d logits_i = softmax - one_hot (also through a softmax output layer).
+    delta = top.copy()
+    delta[np.arange(n), labels] -= 1.0
+    activation_gradients = [None] * len(model_probes)
+    weight_gradients = [None] * len(model_probes)
+    for index in range(len(model_probes) - 1, -1, -1):
+        weight_gradients[index] = layer_inputs[index].T @ delta / n
+        if index == 0:
+            break
+        below = delta @ kernels[index].T  # d loss_i / d h_(index-1)
+        activation_gradients[index - 1] = below
+        derivative = _DERIVATIVE_FROM_OUTPUT[model_probes[index - 1].activation](activations[index - 1])
+        delta = below * derivative
+    # The top layer's own output gradient: with respect to the logits.
+    activation_gradients[-1] = top - np.eye(top.shape[1])[labels]
+    return activation_gradients, weight_gradients
+
+
+def gradient_statistics(model, inputs, labels, bins=50):
+    """`summarize` of the back-propagated and the weight gradients of a Dense chain.
+
+    Returns:
+        `(backprop_rows, weight_rows)`: one dict per Dense layer with `layer` and the
+        `summarize` fields of d loss / d h (per example; for the last layer, d loss /
+        d logits) and of d loss / d W.
+    """
+    model_probes = _dense_chain(model)
+    activation_gradients, weight_gradients = backpropagate(model, inputs, labels)
+    backprop_rows = [{"layer": p.weight_layer.name, **summarize(g, bins=bins)}
+                     for p, g in zip(model_probes, activation_gradients)]
+    weight_rows = [{"layer": p.weight_layer.name, **summarize(g, bins=bins)}
+                   for p, g in zip(model_probes, weight_gradients)]
+    return backprop_rows, weight_rows
 
 
 class ActivationStatsRecorder(keras.callbacks.Callback):

@@ -124,3 +124,83 @@ def test_recorder_callback_logs_statistics_during_training(tmp_path):
     assert records[0]["layers"][0]["std"] != pytest.approx(final[0]["std"], rel=1e-3)  # it trained
     with pytest.raises(ValueError, match="every"):
         diagnostics.ActivationStatsRecorder(probe_batch, path, every=0)
+
+
+def _classifier(activation, head_activation=None):
+    inputs = keras.Input((4, 4))
+    x = keras.layers.Flatten()(inputs)
+    for width in (12, 10):
+        x = keras.layers.Dense(width, activation=activation)(x)
+    return keras.Model(inputs, keras.layers.Dense(5, activation=head_activation)(x))
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="reference uses tf.GradientTape")
+@pytest.mark.parametrize("activation, head", [("tanh", None), ("sigmoid", None), ("softsign", None),
+                                              ("relu", None), ("tanh", "softmax")])
+def test_backpropagation_matches_autodiff(activation, head):
+    model = _classifier(activation, head)
+    initialize_weights(model, "glorot", seed=3, bias=0.05)
+    x = np.random.default_rng(1).uniform(-1, 1, (6, 4, 4)).astype("float32")
+    y = np.array([0, 1, 2, 3, 4, 0])
+    activation_grads, weight_grads = diagnostics.backpropagate(model, x, y)
+    model_probes = diagnostics.probes(model)
+    probe_model = keras.Model(model.inputs[0], [p.output_layer.output for p in model_probes])
+    from_logits = head is None
+    with tf.GradientTape(persistent=True) as tape:
+        outputs = probe_model(x)
+        per_example = keras.losses.sparse_categorical_crossentropy(y, outputs[-1], from_logits=from_logits)
+        total, mean = tf.reduce_sum(per_example), tf.reduce_mean(per_example)
+    expected_activation = tape.gradient(total, outputs[:-1])
+    expected_weight = tape.gradient(mean, [p.weight_layer.kernel for p in model_probes])
+    for ours, reference in zip(activation_grads[:-1], expected_activation):
+        np.testing.assert_allclose(ours, reference.numpy(), rtol=1e-4, atol=1e-6)
+    for ours, reference in zip(weight_grads, expected_weight):
+        np.testing.assert_allclose(ours, reference.numpy(), rtol=1e-4, atol=1e-6)
+    if from_logits:
+        logits_grad = tape.gradient(total, outputs[-1]).numpy()
+        np.testing.assert_allclose(activation_grads[-1], logits_grad, rtol=1e-4, atol=1e-6)
+
+
+def test_gradient_statistics_rows_and_errors():
+    model = _classifier("tanh")
+    initialize_weights(model, "standard", seed=0)
+    x = np.random.default_rng(0).uniform(-1, 1, (20, 4, 4)).astype("float32")
+    backprop_rows, weight_rows = diagnostics.gradient_statistics(model, x, np.arange(20) % 5)
+    assert [r["layer"] for r in backprop_rows] == [r["layer"] for r in weight_rows] == \
+        [l.name for l in model.layers if isinstance(l, keras.layers.Dense)]
+    assert all(r["std"] > 0 for r in backprop_rows + weight_rows)
+    conv = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
+                             keras.layers.Dense(3)])
+    with pytest.raises(ValueError, match="chains of Dense layers"):
+        diagnostics.gradient_statistics(conv, np.zeros((2, 8, 8, 1), "float32"), [0, 1])
+    with pytest.raises(ValueError, match="logits"):
+        diagnostics.gradient_statistics(_mlp([4, 3], "tanh"), _batch(2, 16), [0, 1])
+
+
+def test_glorot_bengio_init_time_observations_on_shapeset():
+    # Glorot & Bengio 2010, tanh, 5 hidden layers, at initialization:
+    # Fig. 6: with standard init activations shrink with depth; normalized keeps them alike.
+    # Fig. 7: with standard init back-propagated gradients shrink towards the input;
+    #         normalized keeps them nearly flat.
+    # Fig. 8: weight gradients are similar across layers even with standard init.
+    from reproductions.data import shapeset
+
+    x, y = shapeset.generate(200, seed=5)
+    inputs = keras.Input((32, 32, 1))
+    hidden = keras.layers.Flatten()(inputs)
+    for _ in range(5):
+        hidden = keras.layers.Dense(300, activation="tanh")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(9)(hidden))
+    ratios = {}
+    for method in ("standard_uniform", "glorot_uniform"):
+        initialize_weights(model, method, seed=0)
+        activation_std = [r["std"] for r in diagnostics.activation_statistics(model, x)[:5]]
+        backprop, weights = diagnostics.gradient_statistics(model, x, y)
+        backprop_std = [r["std"] for r in backprop[:5]]
+        weight_std = [r["std"] for r in weights[:5]]
+        ratios[method] = (activation_std[4] / activation_std[0], backprop_std[0] / backprop_std[4],
+                          max(weight_std) / min(weight_std))
+    standard, normalized = ratios["standard_uniform"], ratios["glorot_uniform"]
+    assert standard[0] < 0.25 and normalized[0] > 0.5, ratios    # Fig. 6
+    assert standard[1] < 0.25 and normalized[1] > 0.5, ratios    # Fig. 7
+    assert standard[2] < 1.5, ratios                              # Fig. 8
