@@ -14,8 +14,9 @@ def add_common_arguments(parser, profiles, default_profile, default_workdir):
                         help="seeds to run (default: the profile's); each seed is one run per "
                              "initializer, and every initializer gets the same seeds")
     parser.add_argument("--dataset", choices=data.DATASETS, default=None,
-                        help="dataset (default: the profile's; shapeset3x2 is generated offline, "
-                             "the others come through TFDS and need a prepared --data-dir offline)")
+                        help="dataset (default: the profile's; shapeset3x2 and shapeset_location are "
+                             "generated offline, the others come through TFDS and need a "
+                             "prepared --data-dir offline)")
     parser.add_argument("--data-dir", default=None, help="TFDS data folder (default: TFDS's own)")
     parser.add_argument("--workdir", default=default_workdir,
                         help="experiment folder: runs, figures and report go here; an interrupted "
@@ -27,11 +28,12 @@ def add_common_arguments(parser, profiles, default_profile, default_workdir):
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
-def exit_on_unavailable_dataset(function):
-    """Runs `function()`; a dataset that cannot be had offline ends with advice, not a trace."""
+def exit_on_user_error(function):
+    """Runs `function()`; a dataset that cannot be had offline, or a workdir holding
+    runs of another config, ends with advice and exit code 2, not a traceback."""
     try:
         return function()
-    except data.DatasetUnavailableError as error:
+    except (data.DatasetUnavailableError, harness.RunFolderConflictError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
 
@@ -65,7 +67,7 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
     seeds = args.seeds or seeds
     if not args.plot_only:
         extra = callbacks_for(args.workdir) if callbacks_for else None
-        exit_on_unavailable_dataset(
+        exit_on_user_error(
             lambda: harness.sweep(configs, seeds, args.workdir, verbose=not args.quiet,
                                   tensorboard=args.tensorboard, callbacks_for=extra))
     names = {config.name for config in configs}

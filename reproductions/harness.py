@@ -38,6 +38,10 @@ from reproductions.runio import append_jsonl, environment, read_json, write_json
 OPTIMIZERS = ("sgd", "momentum", "adam")
 
 
+class RunFolderConflictError(ValueError):
+    """A run folder holds a finished run of a different config."""
+
+
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """Everything that defines one training run; JSON-serializable.
@@ -196,7 +200,7 @@ def is_finished(config, workdir):
     if not (run_dir / "final.json").exists():
         return False
     if read_json(run_dir / "config.json") != json.loads(json.dumps(config.to_dict())):
-        raise ValueError(
+        raise RunFolderConflictError(
             f"{run_dir} holds a finished run of a different config (another profile or "
             "changed settings). Use another --workdir, or delete that folder to rerun it. "
             f"Received: run_id={config.run_id}"

@@ -151,5 +151,17 @@ def test_plot_only_without_runs_explains(tmp_path):
 def test_finished_run_of_another_config_is_not_reused(tmp_path):
     harness.run(RunConfig(name="tiny", **TINY), tmp_path, verbose=0)
     changed = RunConfig(name="tiny", **{**TINY, "learning_rate": 0.02})  # same run id
-    with pytest.raises(ValueError, match="different config"):
+    with pytest.raises(harness.RunFolderConflictError, match="different config"):
         harness.sweep([changed], [0], tmp_path, verbose=0)
+
+
+def test_driver_refuses_workdir_of_another_profile(tmp_path, capsys):
+    blog_cases.main(["--profile", "smoke", "--workdir", str(tmp_path), "--quiet", "--seeds", "0"])
+    finished = tmp_path / "runs" / "he-seed0" / "config.json"
+    config = json.loads(finished.read_text())
+    config["learning_rate"] = 0.5  # as if another profile had written this folder
+    finished.write_text(json.dumps(config))
+    with pytest.raises(SystemExit) as exit_info:
+        blog_cases.main(["--profile", "smoke", "--workdir", str(tmp_path), "--quiet", "--seeds", "0"])
+    assert exit_info.value.code == 2
+    assert "different config" in capsys.readouterr().err
