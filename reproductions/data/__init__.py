@@ -1,12 +1,13 @@
 """One entry point for every dataset the drivers use: `load(name, split, ...)`.
 
-* `shapeset3x2` (default everywhere, offline): Glorot & Bengio 2010's synthetic
-  data, generated on the fly (`reproductions.data.shapeset`). The training split
-  is an infinite online stream; validation and test are fixed sets that do not
-  depend on the run's seed, so every run of a sweep is scored on the same images.
-* `shapeset_location` (offline): the same objects, one per image, labelled by
-  the 3x3 cell holding the object's centre; a task deep nets learn within a few
-  hundred updates (`shapeset.generate_location`).
+* `shapeset3x2` (offline; the blog case's default): Glorot & Bengio 2010's
+  synthetic data, generated on the fly (`reproductions.data.shapeset`). The
+  training split is an infinite online stream; validation and test are fixed sets
+  that do not depend on the run's seed, so every run of a sweep is scored on the
+  same images.
+* `shapeset_location` (offline; the He 2015 quick profile's): the same objects,
+  one per image, labelled by the 3x3 cell holding the object's centre; a task
+  deep nets learn within a few hundred updates (`shapeset.generate_location`).
 * `mnist`, `fashion_mnist`, `cifar10`: through `tfds.load`. Validation is the
   last 10% of TFDS's train split (as Glorot & Bengio held out part of CIFAR-10's
   train set), train the first 90%.
