@@ -86,19 +86,24 @@ def probes(model):
     return found
 
 
+def _forward(model, tensors, inputs):
+    """Values of the given symbolic tensors of `model` on `inputs`, from one forward
+    pass of a single multi-output model, as float64 numpy arrays."""
+    model_inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    outputs = keras.Model(model_inputs, list(tensors))(inputs, training=False)
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    return [keras.ops.convert_to_numpy(o).astype(np.float64) for o in outputs]
+
+
 def layer_activations(model, inputs, model_probes=None):
     """Post-activation outputs of every probed layer, from one forward pass.
 
     Returns:
-        A list of numpy arrays, one per probe, in layer order.
+        A list of numpy arrays (float64), one per probe, in layer order.
     """
     model_probes = model_probes or probes(model)
-    model_inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    probe_model = keras.Model(model_inputs, [p.output_layer.output for p in model_probes])
-    outputs = probe_model(inputs, training=False)
-    if not isinstance(outputs, (list, tuple)):
-        outputs = [outputs]
-    return [keras.ops.convert_to_numpy(o) for o in outputs]
+    return _forward(model, [p.output_layer.output for p in model_probes], inputs)
 
 
 def summarize(values, activation=None, bins=50, value_range=None, percentiles=(2, 98)):
@@ -168,7 +173,7 @@ def jacobian_singular_values(model, inputs, max_examples=32):
             raise ValueError(f"No derivative rule for activation {probe.activation!r}; known: "
                              f"{sorted(_DERIVATIVE_FROM_OUTPUT)}. Received: layer={probe.weight_layer.name}")
         kernel = keras.ops.convert_to_numpy(probe.weight_layer.kernel).astype(np.float64)
-        derivative = _DERIVATIVE_FROM_OUTPUT[probe.activation](output[:max_examples].astype(np.float64))
+        derivative = _DERIVATIVE_FROM_OUTPUT[probe.activation](output[:max_examples])
         per_example = [np.linalg.svd(d[:, None] * kernel.T, compute_uv=False).mean() for d in derivative]
         results.append({"layer": probe.weight_layer.name, "activation": probe.activation,
                         "mean_singular_value": float(np.mean(per_example)),
@@ -206,12 +211,9 @@ def backpropagate(model, inputs, labels):
         sees it).
     """
     model_probes = _dense_chain(model)
-    model_inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    probe_model = keras.Model(model_inputs, [model_probes[0].weight_layer.input]
-                              + [p.output_layer.output for p in model_probes])
-    outputs = [keras.ops.convert_to_numpy(o).astype(np.float64)
-               for o in probe_model(inputs, training=False)]
-    layer_inputs, activations = [outputs[0]] + outputs[1:-1], outputs[1:]
+    outputs = _forward(model, [model_probes[0].weight_layer.input]
+                       + [p.output_layer.output for p in model_probes], inputs)
+    layer_inputs, activations = outputs[:-1], outputs[1:]
     kernels = [keras.ops.convert_to_numpy(p.weight_layer.kernel).astype(np.float64) for p in model_probes]
     labels = np.asarray(labels).astype(np.int64).ravel()
     n = len(labels)
@@ -223,7 +225,7 @@ def backpropagate(model, inputs, labels):
     # d loss_i / d logits_i = softmax - one_hot (also through a softmax output layer).
     delta = top.copy()
     delta[np.arange(n), labels] -= 1.0
-    activation_gradients = [None] * len(model_probes)
+    activation_gradients = [None] * (len(model_probes) - 1) + [delta]
     weight_gradients = [None] * len(model_probes)
     for index in range(len(model_probes) - 1, -1, -1):
         weight_gradients[index] = layer_inputs[index].T @ delta / n
@@ -233,8 +235,6 @@ def backpropagate(model, inputs, labels):
         activation_gradients[index - 1] = below
         derivative = _DERIVATIVE_FROM_OUTPUT[model_probes[index - 1].activation](activations[index - 1])
         delta = below * derivative
-    # The top layer's own output gradient: with respect to the logits.
-    activation_gradients[-1] = top - np.eye(top.shape[1])[labels]
     return activation_gradients, weight_gradients
 
 
