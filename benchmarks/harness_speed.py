@@ -7,7 +7,8 @@ pipeline (`reproductions.data.load`), same process. The harness row is
 `harness.run` (Keras `fit` with callbacks; its step rate includes one evaluation
 of a single batch at the end); the plain row is a hand-written `tf.function` training step
 (XLA) in a Python loop. Both include the first step's compilation. Target:
-harness >= 0.95x of the plain loop. Also prints Shapeset-3x2 images/s on one core
+harness >= 0.95x of the plain loop. A last row adds the diagnostics callback
+(`initializers.diagnostics.ActivationStatsRecorder`) to show its overhead. Also prints Shapeset-3x2 images/s on one core
 (target >= 20,000).
 """
 
@@ -23,7 +24,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import models  # noqa: E402
-from initializers import initialize_weights  # noqa: E402
+from initializers import diagnostics, initialize_weights  # noqa: E402
 from reproductions import data, harness  # noqa: E402
 from reproductions.data import shapeset  # noqa: E402
 
@@ -32,14 +33,20 @@ BATCH_SIZE = 64
 LEARNING_RATE = 0.01
 
 
-def harness_steps_per_second(steps, steps_per_execution):
+def harness_steps_per_second(steps, steps_per_execution, record_activations=False):
     config = harness.RunConfig(
         name=f"bench-spe{steps_per_execution}", model="simple_mlp", model_kwargs=MODEL_KWARGS,
         initializer="he_normal", flatten=True, batch_size=BATCH_SIZE, steps=steps,
         eval_every=steps, eval_examples=BATCH_SIZE, learning_rate=LEARNING_RATE,
         steps_per_execution=steps_per_execution)
     with tempfile.TemporaryDirectory() as workdir:
-        final = harness.run(config, workdir, verbose=0)
+        callbacks = []
+        if record_activations:
+            # Glorot & Bengio's setting: statistics of 300 fixed examples every 100 updates.
+            images, _ = shapeset.generate(300, seed=0)
+            callbacks.append(diagnostics.ActivationStatsRecorder(
+                images.reshape(300, -1), os.path.join(workdir, "stats.jsonl"), every=100))
+        final = harness.run(config, workdir, verbose=0, callbacks=callbacks)
     return final["train_steps_per_s"]
 
 
@@ -91,6 +98,8 @@ def main():
         "plain tf.function loop (XLA)": lambda: plain_steps_per_second(args.steps),
         "harness.run, steps_per_execution=1": lambda: harness_steps_per_second(args.steps, 1),
         "harness.run, steps_per_execution=10": lambda: harness_steps_per_second(args.steps, 10),
+        "harness.run, steps_per_execution=10, + ActivationStatsRecorder (300 examples / 100 steps)":
+            lambda: harness_steps_per_second(args.steps, 10, record_activations=True),
     }
     rates = {name: [] for name in loops}
     for _ in range(args.rounds):
