@@ -21,6 +21,7 @@ thread counts, and the difference can grow over training.
 """
 
 import dataclasses
+import importlib.util
 import json
 import math
 import pathlib
@@ -221,6 +222,9 @@ def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=prin
     run_dir = run_dir_of(config, workdir)
     if is_finished(config, workdir):
         return read_json(run_dir / "final.json")
+    if tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise ValueError("tensorboard=True needs the `tensorboard` package (pip install "
+                         "tensorboard). Received: tensorboard=True")
     if run_dir.exists():  # killed before finishing: start it over
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)

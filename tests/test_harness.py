@@ -165,3 +165,9 @@ def test_driver_refuses_workdir_of_another_profile(tmp_path, capsys):
         blog_cases.main(["--profile", "smoke", "--workdir", str(tmp_path), "--quiet", "--seeds", "0"])
     assert exit_info.value.code == 2
     assert "different config" in capsys.readouterr().err
+
+
+def test_tensorboard_option_writes_event_files(tmp_path):
+    harness.run(RunConfig(name="tiny", **TINY), tmp_path, verbose=0, tensorboard=True)
+    events = list((tmp_path / "runs/tiny-seed0/tensorboard").rglob("events.out.tfevents.*"))
+    assert events and all(path.stat().st_size > 0 for path in events)
