@@ -16,6 +16,7 @@ from initializers.reinit import (
     InitializationRecords,
     LayerInitRecord,
     activation_after,
+    activation_source,
     auto_initializer,
     initialize_weights,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "TRUNCATED_NORMAL_STD_CORRECTION",
     "VarianceScalingBase",
     "activation_after",
+    "activation_source",
     "auto_initializer",
     "compute_fans",
     "gain",

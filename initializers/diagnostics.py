@@ -27,7 +27,8 @@ import pathlib
 import keras
 import numpy as np
 
-from initializers.reinit import activation_after
+from initializers.reinit import activation_source
+from initializers.reinit import format_table as _format_rows
 
 # Saturation thresholds (the paper plots the distributions but fixes no threshold;
 # these are our choice): tanh / softsign near their asymptotes +-1, sigmoid near 0
@@ -73,12 +74,7 @@ def probes(model):
         if not isinstance(layer, (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D,
                                   keras.layers.Conv3D)):
             continue
-        activation, _ = activation_after(layer)
-        output_layer = layer
-        own = getattr(layer.activation, "__name__", "linear")
-        consumers = [node.operation for node in layer._outbound_nodes]
-        if own == "linear" and activation != "linear" and len(consumers) == 1:
-            output_layer = consumers[0]
+        output_layer, activation, _ = activation_source(layer)
         found.append(Probe(layer, output_layer, activation))
     if not found:
         raise ValueError(f"Model '{model.name}' has no Dense or Conv layer to probe. "
@@ -86,14 +82,23 @@ def probes(model):
     return found
 
 
-def _forward(model, tensors, inputs):
-    """Values of the given symbolic tensors of `model` on `inputs`, from one forward
-    pass of a single multi-output model, as float64 numpy arrays."""
+def _probe_model(model, tensors):
+    """A single multi-output model computing the given symbolic tensors of `model`."""
     model_inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    outputs = keras.Model(model_inputs, list(tensors))(inputs, training=False)
+    return keras.Model(model_inputs, list(tensors))
+
+
+def _run(probe_model, inputs):
+    """One forward pass of a probe model, outputs as float64 numpy arrays."""
+    outputs = probe_model(inputs, training=False)
     if not isinstance(outputs, (list, tuple)):
         outputs = [outputs]
     return [keras.ops.convert_to_numpy(o).astype(np.float64) for o in outputs]
+
+
+def _forward(model, tensors, inputs):
+    """Values of the given symbolic tensors of `model` on `inputs`, one forward pass."""
+    return _run(_probe_model(model, tensors), inputs)
 
 
 def layer_activations(model, inputs, model_probes=None):
@@ -137,7 +142,11 @@ def activation_statistics(model, inputs, bins=50, value_range=None):
         A list of dicts with `layer`, `activation` and the `summarize` fields.
     """
     model_probes = probes(model)
-    values = layer_activations(model, inputs, model_probes)
+    return _statistics_rows(model_probes, layer_activations(model, inputs, model_probes),
+                            bins, value_range)
+
+
+def _statistics_rows(model_probes, values, bins, value_range):
     return [
         {"layer": probe.weight_layer.name, "activation": probe.activation,
          **summarize(value, probe.activation, bins=bins, value_range=value_range)}
@@ -278,10 +287,11 @@ class ActivationStatsRecorder(keras.callbacks.Callback):
         self.inputs, self.path, self.every = inputs, pathlib.Path(path), every
         self.bins, self.value_range = bins, value_range
         self._next_step = 0
+        self._probes = self._probe_model = None
 
     def _record(self, step):
-        rows = activation_statistics(self.model, self.inputs, bins=self.bins,
-                                     value_range=self.value_range)
+        rows = _statistics_rows(self._probes, _run(self._probe_model, self.inputs),
+                                self.bins, self.value_range)
         with open(self.path, "a") as handle:
             handle.write(json.dumps({"step": step, "layers": rows}) + "\n")
 
@@ -289,6 +299,9 @@ class ActivationStatsRecorder(keras.callbacks.Callback):
         return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
     def on_train_begin(self, logs=None):
+        # Built once per fit, not per record.
+        self._probes = probes(self.model)
+        self._probe_model = _probe_model(self.model, [p.output_layer.output for p in self._probes])
         self._next_step = self._step()
         if self._next_step == 0:
             self._record(0)
@@ -310,12 +323,4 @@ def read_records(path):
 def format_table(statistics):
     """A readable fixed-width table of `activation_statistics` rows."""
     columns = ("layer", "activation", "mean", "std", "p2", "p98", "saturation")
-    rows = [columns] + [
-        tuple("-" if row.get(c) is None else (f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]))
-              for c in columns)
-        for row in statistics
-    ]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(columns))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return _format_rows(columns, [[row.get(c) for c in columns] for row in statistics])

@@ -40,6 +40,21 @@ _LEFT_UNCHANGED = (
 )
 
 
+def format_table(columns, rows):
+    """Fixed-width text table: a header, a rule, then one line per row. Floats are
+    shown with 4 significant digits, None as "-"."""
+    def cell(value):
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return "-" if value is None else str(value)
+
+    cells = [tuple(columns)] + [tuple(cell(v) for v in row) for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 @dataclasses.dataclass(frozen=True)
 class LayerInitRecord:
     """What `initialize_weights` did to one kernel."""
@@ -65,20 +80,7 @@ class InitializationRecords(list):
                 "method", "target_std", "std")
 
     def __str__(self):
-        def cell(value):
-            if isinstance(value, float):
-                return f"{value:.4g}"
-            if value is None:
-                return "-"
-            return str(value)
-
-        rows = [self._COLUMNS] + [
-            tuple(cell(getattr(r, c)) for c in self._COLUMNS) for r in self
-        ]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(self._COLUMNS))]
-        lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+        return format_table(self._COLUMNS, [[getattr(r, c) for c in self._COLUMNS] for r in self])
 
     def _repr_pretty_(self, printer, cycle):  # IPython / Jupyter
         printer.text(str(self))
@@ -97,32 +99,40 @@ def _slope_of(layer):
     return float(getattr(layer, "negative_slope", 0.0) or 0.0)
 
 
-def activation_after(layer):
-    """(name, negative_slope) of the nonlinearity applied to `layer`'s output.
+def activation_source(layer):
+    """(output_layer, name, negative_slope) of the nonlinearity applied to `layer`'s output.
 
-    The layer's own `activation` if it is not linear; else that of a single
-    consuming activation layer (`Activation`, `ReLU`, `LeakyReLU`, `PReLU`, `ELU`,
-    `Softmax`); else `("linear", 0.0)`.
+    `output_layer` is the layer whose output is that nonlinearity's output: the
+    layer itself if its own `activation` is not linear; else a single consuming
+    activation layer (`Activation`, `ReLU`, `LeakyReLU`, `PReLU`, `ELU`,
+    `Softmax`); else the layer itself, with `("linear", 0.0)`.
     """
     own = getattr(layer, "activation", None)
     if own is not None and _activation_name(own) != "linear":
         name = _activation_name(own)
-        return name, (_LEAKY_RELU_FUNCTION_SLOPE if name == "leaky_relu" else 0.0)
+        return layer, name, (_LEAKY_RELU_FUNCTION_SLOPE if name == "leaky_relu" else 0.0)
     consumers = [node.operation for node in getattr(layer, "_outbound_nodes", [])]
     if len(consumers) == 1:
         consumer = consumers[0]
         if isinstance(consumer, keras.layers.Activation):
-            return activation_after(consumer)
+            return activation_source(consumer)
         if isinstance(consumer, (keras.layers.LeakyReLU, keras.layers.PReLU)):
-            return "leaky_relu", _slope_of(consumer)
+            return consumer, "leaky_relu", _slope_of(consumer)
         if isinstance(consumer, keras.layers.ReLU):
             slope = _slope_of(consumer)
-            return ("leaky_relu", slope) if slope else ("relu", 0.0)
+            return (consumer, "leaky_relu", slope) if slope else (consumer, "relu", 0.0)
         if isinstance(consumer, keras.layers.ELU):
-            return "elu", 0.0
+            return consumer, "elu", 0.0
         if isinstance(consumer, keras.layers.Softmax):
-            return "softmax", 0.0
-    return "linear", 0.0
+            return consumer, "softmax", 0.0
+    return layer, "linear", 0.0
+
+
+def activation_after(layer):
+    """(name, negative_slope) of the nonlinearity applied to `layer`'s output
+    (see `activation_source`)."""
+    _, name, slope = activation_source(layer)
+    return name, slope
 
 
 def auto_initializer(activation, negative_slope=0.0):
