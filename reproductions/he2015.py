@@ -219,11 +219,7 @@ def report_markdown(report):
 
 def plot_gradients(runs, path):
     """Per-layer kernel-gradient norm, 30 layers, He vs Xavier: at init and at the end."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = plots.pyplot()
     groups = plots.group_runs(runs)
     figure, axes = plt.subplots(1, 2, figsize=(10.4, 4.0), sharey=True)
     final_step = runs[0]["config"]["steps"]

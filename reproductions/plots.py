@@ -9,6 +9,16 @@ from reproductions.runio import read_json, read_jsonl
 DPI = 200
 
 
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (files only, no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def load_runs(workdir):
     """Every run folder of an experiment that has finished (has `final.json`)."""
     runs = []
@@ -68,11 +78,7 @@ def plot_error_curves(runs, path, title, names=None, metrics=("test_error", "tra
 
     `steps_per_x_unit` converts steps to the x axis unit (e.g. steps per epoch).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     groups = group_runs(runs, names)
     figure, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.0), squeeze=False)
     colours = plt.get_cmap("tab10")
