@@ -5,12 +5,14 @@ resolves one with a clear error for an unknown name.
 """
 
 from models.demo import CustomNet, SimpleMLP
+from models.mlp import DeepMLP
 from models.plain_nets import PlainNet, weight_layers
 
 BUILDERS = {
     "simple_mlp": SimpleMLP,
     "custom_net": CustomNet,
     "plain_net": PlainNet,
+    "deep_mlp": DeepMLP,
 }
 
 
@@ -21,4 +23,4 @@ def build(name, **kwargs):
     return BUILDERS[name](**kwargs)
 
 
-__all__ = ["BUILDERS", "CustomNet", "PlainNet", "SimpleMLP", "build", "weight_layers"]
+__all__ = ["BUILDERS", "CustomNet", "DeepMLP", "PlainNet", "SimpleMLP", "build", "weight_layers"]

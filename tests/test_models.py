@@ -42,3 +42,35 @@ def test_builders_give_each_layer_its_own_initializer_instance():
 def test_builder_errors(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_deep_mlp_layout_and_standard_init_bound():
+    from models import BUILDERS, DeepMLP
+
+    model = DeepMLP(1024, 9, depth=5, width=40, activation="softsign", kernel_initializer="standard_uniform")
+    assert BUILDERS["deep_mlp"] is DeepMLP
+    names = [layer.name for layer in model.layers[1:]]
+    assert names == ["hidden1", "hidden2", "hidden3", "hidden4", "hidden5", "logits"]
+    assert [layer.units for layer in model.layers[1:]] == [40] * 5 + [9]
+    assert all(layer.activation.__name__ == "softsign" for layer in model.layers[1:-1])
+    assert model.get_layer("logits").activation.__name__ == "linear"
+    kernel = keras.ops.convert_to_numpy(model.get_layer("hidden2").kernel)
+    assert np.abs(kernel).max() <= 1 / np.sqrt(40) + 1e-7
+    assert np.abs(kernel).max() > 0.9 / np.sqrt(40)  # U(-1/sqrt(n), 1/sqrt(n)) fills its range
+    assert all(np.all(keras.ops.convert_to_numpy(layer.bias) == 0) for layer in model.layers[1:])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(depth=0), "depth"),
+        (dict(width=2.5), "width"),
+        (dict(activation="swish"), "softsign"),
+        (dict(kernel_initializer="nope"), "Valid names"),
+    ],
+)
+def test_deep_mlp_errors(kwargs, message):
+    from models import DeepMLP
+
+    with pytest.raises(ValueError, match=message):
+        DeepMLP(16, 3, **kwargs)
