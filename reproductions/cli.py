@@ -43,7 +43,8 @@ def make_parser(description):
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def run_driver(argv, description, config_module, default_workdir, redraw, callbacks_for=None):
+def run_driver(argv, description, config_module, default_workdir, redraw, callbacks_for=None,
+               prepare=None):
     """The `main()` of every reproduction driver.
 
     Parses the common flags, sweeps the profile's configs x seeds (unless
@@ -58,6 +59,8 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
         redraw: `(workdir, profile, configs, runs) -> text` writing the figures and
             reports from the loaded runs; the text is printed at the end.
         callbacks_for: optional `workdir -> (config -> extra Keras callbacks)`.
+        prepare: optional `(workdir, profile, configs, seeds) -> None`, run before
+            the sweep (unless `--plot-only`), e.g. measurements at initialization.
     """
     parser = make_parser(description)
     add_common_arguments(parser, config_module.PROFILES, config_module.DEFAULT_PROFILE,
@@ -66,6 +69,8 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
     configs, seeds = config_module.get_experiment(args.profile, args.dataset, args.data_dir)
     seeds = args.seeds or seeds
     if not args.plot_only:
+        if prepare:
+            exit_on_user_error(lambda: prepare(args.workdir, args.profile, configs, seeds))
         extra = callbacks_for(args.workdir) if callbacks_for else None
         exit_on_user_error(
             lambda: harness.sweep(configs, seeds, args.workdir, verbose=not args.quiet,
