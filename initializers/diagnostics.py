@@ -1,4 +1,4 @@
-"""Signal-propagation diagnostics for any built Keras model (forward side).
+"""Signal-propagation diagnostics for any built Keras model.
 
 What Glorot & Bengio 2010 measure to explain why deep nets fail to train:
 per-layer activation statistics and histograms (their Figs. 2-4 and 6), and the
@@ -18,6 +18,9 @@ Example:
 >>> stats = activation_statistics(model, batch)      # one dict per probed layer
 >>> print(format_table(stats))
 >>> jacobian_singular_values(model, batch)            # Dense chains only
+>>> backprop, weights = gradient_statistics(model, batch, labels)  # Dense chains only
+
+Plots in the style of the paper's figures: `initializers.diagnostics_plots`.
 """
 
 import dataclasses
@@ -154,6 +157,23 @@ def _statistics_rows(model_probes, values, bins, value_range):
     ]
 
 
+def _mean_singular_values(kernel, derivatives):
+    """Per example: mean singular value of J = diag(derivative) kernel^T.
+
+    `kernel` has shape [n_in, n_out], `derivatives` [examples, n_out]. The singular
+    values are the square roots of the eigenvalues of the smaller Gram matrix
+    (J J^T or J^T J); a symmetric eigensolver on it is ~2.5x faster than an SVD of J
+    at width 1000 and agrees with it to ~1e-13 in the mean.
+    """
+    n_in, n_out = kernel.shape
+    shared = kernel.T @ kernel if n_out <= n_in else None
+    means = []
+    for d in derivatives:
+        gram = d[:, None] * shared * d[None, :] if shared is not None else (kernel * d**2) @ kernel.T
+        means.append(float(np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0.0, None)).mean()))
+    return means
+
+
 def jacobian_singular_values(model, inputs, max_examples=32):
     """Mean singular value of each layer-to-layer Jacobian dh_i / dh_{i-1}.
 
@@ -183,7 +203,7 @@ def jacobian_singular_values(model, inputs, max_examples=32):
                              f"{sorted(_DERIVATIVE_FROM_OUTPUT)}. Received: layer={probe.weight_layer.name}")
         kernel = keras.ops.convert_to_numpy(probe.weight_layer.kernel).astype(np.float64)
         derivative = _DERIVATIVE_FROM_OUTPUT[probe.activation](output[:max_examples])
-        per_example = [np.linalg.svd(d[:, None] * kernel.T, compute_uv=False).mean() for d in derivative]
+        per_example = _mean_singular_values(kernel, derivative)
         results.append({"layer": probe.weight_layer.name, "activation": probe.activation,
                         "mean_singular_value": float(np.mean(per_example)),
                         "std_over_examples": float(np.std(per_example))})
@@ -247,53 +267,133 @@ def backpropagate(model, inputs, labels):
     return activation_gradients, weight_gradients
 
 
-def gradient_statistics(model, inputs, labels, bins=50):
+def _shared_range(values):
+    """One symmetric histogram range covering every array (so layers compare)."""
+    bound = max(float(np.abs(v).max()) for v in values)
+    return (-bound, bound) if bound > 0 else (-1.0, 1.0)
+
+
+def gradient_statistics(model, inputs, labels, bins=50, value_range="shared"):
     """`summarize` of the back-propagated and the weight gradients of a Dense chain.
+
+    Args:
+        model, inputs, labels: as for `backpropagate`.
+        bins: histogram bins.
+        value_range: "shared" (default): every layer's histogram of one kind spans
+            the same symmetric range (the largest |value| over layers), so the
+            histograms compare across layers as in Glorot & Bengio's Figs. 7-8;
+            None: each layer its own data range; or a `(low, high)` tuple for both kinds.
 
     Returns:
         `(backprop_rows, weight_rows)`: one dict per Dense layer with `layer` and the
         `summarize` fields of d loss / d h (per example; for the last layer, d loss /
         d logits) and of d loss / d W.
     """
+    if not (value_range in ("shared", None) or (isinstance(value_range, tuple) and len(value_range) == 2)):
+        raise ValueError("`value_range` must be 'shared', None or a (low, high) tuple. "
+                         f"Received: value_range={value_range!r}")
     model_probes = _dense_chain(model)
     activation_gradients, weight_gradients = backpropagate(model, inputs, labels)
-    backprop_rows = [{"layer": p.weight_layer.name, **summarize(g, bins=bins)}
-                     for p, g in zip(model_probes, activation_gradients)]
-    weight_rows = [{"layer": p.weight_layer.name, **summarize(g, bins=bins)}
-                   for p, g in zip(model_probes, weight_gradients)]
-    return backprop_rows, weight_rows
+    rows = []
+    for gradients in (activation_gradients, weight_gradients):
+        span = _shared_range(gradients) if value_range == "shared" else value_range
+        rows.append([{"layer": p.weight_layer.name, **summarize(g, bins=bins, value_range=span)}
+                     for p, g in zip(model_probes, gradients)])
+    return rows[0], rows[1]
+
+
+def _tensorboard_histograms(writer, step, tag_prefix, rows):
+    """Writes `summarize` rows as TensorBoard histograms (plus mean/std scalars).
+
+    Uses the `tensorboard` package's own protobufs and event writer, so no
+    TensorFlow is needed (the JAX and torch backends work too).
+    """
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import HistogramProto, Summary
+
+    values = []
+    for row in rows:
+        counts, edges = row["histogram"]["counts"], row["histogram"]["edges"]
+        total = float(sum(counts))
+        histogram = HistogramProto(
+            min=float(edges[0]), max=float(edges[-1]), num=total,
+            sum=row["mean"] * total, sum_squares=(row["std"] ** 2 + row["mean"] ** 2) * total,
+            bucket_limit=list(edges[1:]), bucket=[float(c) for c in counts])
+        tag = f"{tag_prefix}/{row['layer']}"
+        values.append(Summary.Value(tag=tag, histo=histogram))
+        values.append(Summary.Value(tag=f"{tag}/mean", simple_value=row["mean"]))
+        values.append(Summary.Value(tag=f"{tag}/std", simple_value=row["std"]))
+    writer.add_event(Event(step=step, summary=Summary(value=values)))
 
 
 class ActivationStatsRecorder(keras.callbacks.Callback):
-    """Keras callback: per-layer activation statistics on a fixed batch during training.
+    """Keras callback: per-layer statistics on a fixed batch during training.
 
     Appends one JSON line `{"step": s, "layers": [activation_statistics rows]}` to
     `path` at step 0 and then every `every` optimizer steps (checked at the end of
     each training batch; with `steps_per_execution > 1` the record falls on the
-    first batch end at or after each multiple). Each record costs one forward pass
-    of a single multi-output model over `inputs`.
+    first batch end at or after each multiple). With `labels`, the line also holds
+    `"backprop"` and `"weights"`: the `gradient_statistics` rows (Dense chains with
+    softmax cross-entropy only). Each record costs one forward pass of a single
+    multi-output model over `inputs` (plus, with labels, one hand-written backward
+    pass in numpy).
+
+    With `tensorboard_dir`, every record is also written there as TensorBoard
+    histograms (`activations/<layer>`, `backprop/<layer>`, `weight_gradients/<layer>`)
+    with mean/std scalars, which Keras's own TensorBoard callback does not do for
+    activations or gradients. Needs the `tensorboard` package, not TensorFlow.
+
+    Example:
+
+    >>> recorder = ActivationStatsRecorder(x_test[:300], "stats.jsonl", every=1000,
+    ...                                    value_range=(-1, 1), labels=y_test[:300])
+    >>> model.fit(x, y, callbacks=[recorder])
+    >>> records = read_records("stats.jsonl")
 
     Args:
         inputs: the fixed batch (Glorot & Bengio use 300 test examples).
         path: JSON-lines file to append to.
         every: optimizer steps between records.
-        bins, value_range: histogram settings passed to `summarize`.
+        bins, value_range: activation-histogram settings passed to `summarize`
+            (e.g. `(-1, 1)` for tanh); gradient histograms share one range per kind.
+        labels: integer labels of `inputs`, to record gradient statistics too.
+        tensorboard_dir: folder for TensorBoard event files (None: none).
     """
 
-    def __init__(self, inputs, path, every=100, bins=50, value_range=None):
+    def __init__(self, inputs, path, every=100, bins=50, value_range=None, labels=None,
+                 tensorboard_dir=None):
         super().__init__()
         if isinstance(every, bool) or not isinstance(every, int) or every <= 0:
             raise ValueError(f"`every` must be a positive int. Received: every={every!r}")
+        if labels is not None and len(labels) != len(inputs):
+            raise ValueError("`labels` must have one label per input. Received: "
+                             f"len(labels)={len(labels)}, len(inputs)={len(inputs)}")
+        if tensorboard_dir is not None:
+            import importlib.util
+
+            if importlib.util.find_spec("tensorboard") is None:
+                raise ValueError("`tensorboard_dir` needs the `tensorboard` package (pip install "
+                                 f"tensorboard). Received: tensorboard_dir={tensorboard_dir!r}")
         self.inputs, self.path, self.every = inputs, pathlib.Path(path), every
-        self.bins, self.value_range = bins, value_range
+        self.bins, self.value_range, self.labels = bins, value_range, labels
+        self.tensorboard_dir = tensorboard_dir
         self._next_step = 0
-        self._probes = self._probe_model = None
+        self._probes = self._probe_model = self._writer = None
 
     def _record(self, step):
-        rows = _statistics_rows(self._probes, _run(self._probe_model, self.inputs),
-                                self.bins, self.value_range)
+        record = {"step": step, "layers": _statistics_rows(
+            self._probes, _run(self._probe_model, self.inputs), self.bins, self.value_range)}
+        if self.labels is not None:
+            record["backprop"], record["weights"] = gradient_statistics(
+                self.model, self.inputs, self.labels, bins=self.bins)
         with open(self.path, "a") as handle:
-            handle.write(json.dumps({"step": step, "layers": rows}) + "\n")
+            handle.write(json.dumps(record) + "\n")
+        if self._writer is not None:
+            for key, prefix in (("layers", "activations"), ("backprop", "backprop"),
+                                ("weights", "weight_gradients")):
+                if key in record:
+                    _tensorboard_histograms(self._writer, step, prefix, record[key])
+            self._writer.flush()
 
     def _step(self):
         return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
@@ -302,6 +402,12 @@ class ActivationStatsRecorder(keras.callbacks.Callback):
         # Built once per fit, not per record.
         self._probes = probes(self.model)
         self._probe_model = _probe_model(self.model, [p.output_layer.output for p in self._probes])
+        if self.labels is not None:
+            _dense_chain(self.model)  # fail now, not at the first record
+        if self.tensorboard_dir is not None and self._writer is None:
+            from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+            self._writer = EventFileWriter(str(self.tensorboard_dir))
         self._next_step = self._step()
         if self._next_step == 0:
             self._record(0)
@@ -312,6 +418,11 @@ class ActivationStatsRecorder(keras.callbacks.Callback):
         if step >= self._next_step:
             self._record(step)
             self._next_step = (step // self.every + 1) * self.every
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def read_records(path):

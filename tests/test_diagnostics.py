@@ -1,4 +1,4 @@
-"""Forward diagnostics against values computed by hand."""
+"""Diagnostics against values computed by hand, by numpy and by autodiff."""
 
 import keras
 import numpy as np
@@ -30,9 +30,11 @@ def test_linear_net_jacobian_singular_values_are_the_weights():
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="reference uses tf.GradientTape")
-@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "softsign", "relu"])
-def test_jacobian_matches_autodiff(activation):
-    model = _mlp([20, 15], activation)
+@pytest.mark.parametrize("activation, widths", [("tanh", [20, 15]), ("sigmoid", [20, 15]),
+                                                ("softsign", [20, 15]), ("relu", [20, 15]),
+                                                ("tanh", [15, 20])])  # narrowing and widening
+def test_jacobian_matches_autodiff(activation, widths):
+    model = _mlp(widths, activation)
     initialize_weights(model, "glorot", seed=1)
     batch = _batch(3, 16, seed=2)
     (result,) = diagnostics.jacobian_singular_values(model, batch)
@@ -204,3 +206,53 @@ def test_glorot_bengio_init_time_observations_on_shapeset():
     assert standard[0] < 0.25 and normalized[0] > 0.5, ratios    # Fig. 6
     assert standard[1] < 0.25 and normalized[1] > 0.5, ratios    # Fig. 7
     assert standard[2] < 1.5, ratios                              # Fig. 8
+
+
+def test_recorder_with_labels_records_gradients_and_tensorboard_histograms(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    inputs = keras.Input((16,))
+    hidden = keras.layers.Dense(10, activation="tanh")(keras.layers.Dense(12, activation="tanh")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3)(hidden))
+    model.compile(optimizer=keras.optimizers.SGD(0.1),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = _batch(64, 16), np.arange(64) % 3
+    path, board = tmp_path / "stats.jsonl", tmp_path / "board"
+    recorder = diagnostics.ActivationStatsRecorder(x[:20], path, every=8, bins=7, value_range=(-1, 1),
+                                                   labels=y[:20], tensorboard_dir=board)
+    model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[recorder])
+    records = diagnostics.read_records(path)
+    assert [r["step"] for r in records] == [0, 8]
+    backprop, weights = diagnostics.gradient_statistics(model, x[:20], y[:20], bins=7)
+    assert records[-1]["backprop"][0]["std"] == pytest.approx(backprop[0]["std"], rel=1e-5)
+    assert records[-1]["weights"][2]["std"] == pytest.approx(weights[2]["std"], rel=1e-5)
+    assert records[-1]["layers"][0]["histogram"]["edges"][0] == -1.0
+
+    events = EventAccumulator(str(board), size_guidance={"histograms": 0}).Reload()
+    layer = model.layers[1].name
+    assert {f"activations/{layer}", f"backprop/{layer}", f"weight_gradients/{layer}"} <= set(
+        events.Tags()["histograms"])
+    histogram = events.Histograms(f"activations/{layer}")[-1]
+    assert histogram.step == 8
+    assert histogram.histogram_value.num == sum(records[-1]["layers"][0]["histogram"]["counts"])
+    assert list(histogram.histogram_value.bucket) == records[-1]["layers"][0]["histogram"]["counts"]
+    with pytest.raises(ValueError, match="one label per input"):
+        diagnostics.ActivationStatsRecorder(x[:20], path, labels=y[:5])
+
+
+def test_gradient_statistics_shared_histogram_range():
+    model = _classifier("tanh")
+    x, y = _batch(20, 16).reshape(20, 4, 4), np.arange(20) % 5
+    values = diagnostics.backpropagate(model, x, y)
+    shared = diagnostics.gradient_statistics(model, x, y, bins=9)
+    for rows, gradients in zip(shared, values):
+        bound = max(np.abs(g).max() for g in gradients)
+        for row, gradient in zip(rows, gradients):  # one symmetric range, every value counted
+            assert row["histogram"]["edges"][0] == pytest.approx(-bound)
+            assert row["histogram"]["edges"][-1] == pytest.approx(bound)
+            assert sum(row["histogram"]["counts"]) == gradient.size
+    own, _ = diagnostics.gradient_statistics(model, x, y, bins=9, value_range=None)
+    assert own[0]["histogram"]["edges"][0] == pytest.approx(values[0][0].min())
+    assert own[0]["histogram"]["edges"][-1] == pytest.approx(values[0][0].max())
+    with pytest.raises(ValueError, match="value_range"):
+        diagnostics.gradient_statistics(model, x, y, value_range="each")
