@@ -279,10 +279,12 @@ def gradient_statistics(model, inputs, labels, bins=50, value_range="shared"):
     Args:
         model, inputs, labels: as for `backpropagate`.
         bins: histogram bins.
-        value_range: "shared" (default): every layer's histogram of one kind spans
-            the same symmetric range (the largest |value| over layers), so the
-            histograms compare across layers as in Glorot & Bengio's Figs. 7-8;
-            None: each layer its own data range; or a `(low, high)` tuple for both kinds.
+        value_range: "shared" (default): the histograms of one kind of every layer
+            but the output layer span the same symmetric range (the largest |value|
+            over those layers), so they compare across layers as in Glorot & Bengio's
+            Figs. 7-8; the output layer (d loss / d logits, an order of magnitude
+            larger) keeps its own symmetric range. None: each layer its own data
+            range; or a `(low, high)` tuple for every layer.
 
     Returns:
         `(backprop_rows, weight_rows)`: one dict per Dense layer with `layer` and the
@@ -296,9 +298,13 @@ def gradient_statistics(model, inputs, labels, bins=50, value_range="shared"):
     activation_gradients, weight_gradients = backpropagate(model, inputs, labels)
     rows = []
     for gradients in (activation_gradients, weight_gradients):
-        span = _shared_range(gradients) if value_range == "shared" else value_range
+        if value_range == "shared":
+            hidden = _shared_range(gradients[:-1]) if len(gradients) > 1 else None
+            spans = [hidden] * (len(gradients) - 1) + [_shared_range(gradients[-1:])]
+        else:
+            spans = [value_range] * len(gradients)
         rows.append([{"layer": p.weight_layer.name, **summarize(g, bins=bins, value_range=span)}
-                     for p, g in zip(model_probes, gradients)])
+                     for p, g, span in zip(model_probes, gradients, spans)])
     return rows[0], rows[1]
 
 
