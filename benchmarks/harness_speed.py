@@ -7,8 +7,9 @@ pipeline (`reproductions.data.load`), same process. The harness row is
 `harness.run` (Keras `fit` with callbacks; its step rate includes one evaluation
 of a single batch at the end); the plain row is a hand-written `tf.function` training step
 (XLA) in a Python loop. Both include the first step's compilation. Target:
-harness >= 0.95x of the plain loop. A last row adds the diagnostics callback
-(`initializers.diagnostics.ActivationStatsRecorder`) to show its overhead. Also prints Shapeset-3x2 images/s on one core
+harness >= 0.95x of the plain loop. The last rows add the diagnostics callback
+(`initializers.diagnostics.ActivationStatsRecorder`, without and with gradient
+statistics) to show its overhead. Also prints Shapeset-3x2 images/s on one core
 (target >= 20,000).
 """
 
@@ -33,7 +34,7 @@ BATCH_SIZE = 64
 LEARNING_RATE = 0.01
 
 
-def harness_steps_per_second(steps, steps_per_execution, record_activations=False):
+def harness_steps_per_second(steps, steps_per_execution, record=None):
     config = harness.RunConfig(
         name=f"bench-spe{steps_per_execution}", model="simple_mlp", model_kwargs=MODEL_KWARGS,
         initializer="he_normal", flatten=True, batch_size=BATCH_SIZE, steps=steps,
@@ -41,11 +42,13 @@ def harness_steps_per_second(steps, steps_per_execution, record_activations=Fals
         steps_per_execution=steps_per_execution)
     with tempfile.TemporaryDirectory() as workdir:
         callbacks = []
-        if record_activations:
-            # Glorot & Bengio's setting: statistics of 300 fixed examples every 100 updates.
-            images, _ = shapeset.generate(300, seed=0)
+        if record:
+            # Glorot & Bengio's setting: statistics of 300 fixed examples every 100 updates;
+            # record="gradients" adds the back-propagated and weight-gradient statistics.
+            images, labels = shapeset.generate(300, seed=0)
             callbacks.append(diagnostics.ActivationStatsRecorder(
-                images.reshape(300, -1), os.path.join(workdir, "stats.jsonl"), every=100))
+                images.reshape(300, -1), os.path.join(workdir, "stats.jsonl"), every=100,
+                labels=labels if record == "gradients" else None))
         final = harness.run(config, workdir, verbose=0, callbacks=callbacks)
     return final["train_steps_per_s"]
 
@@ -99,7 +102,9 @@ def main():
         "harness.run, steps_per_execution=1": lambda: harness_steps_per_second(args.steps, 1),
         "harness.run, steps_per_execution=10": lambda: harness_steps_per_second(args.steps, 10),
         "harness.run, steps_per_execution=10, + ActivationStatsRecorder (300 examples / 100 steps)":
-            lambda: harness_steps_per_second(args.steps, 10, record_activations=True),
+            lambda: harness_steps_per_second(args.steps, 10, record="activations"),
+        "same, recorder with labels (activations + gradients)":
+            lambda: harness_steps_per_second(args.steps, 10, record="gradients"),
     }
     rates = {name: [] for name in loops}
     for _ in range(args.rounds):

@@ -154,25 +154,33 @@ def _combination(config):
 
 def lr_search_markdown(runs):
     """Final validation error per combination and learning rate; the pick per combination."""
-    table = {}
+    table, losses = {}, {}
     for run in runs:
         config = run["config"]
-        error = run["final"]["final"]["test_error"] if run["final"]["status"] == "completed" else None
-        table.setdefault(_combination(config), {})[config["learning_rate"]] = error
+        completed = run["final"]["status"] == "completed"
+        key = _combination(config)
+        table.setdefault(key, {})[config["learning_rate"]] = run["final"]["final"]["test_error"] if completed else None
+        losses.setdefault(key, {})[config["learning_rate"]] = (
+            run["final"]["final"].get("test_loss") if completed else None)
     rates = sorted({rate for by_rate in table.values() for rate in by_rate})
     first = runs[0]["config"]
     lines = ["# Learning-rate search (validation set)", "",
              f"{first['steps']} updates of batch {first['batch_size']}, plain SGD, width "
              f"{first['model_kwargs']['width']}, {first['model_kwargs']['depth']} hidden layers, seed "
              f"{first['seed']}, final error on {first['eval_examples']} validation examples (%).", "",
-             "Rule: per combination, the rate with the lowest final validation error "
-             "(diverged = 100%, shown as `div`; ties go to the smaller rate).", "",
+             "Rule: per combination, the rate with the lowest final validation error (diverged = 100%, "
+             "shown as `div`); ties broken by the lower final validation loss, then by the smaller rate.", "",
              "| dataset | activation | init | " + " | ".join(f"lr {r:g}" for r in rates) + " | pick |",
              "|---" * (len(rates) + 4) + "|"]
     picks = {}
-    for (dataset, activation, init), by_rate in sorted(table.items()):
-        score = {rate: 1.0 if error is None else error for rate, error in by_rate.items()}
-        best = min(sorted(score), key=score.get)
+    for key, by_rate in sorted(table.items()):
+        dataset, activation, init = key
+
+        def score(rate):
+            error, loss = by_rate[rate], losses[key][rate]
+            return (1.0 if error is None else error, float("inf") if loss is None else loss, rate)
+
+        best = min(by_rate, key=score)
         picks[activation, init] = best
         cells = [("div" if by_rate[r] is None else _percent(by_rate[r])) if r in by_rate else "" for r in rates]
         lines.append(f"| {dataset} | {activation} | {init} | " + " | ".join(cells) + f" | {best:g} |")

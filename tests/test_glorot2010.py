@@ -172,3 +172,17 @@ def test_lr_search_pick_per_combination(tmp_path):
     assert "| shapeset3x2 | tanh | standard | 80.00 | 70.00 | 0.1 |" in text
     assert "| shapeset3x2 | sigmoid | standard | 88.00 | div | 0.01 |" in text
     assert "('tanh', 'standard'): 0.1" in text
+
+
+def test_lr_search_breaks_ties_by_validation_loss(tmp_path):
+    runs = []
+    for rate, loss in ((0.003, 2.20), (0.01, 2.19), (0.03, 2.21)):
+        folder = tmp_path / str(rate)
+        folder.mkdir()
+        run = _fake_run(folder, "shapeset3x2", "sigmoid", "standard", 100, 0.881)  # all at chance
+        run["final"]["final"]["test_loss"] = loss
+        run["config"].update(name=f"lr{rate:g}_" + run["config"]["name"], learning_rate=rate, steps=30,
+                             batch_size=10, eval_examples=100, model_kwargs={"width": 8, "depth": 5})
+        runs.append(run)
+    assert "| shapeset3x2 | sigmoid | standard | 88.10 | 88.10 | 88.10 | 0.01 |" in (
+        glorot2010.lr_search_markdown(runs))

@@ -1,0 +1,106 @@
+"""Cost of one diagnostics pass, in forward passes of the model it diagnoses.
+
+Run: python -m benchmarks.diagnostics_cost [--width 1000] [--repeats 5]
+
+Model: Glorot & Bengio's net (`models.DeepMLP`, 5 hidden tanh layers, 1024
+inputs, 9 classes) on their 300 fixed examples. Rows, side by side in one run:
+* one forward pass (`model(x)`) and one forward + backward pass (the backend's
+  autodiff, the cost of a training step without the update);
+* `activation_statistics`: every layer's activations from one multi-output model
+  (target: about one forward pass plus the numpy statistics);
+* the naive way it replaces: one `keras.Model(inputs, layer.output)` per layer,
+  each run separately;
+* `gradient_statistics`: forward pass plus hand-written backpropagation in numpy
+  (target: a few forward passes);
+* `jacobian_singular_values` (an eigenproblem of width x width per example and
+  layer; not meant to run every few steps).
+Medians over `--repeats`; the first call of each (graph tracing) is not timed.
+"""
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+
+from initializers import diagnostics, initialize_weights  # noqa: E402
+from models import DeepMLP  # noqa: E402
+from reproductions.data import shapeset  # noqa: E402
+
+
+def _median_seconds(function, repeats):
+    function()  # warm-up: tracing, allocation
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _forward_backward(model, inputs, labels):
+    """One forward + backward pass with the backend's autodiff."""
+    backend = keras.backend.backend()
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x, training=False))
+            return tape.gradient(loss, model.trainable_variables)
+
+        return lambda: [g.numpy() for g in step(inputs, labels)]
+    if backend == "jax":
+        import jax
+
+        def loss(values, x, y):
+            logits, _ = model.stateless_call(values, [], x)
+            return loss_fn(y, logits)
+
+        grad = jax.jit(jax.grad(loss))
+        values = [v.value for v in model.trainable_variables]
+        return lambda: [g.block_until_ready() for g in grad(values, inputs, labels)]
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--width", type=int, default=1000)
+    parser.add_argument("--examples", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    images, labels = shapeset.generate(args.examples, seed=0)
+    inputs = images.reshape(args.examples, -1)
+    model = DeepMLP(inputs.shape[1], 9, depth=5, width=args.width, activation="tanh")
+    initialize_weights(model, "standard_uniform", seed=0)
+    per_layer_models = [keras.Model(model.inputs, layer.output) for layer in model.layers[1:]]
+
+    rows = {
+        "forward pass, model(x)": lambda: keras.ops.convert_to_numpy(model(inputs)),
+        "forward + backward (backend autodiff)": _forward_backward(model, inputs, labels),
+        "activation_statistics (one multi-output model)":
+            lambda: diagnostics.activation_statistics(model, inputs, value_range=(-1, 1)),
+        "naive: one sub-model per layer, activations only":
+            lambda: [keras.ops.convert_to_numpy(m(inputs)) for m in per_layer_models],
+        "gradient_statistics (forward + numpy backprop, both histograms)":
+            lambda: diagnostics.gradient_statistics(model, inputs, labels),
+        "jacobian_singular_values (16 examples)":
+            lambda: diagnostics.jacobian_singular_values(model, inputs, max_examples=16),
+    }
+    seconds = {name: _median_seconds(f, args.repeats) for name, f in rows.items() if f is not None}
+    forward = seconds["forward pass, model(x)"]
+    print(f"backend={keras.backend.backend()} keras={keras.__version__} cpus={os.cpu_count()} "
+          f"DeepMLP 5 x {args.width} tanh, {args.examples} examples, median of {args.repeats}\n")
+    print("| diagnostics pass | ms | in forward passes |")
+    print("|---|---|---|")
+    for name, value in seconds.items():
+        print(f"| {name} | {1000 * value:.1f} | {value / forward:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

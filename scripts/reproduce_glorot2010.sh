@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Glorot & Bengio 2010: deep MLPs (sigmoid/tanh/softsign x standard/normalized init) on Shapeset-3x2,
+# Figs. 2-4, 6-8, 11, Table 1 and the signal-propagation claims.
+# Default: the quick profile, offline (~10 min on 2 CPU cores).
+# Extra arguments go to the driver: --profile full|smoke|lr_search, --seeds 0 1 2, --workdir DIR, ...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+exec python -m reproductions.glorot2010 "$@"
