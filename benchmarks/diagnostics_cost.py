@@ -4,16 +4,13 @@ Run: python -m benchmarks.diagnostics_cost [--width 1000] [--repeats 5]
 
 Model: Glorot & Bengio's net (`models.DeepMLP`, 5 hidden tanh layers, 1024
 inputs, 9 classes) on their 300 fixed examples. Rows, side by side in one run:
-* one forward pass (`model(x)`) and one forward + backward pass (the backend's
-  autodiff, the cost of a training step without the update);
-* `activation_statistics`: every layer's activations from one multi-output model
-  (target: about one forward pass plus the numpy statistics);
-* the naive way it replaces: one `keras.Model(inputs, layer.output)` per layer,
-  each run separately;
-* `gradient_statistics`: forward pass plus hand-written backpropagation in numpy
-  (target: a few forward passes);
-* `jacobian_singular_values` (an eigenproblem of width x width per example and
-  layer; not meant to run every few steps).
+one forward pass and one forward + backward pass (the backend's autodiff, a
+training step without the update) as the yardsticks; every layer's activations
+from one multi-output model (what the recorder runs) vs the naive one sub-model
+per layer; `activation_statistics`; the numpy backpropagation alone and with its
+statistics (`gradient_statistics`, weight gradients are ~5 million values: the
+percentiles and histograms dominate); `jacobian_singular_values` (an eigenproblem
+of width x width per example and layer, not meant to run every few steps).
 Medians over `--repeats`; the first call of each (graph tracing) is not timed.
 """
 
@@ -79,15 +76,21 @@ def main():
     model = DeepMLP(inputs.shape[1], 9, depth=5, width=args.width, activation="tanh")
     initialize_weights(model, "standard_uniform", seed=0)
     per_layer_models = [keras.Model(model.inputs, layer.output) for layer in model.layers[1:]]
+    probes = diagnostics.probes(model)
+    probe_model = diagnostics._probe_model(model, [p.output_layer.output for p in probes])
 
     rows = {
         "forward pass, model(x)": lambda: keras.ops.convert_to_numpy(model(inputs)),
         "forward + backward (backend autodiff)": _forward_backward(model, inputs, labels),
-        "activation_statistics (one multi-output model)":
-            lambda: diagnostics.activation_statistics(model, inputs, value_range=(-1, 1)),
-        "naive: one sub-model per layer, activations only":
+        "every layer's activations: one multi-output model (as the recorder)":
+            lambda: diagnostics._run(probe_model, inputs),
+        "every layer's activations: one sub-model per layer (the naive way)":
             lambda: [keras.ops.convert_to_numpy(m(inputs)) for m in per_layer_models],
-        "gradient_statistics (forward + numpy backprop, both histograms)":
+        "activation_statistics (probe model + statistics + histograms)":
+            lambda: diagnostics.activation_statistics(model, inputs, value_range=(-1, 1)),
+        "backpropagate (numpy, every layer's d loss/d h and d loss/d W)":
+            lambda: diagnostics.backpropagate(model, inputs, labels),
+        "gradient_statistics (backpropagate + statistics + histograms)":
             lambda: diagnostics.gradient_statistics(model, inputs, labels),
         "jacobian_singular_values (16 examples)":
             lambda: diagnostics.jacobian_singular_values(model, inputs, max_examples=16),

@@ -92,11 +92,18 @@ def _probe_model(model, tensors):
 
 
 def _run(probe_model, inputs):
-    """One forward pass of a probe model, outputs as float64 numpy arrays."""
+    """One forward pass of a probe model, outputs as numpy arrays (float32 or wider)."""
     outputs = probe_model(inputs, training=False)
     if not isinstance(outputs, (list, tuple)):
         outputs = [outputs]
-    return [keras.ops.convert_to_numpy(o).astype(np.float64) for o in outputs]
+    return [_at_least_float32(keras.ops.convert_to_numpy(o)) for o in outputs]
+
+
+def _at_least_float32(array):
+    """float16/bfloat16/int arrays as float32; float32 and float64 as they are. Statistics
+    of a float32 network in float32 (accumulated in float64) cost half of float64's."""
+    array = np.asarray(array)
+    return array if array.dtype in (np.float32, np.float64) else array.astype(np.float32)
 
 
 def _forward(model, tensors, inputs):
@@ -108,7 +115,8 @@ def layer_activations(model, inputs, model_probes=None):
     """Post-activation outputs of every probed layer, from one forward pass.
 
     Returns:
-        A list of numpy arrays (float64), one per probe, in layer order.
+        A list of numpy arrays (float32, or float64 for a float64 model), one per probe,
+        in layer order.
     """
     model_probes = model_probes or probes(model)
     return _forward(model, [p.output_layer.output for p in model_probes], inputs)
@@ -124,13 +132,13 @@ def summarize(values, activation=None, bins=50, value_range=None, percentiles=(2
         bins, value_range: histogram bins and range (default: the data's range).
         percentiles: the two percentiles to report (Glorot & Bengio plot the 98th).
     """
-    flat = np.asarray(values, dtype=np.float64).ravel()
+    flat = _at_least_float32(values).ravel()
     low, high = np.percentile(flat, percentiles)
     counts, edges = np.histogram(flat, bins=bins, range=value_range)
     rule = SATURATION_RULES.get(activation)
     return {
-        "mean": float(flat.mean()),
-        "std": float(flat.std()),
+        "mean": float(flat.mean(dtype=np.float64)),
+        "std": float(flat.std(dtype=np.float64)),
         f"p{percentiles[0]:g}": float(low),
         f"p{percentiles[1]:g}": float(high),
         "saturation": float(rule(flat).mean()) if rule else None,
@@ -243,7 +251,7 @@ def backpropagate(model, inputs, labels):
     outputs = _forward(model, [model_probes[0].weight_layer.input]
                        + [p.output_layer.output for p in model_probes], inputs)
     layer_inputs, activations = outputs[:-1], outputs[1:]
-    kernels = [keras.ops.convert_to_numpy(p.weight_layer.kernel).astype(np.float64) for p in model_probes]
+    kernels = [_at_least_float32(keras.ops.convert_to_numpy(p.weight_layer.kernel)) for p in model_probes]
     labels = np.asarray(labels).astype(np.int64).ravel()
     n = len(labels)
 

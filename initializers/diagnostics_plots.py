@@ -26,7 +26,8 @@ _STYLES = {"mean": "-", "std": "--", "p98": "-", "p2": ":", "saturation": "-."}
 def _figure(columns, rows=1, width=5.2, height=3.8):
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width * columns, height * rows))
+    # A lone panel gets more room, so a figure title fits.
+    figure = Figure(figsize=(max(width * columns, 8.0), height * rows))
     axes = figure.subplots(rows, columns, squeeze=False)
     return figure, axes
 
@@ -89,7 +90,7 @@ def plot_layer_histograms(panels, path=None, xlabel="value", title=None, layers=
 
 
 def plot_training_statistics(panels, statistics=("mean", "std"), errorbar=True, path=None,
-                             title=None, xlabel="updates", steps_per_x_unit=1.0):
+                             title=None, xlabel="updates", steps_per_x_unit=1.0, layers=None):
     """Per-layer statistics over training, one panel per entry of `panels`.
 
     Args:
@@ -101,6 +102,7 @@ def plot_training_statistics(panels, statistics=("mean", "std"), errorbar=True, 
             line style, one colour per layer (their Fig. 3).
         path, title: as for `plot_layer_histograms`.
         xlabel, steps_per_x_unit: x axis label and steps per x unit.
+        layers: names of the layers to draw (default: all).
 
     Returns:
         The `matplotlib.figure.Figure`.
@@ -115,8 +117,9 @@ def plot_training_statistics(panels, statistics=("mean", "std"), errorbar=True, 
         if not records:
             raise ValueError(f"Panel {panel_title!r} has no records. Received: records={records!r}")
         steps = np.array([r["step"] for r in records], dtype=np.float64) / steps_per_x_unit
-        names = [row["layer"] for row in records[0]["layers"]]
-        for index, (colour, name) in enumerate(zip(_colours(len(names)), names)):
+        indices = [i for i, row in enumerate(records[0]["layers"]) if layers is None or row["layer"] in layers]
+        for colour, index in zip(_colours(len(indices)), indices):
+            name = records[0]["layers"][index]["layer"]
             values = {s: np.array([r["layers"][index][s] for r in records], dtype=np.float64)
                       for s in statistics}
             if errorbar:

@@ -424,13 +424,14 @@ def _first_seed(group):
 def draw_training_figures(workdir, groups, dataset):
     """Figs. 2-4 from the first seed's `activations.jsonl` of the relevant runs."""
     workdir = pathlib.Path(workdir)
+    hidden = [f"hidden{i + 1}" for i in range(glorot_config.DEPTH)]
     sigmoid = _first_seed(groups.get(glorot_config.run_name(dataset, "sigmoid", "standard")))
     if sigmoid and _records(sigmoid):
         config = sigmoid["config"]
         plot_training_statistics(
             {f"sigmoid, standard init, seed {config['seed']}": _records(sigmoid)}, ("mean", "std"),
-            errorbar=True, path=workdir / "fig2_sigmoid_activations.png",
-            title=f"Glorot & Bengio Fig. 2: sigmoid activations (300 test examples) over training; "
+            errorbar=True, path=workdir / "fig2_sigmoid_activations.png", layers=hidden,
+            title=f"Glorot & Bengio Fig. 2: sigmoid activations, mean +- std over 300 test examples\n"
                   f"{dataset}, width {config['model_kwargs']['width']}, lr {config['learning_rate']:g}")
     saturating = {}
     for activation in ("tanh", "softsign"):
@@ -439,13 +440,13 @@ def draw_training_figures(workdir, groups, dataset):
             saturating[f"{activation}, standard init, seed {run['config']['seed']}"] = _records(run)
     if saturating:
         plot_training_statistics(
-            saturating, ("p98", "std"), errorbar=False, path=workdir / "fig3_saturation.png",
+            saturating, ("p98", "std"), errorbar=False, path=workdir / "fig3_saturation.png", layers=hidden,
             title="Glorot & Bengio Fig. 3: 98th percentile (solid, dots) and std (dashed) of each "
                   f"layer's activations over training; {dataset}")
         final = {f"{title}, after {records[-1]['step']:,} updates": records[-1]["layers"]
                  for title, records in saturating.items()}
         plot_layer_histograms(final, path=workdir / "fig4_final_histograms.png",
-                              xlabel="activation value", layers=[f"hidden{i + 1}" for i in range(glorot_config.DEPTH)],
+                              xlabel="activation value", layers=hidden,
                               title=f"Glorot & Bengio Fig. 4: activation histograms at the end of training; {dataset}")
 
 

@@ -12,7 +12,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 _SCRIPT = """
-import sys, keras, numpy as np
+import sys
+sys.modules["tensorflow"] = None  # as on a machine without TensorFlow: importing it fails
+import keras, numpy as np
 assert keras.backend.backend() == "jax", keras.backend.backend()
 import initializers, models
 for cls in initializers._registry.INITIALIZER_CLASSES:
@@ -24,7 +26,21 @@ from initializers import diagnostics
 batch = np.ones((4, 8), "float32")
 print(diagnostics.format_table(diagnostics.activation_statistics(model, batch)))
 assert len(diagnostics.jacobian_singular_values(model, batch)) == 1
-assert "tensorflow" not in sys.modules, "tensorflow was imported"
+# Glorot & Bengio's net, trained a few steps with the recorder (gradients, TensorBoard, plots).
+import tempfile
+from initializers.diagnostics_plots import plot_layer_histograms, plot_training_statistics
+mlp = models.DeepMLP(8, 3, depth=3, width=16, activation="tanh", kernel_initializer="standard_uniform")
+mlp.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+x, y = np.random.default_rng(0).normal(size=(40, 8)).astype("float32"), np.arange(40) % 3
+folder = tempfile.mkdtemp()
+recorder = diagnostics.ActivationStatsRecorder(x[:10], folder + "/stats.jsonl", every=2, labels=y[:10],
+                                               value_range=(-1, 1), tensorboard_dir=folder + "/board")
+mlp.fit(x, y, batch_size=10, epochs=1, verbose=0, callbacks=[recorder])
+records = diagnostics.read_records(folder + "/stats.jsonl")
+assert [r["step"] for r in records] == [0, 2, 4] and "backprop" in records[-1], records
+plot_training_statistics({"tanh": records}, path=folder + "/fig2.png")
+plot_layer_histograms({"end": records[-1]["backprop"]}, path=folder + "/fig7.png")
+assert sys.modules["tensorflow"] is None, "tensorflow was imported"
 """
 
 

@@ -55,3 +55,11 @@ def test_plot_errors():
         plot_training_statistics({"a": []})
     with pytest.raises(ValueError, match="at least one panel"):
         plot_layer_histograms({})
+
+
+def test_training_statistics_layer_filter():
+    records = [{"step": step, "layers": _rows([0.3, 0.2, 0.1], seed=step)} for step in (0, 100)]
+    figure = plot_training_statistics({"tanh": records}, ("p98", "std"), errorbar=False,
+                                      layers=["hidden1", "hidden3"])
+    labels = [line.get_label() for line in figure.axes[0].get_lines()]
+    assert labels == ["hidden1 p98", "hidden1 std", "hidden3 p98", "hidden3 std"]
