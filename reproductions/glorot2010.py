@@ -6,8 +6,9 @@
 
 Writes into the workdir: `init/` (diagnostics at initialization: tanh, full width,
 standard vs normalized, one JSON per seed), `runs/*/` (one folder per run, with
-`activations.jsonl`, per-layer activation statistics on 300 fixed test examples
-every `record_every` updates), the figures `fig2_sigmoid_activations.png`,
+`activations.jsonl`: per-layer statistics of activations, back-propagated and
+weight gradients on 300 fixed test examples at step 0 and at every evaluation),
+the figures `fig2_sigmoid_activations.png`,
 `fig3_saturation.png`, `fig4_final_histograms.png`, `fig6_activations_at_init.png`,
 `fig7_backprop_gradients_at_init.png`, `fig8_weight_gradients_at_init.png`,
 `fig11_test_error.png`, `table1.md`, `report.json` and `report.md`. The
@@ -36,7 +37,7 @@ HISTOGRAM_BINS = 50
 # Histogram ranges of the recorded activations (the activation's image).
 ACTIVATION_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "softsign": (-1.0, 1.0)}
 
-# Claim criteria, fixed before the runs (see report.md for what each measures).
+# Claim criteria, fixed before the quick runs (report.md says what each measures).
 JACOBIAN_EXPECTED = {"standard": 0.5, "normalized": 0.8}
 JACOBIAN_TOLERANCE = 0.1         # |mean singular value - expected| <= 0.1, every seed
 FLAT_RATIO = 1.5                 # normalized: max/min backprop-gradient std over hidden layers
@@ -112,12 +113,18 @@ def prepare(workdir, profile, configs, seeds):
             write_json_atomic(path, measure_at_init(setting, batch))
 
 
-def load_init_measurements(workdir):
-    """{init: [measurement per seed, by seed]} from `init/`."""
+def load_init_measurements(workdir, profile, dataset, seeds=None):
+    """{init: [measurement per seed, by seed]} from `init/`: those of `dataset` at the
+    profile's width (and of `seeds`, if given)."""
     found = {}
+    width = glorot_config.PROFILES[profile]["init_width"]
     for path in sorted((pathlib.Path(workdir) / "init").glob("*.json")):
         measurement = read_json(path)
-        found.setdefault(measurement["config"]["init"], []).append(measurement)
+        setting = measurement["config"]
+        if (setting["dataset"], setting["width"]) != (dataset, width) or (
+                seeds is not None and setting["seed"] not in seeds):
+            continue
+        found.setdefault(setting["init"], []).append(measurement)
     return {init: sorted(items, key=lambda m: m["config"]["seed"]) for init, items in found.items()}
 
 
@@ -325,9 +332,12 @@ def training_claims(groups, dataset):
 
 def build_report(workdir, profile, runs, names):
     groups = plots.group_runs(runs)
-    first = runs[0]["config"]
-    datasets = list(dict.fromkeys(names[run["config"]["name"]][0] for run in runs))
-    claims = init_claims(load_init_measurements(workdir))
+    # In the configs' order (Shapeset-3x2 first), keeping the datasets that have runs.
+    with_runs = {names[run["config"]["name"]][0] for run in runs}
+    datasets = [d for d in dict.fromkeys(d for d, _, _ in names.values()) if d in with_runs]
+    first = next(run["config"] for run in runs if run["config"]["dataset"] == datasets[0])
+    seeds = sorted({run["config"]["seed"] for run in runs})
+    claims = init_claims(load_init_measurements(workdir, profile, datasets[0], seeds))
     claims += training_claims(groups, datasets[0])
     for claim in claims:
         claim["holds"] = bool(claim["holds"])  # numpy bools are not JSON
@@ -336,7 +346,7 @@ def build_report(workdir, profile, runs, names):
     return {
         "paper": "glorot2010",
         "profile": profile,
-        "seeds": sorted({run["config"]["seed"] for run in runs}),
+        "seeds": seeds,
         "dataset": datasets[0],
         "datasets": datasets,
         "budget": {"steps": first["steps"], "paper_steps": 5_000_000, "batch_size": first["batch_size"],
@@ -484,17 +494,19 @@ def redraw(workdir, profile, configs, runs):
         return text
     names = {config.name: _combination(config.to_dict()) for config in configs}
     groups = plots.group_runs(runs)
-    datasets = list(dict.fromkeys(dataset for dataset, _, _ in names.values()))
+    datasets = [d for d in dict.fromkeys(d for d, _, _ in names.values())
+                if any(run["config"]["dataset"] == d for run in runs)]
     for index, dataset in enumerate(datasets):
         selected = [name for name, (d, _, _) in names.items() if d == dataset]
-        first = groups[selected[0]][0]["config"] if selected[0] in groups else configs[0].to_dict()
+        first = next(run["config"] for run in runs if run["config"]["dataset"] == dataset)
         filename = "fig11_test_error.png" if index == 0 else f"fig12_test_error_{dataset}.png"
         plots.plot_error_curves(
             [run for run in runs if run["config"]["name"] in selected], workdir / filename,
             f"Glorot & Bengio Fig. {11 if index == 0 else 12}: {dataset}, {glorot_config.DEPTH} hidden layers "
             f"of {first['model_kwargs']['width']}, SGD batch {first['batch_size']}", selected)
     draw_training_figures(workdir, groups, datasets[0])
-    draw_init_figures(workdir, load_init_measurements(workdir))
+    seeds = sorted({run["config"]["seed"] for run in runs})
+    draw_init_figures(workdir, load_init_measurements(workdir, profile, datasets[0], seeds))
     report = build_report(workdir, profile, runs, names)
     write_json_atomic(workdir / "report.json", report)
     (workdir / "table1.md").write_text(table1_markdown(report))

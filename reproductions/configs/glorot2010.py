@@ -80,19 +80,18 @@ DIAGNOSTICS_EXAMPLES = 300  # the paper's 300 fixed test examples
 
 _QUICK = dict(
     datasets=("shapeset3x2",), seeds=(0, 1, 2), width=256, steps=30_000, eval_every=1500,
-    eval_examples=2000, steps_per_execution=500, record_every=1500, batch_size=10,
+    eval_examples=2000, steps_per_execution=500, batch_size=10,
     combinations=tuple((a, i) for a in ACTIVATIONS for i in ("standard", "normalized")) + (("tanh", "keras"),),
-    learning_rate=QUICK_LEARNING_RATES, init_width=1000, init_seeds=None,
+    learning_rate=QUICK_LEARNING_RATES, init_width=1000,
 )
 PROFILES = {
     "quick": _QUICK,
     "lr_search": {**_QUICK, "seeds": (100,), "learning_rate": None, "eval_split": "validation"},
     "smoke": {**_QUICK, "seeds": (0,), "width": 16, "steps": 40, "eval_every": 20, "eval_examples": 64,
-              "steps_per_execution": 10, "record_every": 20, "init_width": 32,
+              "steps_per_execution": 10, "init_width": 32,
               "learning_rate": {(a, i): 0.01 for a in ACTIVATIONS for i, _, _ in INITIALIZERS}},
     "full": {**_QUICK, "datasets": ("shapeset3x2", "mnist", "cifar10"), "seeds": (0, 1, 2), "width": 1000,
              "steps": 1_000_000, "eval_every": 50_000, "eval_examples": 10_000, "steps_per_execution": 1000,
-             "record_every": 50_000,
              "combinations": tuple((a, i) for a in ACTIVATIONS for i, _, _ in INITIALIZERS)},
 }
 DEFAULT_PROFILE = "quick"
