@@ -73,6 +73,7 @@ def plot_layer_histograms(panels, path=None, xlabel="value", title=None, layers=
             axis.stairs(density, edges, color=colour, lw=1.4, label=row["layer"])
         axis.set_title(panel_title, fontsize=10)
         axis.set_xlabel(xlabel)
+        axis.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))  # gradients are ~1e-4
         axis.set_ylabel("density")
         if log_y:
             axis.set_yscale("log")
