@@ -166,7 +166,8 @@ def lr_search_markdown(runs):
         config = run["config"]
         completed = run["final"]["status"] == "completed"
         key = _combination(config)
-        table.setdefault(key, {})[config["learning_rate"]] = run["final"]["final"]["test_error"] if completed else None
+        error = run["final"]["final"]["test_error"] if completed else None
+        table.setdefault(key, {})[config["learning_rate"]] = error
         losses.setdefault(key, {})[config["learning_rate"]] = (
             run["final"]["final"].get("test_loss") if completed else None)
     rates = sorted({rate for by_rate in table.values() for rate in by_rate})
@@ -200,12 +201,6 @@ def lr_search_markdown(runs):
 # ----------------------------------------------------------------------------- claims
 
 
-def _summary(value_list):
-    values = [v for v in value_list if v is not None]
-    return {"per_seed": value_list, "mean": float(np.mean(values)) if values else None,
-            "std": float(np.std(values, ddof=1)) if len(values) > 1 else None}
-
-
 def _strictly_monotonic(values, increasing):
     steps = np.diff(values)
     return bool(np.all(steps > 0) if increasing else np.all(steps < 0))
@@ -227,12 +222,13 @@ def init_claims(measurements):
     standard, normalized = measurements.get("standard", []), measurements.get("normalized", [])
     if not standard or not normalized:
         return []
+    by_init = {"standard": standard, "normalized": normalized}
     jacobian = {init: [float(np.mean([r["mean_singular_value"] for r in _hidden(m["jacobian"])]))
-                       for m in items] for init, items in (("standard", standard), ("normalized", normalized))}
+                       for m in items] for init, items in by_init.items()}
     peaks = [[_peak_density(r) for r in _hidden(m["activations"])] for m in standard]
     activation_std = [[r["std"] for r in _hidden(m["activations"])] for m in standard]
     backprop_std = {init: [[r["std"] for r in _hidden(m["backprop"])] for m in items]
-                    for init, items in (("standard", standard), ("normalized", normalized))}
+                    for init, items in by_init.items()}
     flat_ratio = [max(stds) / min(stds) for stds in backprop_std["normalized"]]
     standard_ratio = [max(stds) / min(stds) for stds in backprop_std["standard"]]
     seeds = [m["config"]["seed"] for m in standard]
@@ -243,11 +239,12 @@ def init_claims(measurements):
                       f"Jacobians (averaged over layers and {standard[0]['config']['jacobian_examples']} "
                       f"examples) within {JACOBIAN_TOLERANCE:g} of {JACOBIAN_EXPECTED['standard']:g} "
                       f"(standard) and of {JACOBIAN_EXPECTED['normalized']:g} (normalized), every seed",
-         "measured": {"seeds": seeds, "standard": _summary([round(v, 4) for v in jacobian["standard"]]),
-                      "normalized": _summary([round(v, 4) for v in jacobian["normalized"]]),
+         "measured": {"seeds": seeds,
+                      **{init: plots.seed_summary([round(v, 4) for v in values])
+                         for init, values in jacobian.items()},
                       "per_layer_seed0": {init: [round(r["mean_singular_value"], 4)
                                                  for r in _hidden(items[0]["jacobian"])]
-                                          for init, items in (("standard", standard), ("normalized", normalized))}},
+                                          for init, items in by_init.items()}},
          "holds": all(abs(v - JACOBIAN_EXPECTED[init]) <= JACOBIAN_TOLERANCE
                       for init, values in jacobian.items() for v in values)},
         {"id": "fig6_activation_peak_grows_with_depth_standard",
@@ -262,13 +259,13 @@ def init_claims(measurements):
                       "layers; gradients vanish towards the input), every seed",
          "measured": {"backprop_std_per_layer": [[float(f"{v:.4g}") for v in seed]
                                                  for seed in backprop_std["standard"]],
-                      "max_over_min": _summary(standard_ratio)},
+                      "max_over_min": plots.seed_summary(standard_ratio)},
          "holds": all(_strictly_monotonic(seed, increasing=True) for seed in backprop_std["standard"])},
         {"id": "fig7_flat_normalized",
          "criterion": f"tanh, normalized init: max / min over hidden layers of the back-propagated "
                       f"gradients' std <= {FLAT_RATIO:g}, every seed (standard init for comparison)",
-         "measured": {"normalized_max_over_min": _summary(flat_ratio),
-                      "standard_max_over_min": _summary(standard_ratio),
+         "measured": {"normalized_max_over_min": plots.seed_summary(flat_ratio),
+                      "standard_max_over_min": plots.seed_summary(standard_ratio),
                       "backprop_std_per_layer": [[float(f"{v:.4g}") for v in seed]
                                                  for seed in backprop_std["normalized"]]},
          "holds": all(ratio <= FLAT_RATIO for ratio in flat_ratio)},
@@ -278,11 +275,6 @@ def init_claims(measurements):
 def _records(run):
     path = run["dir"] / "activations.jsonl"
     return diagnostics.read_records(path) if path.exists() else []
-
-
-def _final_errors(group):
-    return [run["final"]["final"]["test_error"] if run["final"]["status"] == "completed" else None
-            for run in group]
 
 
 def training_claims(groups, dataset):
@@ -307,7 +299,7 @@ def training_claims(groups, dataset):
             "measured": {"lowest_top_layer_mean": lowest, "first_step_saturated": first_step,
                          "lower_layers_mean_then": lower_means},
             "holds": all(v is not None and v <= SATURATED_MEAN for v in lowest)})
-    errors = {key: _final_errors(groups.get(glorot_config.run_name(dataset, *key), []))
+    errors = {key: plots.final_test_errors(groups.get(glorot_config.run_name(dataset, *key), []))
               for key in PAPER_TABLE1}
     tanh, tanh_n = errors["tanh", "standard"], errors["tanh", "normalized"]
     if tanh and tanh_n:
@@ -316,7 +308,7 @@ def training_claims(groups, dataset):
             "id": "table1_tanh_n_beats_tanh",
             "criterion": f"{dataset}: Tanh N's final test error is lower than Tanh's in the mean, and "
                          "every seed of Tanh N is below every seed of Tanh (no overlap)",
-            "measured": {"tanh_n": _summary(tanh_n), "tanh": _summary(tanh)},
+            "measured": {"tanh_n": plots.seed_summary(tanh_n), "tanh": plots.seed_summary(tanh)},
             "holds": complete and np.mean(tanh_n) < np.mean(tanh) and max(tanh_n) < min(tanh)})
     if all(errors.values()):
         means = {PAPER_ROW_NAMES[key]: float(np.mean([1.0 if e is None else e for e in values]))
@@ -371,7 +363,7 @@ def table1_rows(groups, names, datasets):
         for dataset in datasets:
             group = groups.get(glorot_config.run_name(dataset, activation, init), [])
             row["datasets"][dataset] = {
-                "final_test_error": _summary(_final_errors(group)),
+                "final_test_error": plots.seed_summary(plots.final_test_errors(group)),
                 "diverged": sum(r["final"]["status"] == "diverged" for r in group),
                 "paper_percent": PAPER_TABLE1.get((activation, init), {}).get(dataset)}
         rows.append(row)
@@ -393,7 +385,8 @@ def table1_markdown(report):
              f"{budget['batch_size']} (the paper: {budget['paper_steps']:,}, "
              f"{budget['paper_steps'] / budget['steps']:.0f}x more), width {budget['width']} (the paper: "
              f"{budget['paper_width']}), plain SGD, one learning rate per combination (`report.json`, "
-             "budget.learning_rate). The paper's numbers need millions of updates: compare the ordering and the gaps, "
+             "budget.learning_rate). The paper's numbers need millions of updates: compare the "
+             "ordering and the gaps, "
              "not the values.", "",
              "| row | activation | init | " + " | ".join(f"ours {d} | paper {d}" for d in datasets) + " |",
              "|---|---|---|" + "---|---|" * len(datasets)]
@@ -457,7 +450,8 @@ def draw_training_figures(workdir, groups, dataset):
                  for title, records in saturating.items()}
         plot_layer_histograms(final, path=workdir / "fig4_final_histograms.png",
                               xlabel="activation value", layers=hidden,
-                              title=f"Glorot & Bengio Fig. 4: activation histograms at the end of training; {dataset}")
+                              title="Glorot & Bengio Fig. 4: activation histograms at the end of "
+                                    f"training; {dataset}")
 
 
 def draw_init_figures(workdir, measurements):
@@ -467,7 +461,8 @@ def draw_init_figures(workdir, measurements):
         return
     pairs = {init: measurements[init][0] for init in ("standard", "normalized")}
     config = pairs["standard"]["config"]
-    where = f"tanh, width {config['width']}, {config['examples']} test examples ({config['dataset']}), seed {config['seed']}"
+    where = (f"tanh, width {config['width']}, {config['examples']} test examples ({config['dataset']}), "
+             f"seed {config['seed']}")
     hidden = [f"hidden{i + 1}" for i in range(config["depth"])]
     labels = {"standard": "standard init U(+-1/sqrt(n))", "normalized": "normalized init (Glorot)"}
     for key, filename, xlabel, title in (

@@ -74,12 +74,6 @@ def _gradient_callbacks(workdir):
 # ----------------------------------------------------------------------------- report
 
 
-def _final_errors(group):
-    """Per seed: final test error, or None for a diverged run."""
-    return [run["final"]["final"]["test_error"] if run["final"]["status"] == "completed" else None
-            for run in group]
-
-
 def _steps_to_reach(group, threshold):
     """Per seed: first evaluated step with test error <= threshold (None: never)."""
     result = []
@@ -109,12 +103,6 @@ def _gradient_norms(group, step=0):
     return np.array(per_seed)
 
 
-def _summary(value_list):
-    values = [v for v in value_list if v is not None]
-    return {"per_seed": value_list, "mean": float(np.mean(values)) if values else None,
-            "std": float(np.std(values, ddof=1)) if len(values) > 1 else None}
-
-
 def build_report(runs, profile):
     groups = plots.group_runs(runs)
     first = runs[0]["config"]
@@ -124,8 +112,9 @@ def build_report(runs, profile):
     seeds = sorted({run["config"]["seed"] for run in runs})
     get = lambda figure, init: groups.get(f"{figure}_{init}", [])
 
-    he3, xavier3 = _final_errors(get("fig3", "he")), _final_errors(get("fig3", "xavier"))
-    he2, xavier2 = _final_errors(get("fig2", "he")), _final_errors(get("fig2", "xavier"))
+    errors = lambda figure, init: plots.final_test_errors(get(figure, init))
+    he3, xavier3 = errors("fig3", "he"), errors("fig3", "xavier")
+    he2, xavier2 = errors("fig2", "he"), errors("fig2", "xavier")
     he2_steps = _steps_to_reach(get("fig2", "he"), threshold)
     xavier2_steps = _steps_to_reach(get("fig2", "xavier"), threshold)
     budget = first["steps"]
@@ -143,18 +132,19 @@ def build_report(runs, profile):
         {"id": "fig3_xavier_stalls",
          "criterion": f"30 layers, Xavier (Var=1/fan_in): final test error >= chance - "
                       f"{STALLED_WITHIN_CHANCE:g} (chance = {chance:.4f}) on every seed",
-         "measured": {"final_test_error": _summary(xavier3), "chance": chance,
+         "measured": {"final_test_error": plots.seed_summary(xavier3), "chance": chance,
                       "init_gradient_norm_xavier_over_he": gradient_ratio},
          "holds": bool(xavier3) and bool(_stalled(xavier3, chance))},
         {"id": "fig3_he_converges",
          "criterion": f"30 layers, He (fan_in): final test error <= chance - "
                       f"{CONVERGED_BELOW_CHANCE:g} = {threshold:.4f} on every seed, no divergence",
-         "measured": {"final_test_error": _summary(he3), "chance": chance},
+         "measured": {"final_test_error": plots.seed_summary(he3), "chance": chance},
          "holds": bool(he3) and bool(_converged(he3, chance))},
         {"id": "fig2_both_converge",
          "criterion": f"22 layers: He and Xavier both reach final test error <= {threshold:.4f} "
                       "on every seed, no divergence",
-         "measured": {"he_final_test_error": _summary(he2), "xavier_final_test_error": _summary(xavier2),
+         "measured": {"he_final_test_error": plots.seed_summary(he2),
+                      "xavier_final_test_error": plots.seed_summary(xavier2),
                       "chance": chance},
          "holds": bool(he2) and bool(xavier2) and bool(_converged(he2, chance))
                   and bool(_converged(xavier2, chance))},
@@ -169,7 +159,7 @@ def build_report(runs, profile):
                   and bool(np.mean(beyond(he2_steps)) < np.mean(beyond(xavier2_steps)))},
     ]
     per_init = {
-        figure: {name: {"label": label, "final_test_error": _summary(_final_errors(get(figure, name))),
+        figure: {name: {"label": label, "final_test_error": plots.seed_summary(errors(figure, name)),
                         "diverged": sum(r["final"]["status"] == "diverged" for r in get(figure, name))}
                  for name, label, _ in he_config.INITIALIZERS}
         for figure in he_config.FIGURES

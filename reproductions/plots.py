@@ -65,6 +65,20 @@ def seed_statistics(group, metric):
                 np.nanmax(table, axis=0), count[keep])
 
 
+def final_test_errors(group):
+    """Per seed (run): the final test error, or None for a diverged run."""
+    return [run["final"]["final"]["test_error"] if run["final"]["status"] == "completed" else None
+            for run in group]
+
+
+def seed_summary(values):
+    """`{"per_seed", "mean", "std"}` of per-seed values; None entries (diverged runs) are
+    kept in `per_seed` and left out of mean and std (sample std, ddof=1)."""
+    present = [v for v in values if v is not None]
+    return {"per_seed": values, "mean": float(np.mean(present)) if present else None,
+            "std": float(np.std(present, ddof=1)) if len(present) > 1 else None}
+
+
 def _legend_label(name, group):
     label = group[0]["config"].get("label") or name
     diverged = sum(run["final"]["status"] == "diverged" for run in group)
