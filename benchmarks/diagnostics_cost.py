@@ -7,9 +7,11 @@ inputs, 9 classes) on their 300 fixed examples. Rows, side by side in one run:
 one forward pass and one forward + backward pass (the backend's autodiff, a
 training step without the update) as the yardsticks; every layer's activations
 from one multi-output model (what the recorder runs) vs the naive one sub-model
-per layer; `activation_statistics`; the numpy backpropagation alone and with its
-statistics (`gradient_statistics`, weight gradients are ~5 million values: the
-percentiles and histograms dominate); `jacobian_singular_values` (an eigenproblem
+per layer; `activation_statistics`; the numpy backpropagation of Dense chains
+alone, the autodiff path any model takes (`autodiff_gradients`, which copies the
+model with taps on every call), and `gradient_statistics` (backpropagation plus
+the statistics of ~5 million weight-gradient values: the percentiles and
+histograms dominate); `jacobian_singular_values` (an eigenproblem
 of width x width per example and layer, not meant to run every few steps).
 Medians over `--repeats`; the first call of each (graph tracing) is not timed.
 """
@@ -90,6 +92,8 @@ def main():
             lambda: diagnostics.activation_statistics(model, inputs, value_range=(-1, 1)),
         "backpropagate (numpy, every layer's d loss/d h and d loss/d W)":
             lambda: diagnostics.backpropagate(model, inputs, labels),
+        "autodiff_gradients (tapped copy of the model + backend autodiff)":
+            lambda: diagnostics.autodiff_gradients(model, inputs, labels),
         "gradient_statistics (backpropagate + statistics + histograms)":
             lambda: diagnostics.gradient_statistics(model, inputs, labels),
         "jacobian_singular_values (16 examples)":

@@ -8,17 +8,19 @@ singular values of the layer-to-layer Jacobians (about 0.5 on average with the
 Everything here is backend-agnostic (`keras.ops` and numpy): one forward pass
 of a single multi-output model gives every probed layer's activations (no
 sub-model per layer). Back-propagated and weight gradients (their Figs. 7-8) are
-computed exactly by hand-written backpropagation for chains of `Dense` layers with
-elementwise activations and a softmax cross-entropy loss, the networks of the
-paper; other architectures would need the backend's autodiff and are not
-supported by `gradient_statistics`.
+computed exactly by hand-written numpy backpropagation for chains of `Dense`
+layers with elementwise activations and a softmax cross-entropy loss, the
+networks of the paper (`backpropagate`), and for any other model by the running
+backend's autodiff through zero "taps" added to each probed output of a copy that
+shares the model's layers (`autodiff_gradients`; TensorFlow, JAX or torch, each
+imported only when it is the backend).
 
 Example:
 
 >>> stats = activation_statistics(model, batch)      # one dict per probed layer
 >>> print(format_table(stats))
 >>> jacobian_singular_values(model, batch)            # Dense chains only
->>> backprop, weights = gradient_statistics(model, batch, labels)  # Dense chains only
+>>> backprop, weights = gradient_statistics(model, batch, labels)  # any model
 
 Plots in the style of the paper's figures: `initializers.diagnostics_plots`.
 """
@@ -275,17 +277,131 @@ def backpropagate(model, inputs, labels):
     return activation_gradients, weight_gradients
 
 
+class _Tap(keras.layers.Layer):
+    """Adds a zero variable shaped like the whole batch of its input.
+
+    The gradient of a summed loss with respect to the tap is, row by row, d loss_i /
+    d (tapped tensor)_i: the back-propagated gradient at that point of any network,
+    from the backend's own autodiff.
+    """
+
+    def __init__(self, batch_shape, **kwargs):
+        super().__init__(**kwargs)
+        self.batch_shape = tuple(batch_shape)
+
+    def build(self, input_shape):
+        self.tap = self.add_weight(shape=self.batch_shape, initializer="zeros", name="tap")
+
+    def call(self, inputs):
+        return inputs + keras.ops.cast(self.tap, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+def _backend_gradients(model, loss_of_outputs, inputs, variables):
+    """d loss / d variable for each of `variables` (of `model`), with the backend's autodiff.
+
+    The three Keras backends differentiate differently and Keras 3 has no public
+    `grad`; each backend is imported only when it is the one running.
+    """
+    import importlib
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        tf = importlib.import_module("tensorflow")
+        with tf.GradientTape() as tape:
+            loss = loss_of_outputs(model(inputs, training=False))
+        return [keras.ops.convert_to_numpy(g) for g in tape.gradient(loss, variables)]
+    if backend == "jax":
+        jax = importlib.import_module("jax")
+        trainable = list(model.trainable_variables)
+        non_trainable = [v.value for v in model.non_trainable_variables]
+
+        def loss_of_values(values):
+            outputs, _ = model.stateless_call(values, non_trainable, inputs, training=False)
+            return loss_of_outputs(outputs)
+
+        gradients = jax.grad(loss_of_values)([v.value for v in trainable])
+        position = {id(v): i for i, v in enumerate(trainable)}
+        return [np.asarray(gradients[position[id(v)]]) for v in variables]
+    if backend == "torch":
+        for variable in variables:
+            variable.value.grad = None
+        loss_of_outputs(model(inputs, training=False)).backward()
+        return [variable.value.grad.detach().cpu().numpy() for variable in variables]
+    raise ValueError("Autodiff gradients need the tensorflow, jax or torch backend. "
+                     f"Received: backend={backend!r}")
+
+
+def autodiff_gradients(model, inputs, labels, from_logits=None):
+    """Per-layer gradients of any model under sparse softmax cross-entropy, by autodiff.
+
+    Works for any functional or Sequential model with Dense/Conv layers (the probed
+    layers of `probes`): a copy of the model that shares its layers gets a zero
+    "tap" added to every probed output, and the backend differentiates the summed
+    loss with respect to the taps and the kernels in one backward pass.
+
+    Args:
+        model, inputs, labels: a built model, a batch and its integer labels.
+        from_logits: whether the model outputs logits (default: True unless the last
+            probed layer's activation is softmax).
+
+    Returns:
+        `(activation_gradients, weight_gradients)` in the format of `backpropagate`:
+        per probed layer, d loss_i / d h_l for each example i (h_l the probed output,
+        for the last layer its output: logits or probabilities), and d mean_loss / d W_l.
+    """
+    model_probes = probes(model)
+    n = len(inputs) if not isinstance(inputs, dict) else len(next(iter(inputs.values())))
+    if from_logits is None:
+        if model_probes[-1].activation not in ("linear", "softmax"):
+            raise ValueError("The last probed layer must output logits (linear) or softmax "
+                             "probabilities, or pass `from_logits`. Received: "
+                             f"activation={model_probes[-1].activation!r}")
+        from_logits = model_probes[-1].activation == "linear"
+    taps = {}
+    for index, probe in enumerate(model_probes):
+        shape = (n, *probe.output_layer.output.shape[1:])
+        taps[id(probe.output_layer)] = _Tap(shape, name=f"diagnostics_tap_{index}")
+
+    def call_function(layer, *args, **kwargs):
+        outputs = layer(*args, **kwargs)
+        tap = taps.get(id(layer))
+        return tap(outputs) if tap is not None else outputs
+
+    # clone_model's call_function needs a functional model; a Sequential one is
+    # re-expressed as one over the same layers.
+    functional = model
+    if isinstance(model, keras.Sequential):
+        single = lambda tensors: tensors[0] if len(tensors) == 1 else tensors
+        functional = keras.Model(single(model.inputs), single(model.outputs))
+    tapped = keras.models.clone_model(functional, clone_function=lambda layer: layer,
+                                      call_function=call_function)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, reduction="sum")
+    labels = np.asarray(labels).astype(np.int64).ravel()
+    tap_variables = [taps[id(p.output_layer)].tap for p in model_probes]
+    kernels = [p.weight_layer.kernel for p in model_probes]
+    gradients = _backend_gradients(tapped, lambda outputs: loss_fn(labels, outputs), inputs,
+                                   tap_variables + kernels)
+    count = len(model_probes)
+    activation_gradients = [_at_least_float32(g) for g in gradients[:count]]
+    weight_gradients = [_at_least_float32(g) / n for g in gradients[count:]]
+    return activation_gradients, weight_gradients
+
+
 def _shared_range(values):
     """One symmetric histogram range covering every array (so layers compare)."""
     bound = max(float(np.abs(v).max()) for v in values)
     return (-bound, bound) if bound > 0 else (-1.0, 1.0)
 
 
-def gradient_statistics(model, inputs, labels, bins=50, value_range="shared"):
-    """`summarize` of the back-propagated and the weight gradients of a Dense chain.
+def gradient_statistics(model, inputs, labels, bins=50, value_range="shared", method="auto"):
+    """`summarize` of every probed layer's back-propagated and weight gradients.
 
     Args:
-        model, inputs, labels: as for `backpropagate`.
+        model, inputs, labels: a built model, a batch and its integer labels
+            (sparse softmax cross-entropy).
         bins: histogram bins.
         value_range: "shared" (default): the histograms of one kind of every layer
             but the output layer span the same symmetric range (the largest |value|
@@ -293,17 +409,32 @@ def gradient_statistics(model, inputs, labels, bins=50, value_range="shared"):
             Figs. 7-8; the output layer (d loss / d logits, an order of magnitude
             larger) keeps its own symmetric range. None: each layer its own data
             range; or a `(low, high)` tuple for every layer.
+        method: "numpy" (the exact hand-written `backpropagate`, Dense chains only),
+            "autodiff" (`autodiff_gradients`, any model, the backend's autodiff), or
+            "auto" (default): numpy for Dense chains, autodiff otherwise.
 
     Returns:
-        `(backprop_rows, weight_rows)`: one dict per Dense layer with `layer` and the
+        `(backprop_rows, weight_rows)`: one dict per probed layer with `layer` and the
         `summarize` fields of d loss / d h (per example; for the last layer, d loss /
         d logits) and of d loss / d W.
     """
     if not (value_range in ("shared", None) or (isinstance(value_range, tuple) and len(value_range) == 2)):
         raise ValueError("`value_range` must be 'shared', None or a (low, high) tuple. "
                          f"Received: value_range={value_range!r}")
-    model_probes = _dense_chain(model)
-    activation_gradients, weight_gradients = backpropagate(model, inputs, labels)
+    if method not in ("auto", "numpy", "autodiff"):
+        raise ValueError(f"`method` must be 'auto', 'numpy' or 'autodiff'. Received: method={method!r}")
+    if method == "auto":
+        try:
+            _dense_chain(model)
+            method = "numpy"
+        except ValueError:
+            method = "autodiff"
+    if method == "numpy":
+        model_probes = _dense_chain(model)
+        activation_gradients, weight_gradients = backpropagate(model, inputs, labels)
+    else:
+        model_probes = probes(model)
+        activation_gradients, weight_gradients = autodiff_gradients(model, inputs, labels)
     rows = []
     for gradients in (activation_gradients, weight_gradients):
         if value_range == "shared":
@@ -347,10 +478,10 @@ class ActivationStatsRecorder(keras.callbacks.Callback):
     `path` at step 0 and then every `every` optimizer steps (checked at the end of
     each training batch; with `steps_per_execution > 1` the record falls on the
     first batch end at or after each multiple). With `labels`, the line also holds
-    `"backprop"` and `"weights"`: the `gradient_statistics` rows (Dense chains with
-    softmax cross-entropy only). Each record costs one forward pass of a single
-    multi-output model over `inputs` (plus, with labels, one hand-written backward
-    pass in numpy).
+    `"backprop"` and `"weights"`: the `gradient_statistics` rows under sparse
+    softmax cross-entropy (numpy backpropagation for Dense chains, the backend's
+    autodiff otherwise). Each record costs one forward pass of a single
+    multi-output model over `inputs`, plus, with labels, one backward pass.
 
     With `tensorboard_dir`, every record is also written there as TensorBoard
     histograms (`activations/<layer>`, `backprop/<layer>`, `weight_gradients/<layer>`)
@@ -416,8 +547,10 @@ class ActivationStatsRecorder(keras.callbacks.Callback):
         # Built once per fit, not per record.
         self._probes = probes(self.model)
         self._probe_model = _probe_model(self.model, [p.output_layer.output for p in self._probes])
-        if self.labels is not None:
-            _dense_chain(self.model)  # fail now, not at the first record
+        if self.labels is not None and self._probes[-1].activation not in ("linear", "softmax"):
+            # Fail now, not at the first record.
+            raise ValueError("With `labels`, the model must output logits or softmax probabilities. "
+                             f"Received: activation={self._probes[-1].activation!r}")
         if self.tensorboard_dir is not None and self._writer is None:
             from tensorboard.summary.writer.event_file_writer import EventFileWriter
 

@@ -1,4 +1,9 @@
-"""The library runs on any Keras backend: no TensorFlow import in initializers/ or models/."""
+"""The library runs on any Keras backend: no TensorFlow import in initializers/ or models/.
+
+(The autodiff diagnostics import the running backend, TensorFlow included, with
+`importlib` inside the function, only when it is the backend; the JAX test below
+makes TensorFlow unimportable to prove the rest never needs it.)
+"""
 
 import ast
 import importlib.util
@@ -40,6 +45,15 @@ records = diagnostics.read_records(folder + "/stats.jsonl")
 assert [r["step"] for r in records] == [0, 2, 4] and "backprop" in records[-1], records
 plot_training_statistics({"tanh": records}, path=folder + "/fig2.png")
 plot_layer_histograms({"end": records[-1]["backprop"]}, path=folder + "/fig7.png")
+# Autodiff gradients (JAX) agree with the hand-written numpy backpropagation, and work on a CNN.
+by_numpy = diagnostics.backpropagate(mlp, x[:10], y[:10])
+by_autodiff = diagnostics.autodiff_gradients(mlp, x[:10], y[:10])
+for a, b in zip(by_numpy[0] + by_numpy[1], by_autodiff[0] + by_autodiff[1]):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+cnn = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(3, 3, activation="relu"),
+                        keras.layers.Flatten(), keras.layers.Dense(2)])
+backprop, weights = diagnostics.gradient_statistics(cnn, np.ones((4, 6, 6, 1), "float32"), [0, 1, 0, 1])
+assert len(backprop) == len(weights) == 2
 assert sys.modules["tensorflow"] is None, "tensorflow was imported"
 """
 

@@ -174,7 +174,9 @@ def test_gradient_statistics_rows_and_errors():
     conv = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
                              keras.layers.Dense(3)])
     with pytest.raises(ValueError, match="chains of Dense layers"):
-        diagnostics.gradient_statistics(conv, np.zeros((2, 8, 8, 1), "float32"), [0, 1])
+        diagnostics.gradient_statistics(conv, np.zeros((2, 8, 8, 1), "float32"), [0, 1], method="numpy")
+    sequential_rows, _ = diagnostics.gradient_statistics(conv, np.ones((2, 8, 8, 1), "float32"), [0, 1])
+    assert len(sequential_rows) == 2 and len(conv.weights) == 4  # autodiff path, no taps left behind
     with pytest.raises(ValueError, match="logits"):
         diagnostics.gradient_statistics(_mlp([4, 3], "tanh"), _batch(2, 16), [0, 1])
 
@@ -258,3 +260,58 @@ def test_gradient_statistics_shared_histogram_range():
     assert own[0]["histogram"]["edges"][-1] == pytest.approx(values[0][0].max())
     with pytest.raises(ValueError, match="value_range"):
         diagnostics.gradient_statistics(model, x, y, value_range="each")
+
+
+def _small_cnn():
+    inputs = keras.Input((8, 8, 2))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="tanh", name="conv1")(inputs)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="conv2")(x)
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(3, name="logits")(x))
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="reference uses tf.GradientTape")
+def test_autodiff_gradients_of_a_cnn_match_a_hand_split_tape():
+    model = _small_cnn()
+    initialize_weights(model, "he", seed=3)
+    x = np.random.default_rng(4).normal(size=(5, 8, 8, 2)).astype("float32")
+    y = np.array([0, 1, 2, 1, 0])
+    activation_grads, weight_grads = diagnostics.autodiff_gradients(model, x, y)
+    # Reference: run the layers by hand, watching each probed output.
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
+    layers = model.layers[1:]
+    with tf.GradientTape(persistent=True) as tape:
+        h1 = layers[0](x)
+        tape.watch(h1)
+        h2 = layers[2](layers[1](h1))
+        tape.watch(h2)
+        logits = layers[4](layers[3](h2))
+        tape.watch(logits)
+        loss = loss_fn(y, logits)
+    expected = tape.gradient(loss, [h1, h2, logits])
+    kernels = tape.gradient(loss, [model.get_layer(n).kernel for n in ("conv1", "conv2", "logits")])
+    for ours, reference in zip(activation_grads, expected):
+        np.testing.assert_allclose(ours, reference.numpy(), rtol=1e-4, atol=1e-6)
+    for ours, reference in zip(weight_grads, kernels):
+        np.testing.assert_allclose(ours, reference.numpy() / len(x), rtol=1e-4, atol=1e-7)
+    assert len(model.weights) == 6  # the model itself gained no taps
+
+
+def test_gradient_statistics_methods_agree_and_auto_handles_any_model():
+    model = _classifier("tanh")
+    initialize_weights(model, "glorot", seed=0)
+    x, y = _batch(20, 16).reshape(20, 4, 4), np.arange(20) % 5
+    by_numpy = diagnostics.gradient_statistics(model, x, y, method="numpy")
+    by_autodiff = diagnostics.gradient_statistics(model, x, y, method="autodiff")
+    for rows_numpy, rows_autodiff in zip(by_numpy, by_autodiff):
+        for a, b in zip(rows_numpy, rows_autodiff):
+            assert a["layer"] == b["layer"]
+            assert a["std"] == pytest.approx(b["std"], rel=1e-4)
+    cnn = _small_cnn()
+    backprop, weights = diagnostics.gradient_statistics(cnn, np.ones((3, 8, 8, 2), "float32"), [0, 1, 2])
+    assert [row["layer"] for row in backprop] == ["conv1", "conv2", "logits"]
+    with pytest.raises(ValueError, match="chains of Dense"):
+        diagnostics.gradient_statistics(cnn, np.ones((3, 8, 8, 2), "float32"), [0, 1, 2], method="numpy")
+    with pytest.raises(ValueError, match="method"):
+        diagnostics.gradient_statistics(cnn, np.ones((3, 8, 8, 2), "float32"), [0, 1, 2], method="tape")
