@@ -186,3 +186,22 @@ def test_lr_search_breaks_ties_by_validation_loss(tmp_path):
         runs.append(run)
     assert "| shapeset3x2 | sigmoid | standard | 88.10 | 88.10 | 88.10 | 0.01 |" in (
         glorot2010.lr_search_markdown(runs))
+
+
+def test_tfds_dataset_through_the_driver_with_mock_data(tmp_path):
+    """The full profile's MNIST/CIFAR-10 path (TFDS) end to end, on mock data, smoke-sized."""
+    import tensorflow_datasets as tfds
+
+    workdir = tmp_path / "mnist"
+    with tfds.testing.mock_data(num_examples=320):
+        glorot2010.main(["--profile", "smoke", "--dataset", "mnist", "--workdir", str(workdir), "--quiet"])
+    report = json.loads((workdir / "report.json").read_text())
+    _check_schema(report)
+    assert report["dataset"] == "mnist" and report["datasets"] == ["mnist"]
+    tanh = next(row for row in report["table1"] if row["paper_name"] == "Tanh N")
+    assert tanh["datasets"]["mnist"]["paper_percent"] == 1.64
+    assert "| Tanh N | tanh | normalized |" in (workdir / "table1.md").read_text()
+    init = json.loads((workdir / "init" / "tanh_normalized-seed0.json").read_text())
+    assert init["config"]["dataset"] == "mnist"
+    config = json.loads((workdir / "runs" / "mnist_tanh_normalized-seed0" / "config.json").read_text())
+    assert config["model_kwargs"]["input_dim"] == 784 and config["model_kwargs"]["num_classes"] == 10
