@@ -325,7 +325,7 @@ def _backend_gradients(model, loss_of_outputs, inputs, variables):
         gradients = jax.grad(loss_of_values)([v.value for v in trainable])
         position = {id(v): i for i, v in enumerate(trainable)}
         return [np.asarray(gradients[position[id(v)]]) for v in variables]
-    if backend == "torch":
+    if backend == "torch":  # written to the torch backend's API; not covered by our tests
         for variable in variables:
             variable.value.grad = None
         loss_of_outputs(model(inputs, training=False)).backward()
@@ -416,7 +416,7 @@ def gradient_statistics(model, inputs, labels, bins=50, value_range="shared", me
     Returns:
         `(backprop_rows, weight_rows)`: one dict per probed layer with `layer` and the
         `summarize` fields of d loss / d h (per example; for the last layer, d loss /
-        d logits) and of d loss / d W.
+        d logits, or by autodiff d loss / d its output) and of d loss / d W.
     """
     if not (value_range in ("shared", None) or (isinstance(value_range, tuple) and len(value_range) == 2)):
         raise ValueError("`value_range` must be 'shared', None or a (low, high) tuple. "
