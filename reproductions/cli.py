@@ -24,7 +24,8 @@ def add_common_arguments(parser, profiles, default_profile, default_workdir):
     parser.add_argument("--plot-only", action="store_true",
                         help="redraw figures and report from the logs in --workdir, without training")
     parser.add_argument("--tensorboard", action="store_true",
-                        help="also write TensorBoard logs of the same scalars into each run folder")
+                        help="also write TensorBoard logs into each run folder (<run>/tensorboard): "
+                             "the same scalars, and the driver's diagnostics where it has them")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -58,7 +59,8 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
         default_workdir: default `--workdir`.
         redraw: `(workdir, profile, configs, runs) -> text` writing the figures and
             reports from the loaded runs; the text is printed at the end.
-        callbacks_for: optional `workdir -> (config -> extra Keras callbacks)`.
+        callbacks_for: optional `(workdir, tensorboard) -> (config -> extra Keras
+            callbacks)`; `tensorboard` is the `--tensorboard` flag.
         prepare: optional `(workdir, profile, configs, seeds) -> None`, run before
             the sweep (unless `--plot-only`), e.g. measurements at initialization.
     """
@@ -71,7 +73,7 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
     if not args.plot_only:
         if prepare:
             exit_on_user_error(lambda: prepare(args.workdir, args.profile, configs, seeds))
-        extra = callbacks_for(args.workdir) if callbacks_for else None
+        extra = callbacks_for(args.workdir, args.tensorboard) if callbacks_for else None
         exit_on_user_error(
             lambda: harness.sweep(configs, seeds, args.workdir, verbose=not args.quiet,
                                   tensorboard=args.tensorboard, callbacks_for=extra))

@@ -128,9 +128,10 @@ def load_init_measurements(workdir, profile, dataset, seeds=None):
     return {init: sorted(items, key=lambda m: m["config"]["seed"]) for init, items in found.items()}
 
 
-def recorder_callbacks(workdir):
+def recorder_callbacks(workdir, tensorboard=False):
     """`config -> [ActivationStatsRecorder]`: statistics of activations and gradients on
-    the 300 fixed test examples at step 0 and at every evaluation (`activations.jsonl`)."""
+    the 300 fixed test examples at step 0 and at every evaluation (`activations.jsonl`);
+    with `tensorboard`, also as histograms in `<run>/tensorboard/diagnostics`."""
     batches = {}
 
     def callbacks_for(config):
@@ -138,11 +139,12 @@ def recorder_callbacks(workdir):
         if key not in batches:
             batches[key] = _diagnostics_batch(*key)
         inputs, labels = batches[key]
-        path = harness.run_dir_of(config, workdir) / "activations.jsonl"
+        run_dir = harness.run_dir_of(config, workdir)
         activation = config.model_kwargs["activation"]
         return [diagnostics.ActivationStatsRecorder(
-            inputs, path, every=config.eval_every, bins=HISTOGRAM_BINS,
-            value_range=ACTIVATION_RANGES.get(activation), labels=labels)]
+            inputs, run_dir / "activations.jsonl", every=config.eval_every, bins=HISTOGRAM_BINS,
+            value_range=ACTIVATION_RANGES.get(activation), labels=labels,
+            tensorboard_dir=run_dir / "tensorboard" / "diagnostics" if tensorboard else None)]
 
     return callbacks_for
 

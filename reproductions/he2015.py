@@ -57,7 +57,7 @@ class GradientNormRecorder(keras.callbacks.Callback):
         self._record((epoch + 1) * self.every)
 
 
-def _gradient_callbacks(workdir):
+def _gradient_callbacks(workdir, tensorboard=False):  # the norms are not written to TensorBoard
     batches = {}
 
     def callbacks_for(config):

@@ -29,7 +29,7 @@ def _check_schema(report, claim_ids=CLAIM_IDS):
 
 def test_smoke_profile_end_to_end(tmp_path):
     workdir = tmp_path / "glorot"
-    glorot2010.main(["--profile", "smoke", "--workdir", str(workdir), "--quiet"])
+    glorot2010.main(["--profile", "smoke", "--workdir", str(workdir), "--quiet", "--tensorboard"])
     for name in FIGURES + ("table1.md", "report.md"):
         assert (workdir / name).stat().st_size > 0, name
     report = json.loads((workdir / "report.json").read_text())
@@ -48,6 +48,9 @@ def test_smoke_profile_end_to_end(tmp_path):
     assert [r["step"] for r in records] == list(range(0, config["steps"] + 1, config["eval_every"]))
     assert [row["layer"] for row in records[0]["layers"]] == [f"hidden{i}" for i in range(1, 6)] + ["logits"]
     assert {"backprop", "weights"} <= set(records[0])
+    board = workdir / "runs" / "shapeset3x2_tanh_normalized-seed0" / "tensorboard"
+    assert list((board / "diagnostics").glob("events.out.tfevents.*"))  # histograms
+    assert list((board / "train").glob("events.out.tfevents.*"))  # Keras's scalars
     # At-initialization measurements: one per init and seed, at the profile's init width.
     init = json.loads((workdir / "init" / "tanh_standard-seed0.json").read_text())
     assert init["config"]["width"] == config["init_width"] and len(init["jacobian"]) == 5
