@@ -11,7 +11,8 @@ weight gradients on 300 fixed test examples at step 0 and at every evaluation),
 the figures `fig2_sigmoid_activations.png`,
 `fig3_saturation.png`, `fig4_final_histograms.png`, `fig6_activations_at_init.png`,
 `fig7_backprop_gradients_at_init.png`, `fig8_weight_gradients_at_init.png`,
-`fig11_test_error.png`, `table1.md`, `report.json` and `report.md`. The
+`fig11_test_error.png` (and `fig12_test_error_<dataset>.png` for MNIST and
+CIFAR-10 with the full profile), `table1.md`, `report.json` and `report.md`. The
 `lr_search` profile writes `lr_search.md` instead. Settings, profiles and
 runtimes: `reproductions/configs/glorot2010.py`.
 """
