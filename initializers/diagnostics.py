@@ -423,14 +423,15 @@ def gradient_statistics(model, inputs, labels, bins=50, value_range="shared", me
                          f"Received: value_range={value_range!r}")
     if method not in ("auto", "numpy", "autodiff"):
         raise ValueError(f"`method` must be 'auto', 'numpy' or 'autodiff'. Received: method={method!r}")
-    if method == "auto":
+    if method in ("auto", "numpy"):
         try:
-            _dense_chain(model)
+            model_probes = _dense_chain(model)
             method = "numpy"
         except ValueError:
+            if method == "numpy":
+                raise
             method = "autodiff"
     if method == "numpy":
-        model_probes = _dense_chain(model)
         activation_gradients, weight_gradients = backpropagate(model, inputs, labels)
     else:
         model_probes = probes(model)
