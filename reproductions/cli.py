@@ -1,6 +1,7 @@
 """Command-line pieces shared by the reproduction drivers."""
 
 import argparse
+import pathlib
 import sys
 
 from reproductions import data, harness, plots
@@ -45,7 +46,7 @@ def make_parser(description):
 
 
 def run_driver(argv, description, config_module, default_workdir, redraw, callbacks_for=None,
-               prepare=None):
+               prepare=None, search_report=None):
     """The `main()` of every reproduction driver.
 
     Parses the common flags, sweeps the profile's configs x seeds (unless
@@ -63,6 +64,8 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
             callbacks)`; `tensorboard` is the `--tensorboard` flag.
         prepare: optional `(workdir, profile, configs, seeds) -> None`, run before
             the sweep (unless `--plot-only`), e.g. measurements at initialization.
+        search_report: optional `runs -> markdown` for the `lr_search` profile: its
+            text goes to `<workdir>/lr_search.md` instead of calling `redraw`.
     """
     parser = make_parser(description)
     add_common_arguments(parser, config_module.PROFILES, config_module.DEFAULT_PROFILE,
@@ -82,6 +85,10 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
     if not runs:
         raise SystemExit(f"error: no finished runs of this profile in {args.workdir}/runs; "
                          "run without --plot-only first")
-    text = redraw(args.workdir, args.profile, configs, runs)
+    if args.profile == "lr_search" and search_report:
+        text = search_report(runs)
+        (pathlib.Path(args.workdir) / "lr_search.md").write_text(text)
+    else:
+        text = redraw(args.workdir, args.profile, configs, runs)
     if not args.quiet:
         print(f"\n{text}\nfigures and reports in {args.workdir}")

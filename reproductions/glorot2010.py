@@ -484,12 +484,8 @@ def draw_init_figures(workdir, measurements):
 
 
 def redraw(workdir, profile, configs, runs):
-    """Figures, table1.md, report.json and report.md (or lr_search.md) from the logs."""
+    """Figures, table1.md, report.json and report.md from the logs."""
     workdir = pathlib.Path(workdir)
-    if profile == "lr_search":
-        text = lr_search_markdown(runs)
-        (workdir / "lr_search.md").write_text(text)
-        return text
     names = {config.name: _combination(config.to_dict()) for config in configs}
     groups = plots.group_runs(runs)
     datasets = [d for d in dict.fromkeys(d for d, _, _ in names.values())
@@ -515,7 +511,7 @@ def redraw(workdir, profile, configs, runs):
 
 def main(argv=None):
     cli.run_driver(argv, __doc__, glorot_config, "workdirs/glorot2010", redraw,
-                   callbacks_for=recorder_callbacks, prepare=prepare)
+                   callbacks_for=recorder_callbacks, prepare=prepare, search_report=lr_search_markdown)
 
 
 if __name__ == "__main__":

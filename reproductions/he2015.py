@@ -244,12 +244,8 @@ def plot_gradients(runs, path):
 
 
 def redraw(workdir, profile, configs, runs):
-    """Figures, report.json and report.md (or lr_search.md) from the loaded runs."""
+    """Figures, report.json and report.md from the loaded runs."""
     workdir = pathlib.Path(workdir)
-    if profile == "lr_search":
-        text = lr_search_markdown(runs)
-        (workdir / "lr_search.md").write_text(text)
-        return text
     per_epoch = he_config.steps_per_epoch(profile)
     x_label = "epochs" if per_epoch else "training steps (updates)"
     first = runs[0]["config"]
@@ -298,7 +294,7 @@ def lr_search_markdown(runs):
 
 def main(argv=None):
     cli.run_driver(argv, __doc__, he_config, "workdirs/he2015", redraw,
-                   callbacks_for=_gradient_callbacks)
+                   callbacks_for=_gradient_callbacks, search_report=lr_search_markdown)
 
 
 if __name__ == "__main__":
