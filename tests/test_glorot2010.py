@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from report_schema import check_report_schema
 
 from reproductions import glorot2010
 from reproductions.configs import glorot2010 as glorot_config
@@ -16,15 +17,8 @@ FIGURES = ("fig2_sigmoid_activations.png", "fig3_saturation.png", "fig4_final_hi
            "fig8_weight_gradients_at_init.png", "fig11_test_error.png")
 
 
-def _check_schema(report, claim_ids=CLAIM_IDS):
-    assert report["paper"] == "glorot2010"
-    assert isinstance(report["profile"], str) and isinstance(report["dataset"], str)
-    assert isinstance(report["seeds"], list) and all(isinstance(s, int) for s in report["seeds"])
-    assert {c["id"] for c in report["claims"]} == claim_ids
-    for claim in report["claims"]:
-        assert set(claim) == {"id", "criterion", "measured", "holds"}
-        assert isinstance(claim["criterion"], str) and isinstance(claim["measured"], dict)
-        assert isinstance(claim["holds"], bool)
+def _check_schema(report):
+    check_report_schema(report, "glorot2010", CLAIM_IDS)
 
 
 def test_smoke_profile_end_to_end(tmp_path):

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from report_schema import check_report_schema
 
 from reproductions import he2015
 from reproductions.configs import he2015 as he_config
@@ -11,14 +12,7 @@ CLAIM_IDS = {"fig3_xavier_stalls", "fig3_he_converges", "fig2_both_converge", "f
 
 
 def _check_schema(report):
-    assert report["paper"] == "he2015"
-    assert isinstance(report["profile"], str) and isinstance(report["dataset"], str)
-    assert isinstance(report["seeds"], list) and all(isinstance(s, int) for s in report["seeds"])
-    assert {c["id"] for c in report["claims"]} == CLAIM_IDS
-    for claim in report["claims"]:
-        assert set(claim) == {"id", "criterion", "measured", "holds"}
-        assert isinstance(claim["criterion"], str) and isinstance(claim["measured"], dict)
-        assert isinstance(claim["holds"], bool)
+    check_report_schema(report, "he2015", CLAIM_IDS)
 
 
 def test_smoke_profile_end_to_end(tmp_path):
