@@ -13,24 +13,57 @@ Seeding contract (differs from Keras 3 on purpose, see README):
   whole program reproducible.
 """
 
+import math
+import numbers
+import operator
 import random
 
 import keras
+import numpy as np
 
 # Largest seed accepted by every backend's stateless RNG (TF takes int64 pairs, JAX
 # uint32 keys): stay within a signed 32-bit range.
 MAX_SEED = 2**31 - 1
 
 
+def _is_integer(value):
+    # Python and numpy integers (np.int64 has __index__); bool is an int but not a count.
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
+
+
 def validate_seed(seed):
-    """Returns `seed` if it is None or a non-negative int, else raises ValueError."""
+    """Returns `seed` (as a Python int) if it is None or an int in [0, MAX_SEED] (numpy
+    integers included), else raises ValueError."""
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+    if not _is_integer(seed) or not 0 <= operator.index(seed) <= MAX_SEED:
         raise ValueError(
             f"`seed` must be None or an int in [0, {MAX_SEED}]. Received: seed={seed!r}"
         )
-    return seed
+    return operator.index(seed)
+
+
+def validate_real(name, value, *, positive=False):
+    """Returns `value` as a finite Python float (numpy scalars included), else raises.
+
+    Args:
+        name: the argument's name, for the message.
+        value: the value to check; bools and strings are not numbers here.
+        positive: also require `value > 0`.
+    """
+    is_number = isinstance(value, numbers.Real) and not isinstance(
+        value, (bool, np.bool_)
+    )
+    if not is_number or not math.isfinite(float(value)) or (positive and not float(value) > 0):
+        kind = "a finite positive number" if positive else "a finite number"
+        raise ValueError(f"`{name}` must be {kind}. Received: {name}={value!r}")
+    return float(value)
 
 
 def validate_float_dtype(dtype):
@@ -44,16 +77,20 @@ def validate_float_dtype(dtype):
 
 
 def validate_shape(shape):
-    """Returns `shape` as a tuple of positive ints, else raises ValueError."""
+    """Returns `shape` as a tuple of positive Python ints, else raises ValueError.
+
+    Dimensions must be integers (Python or numpy); 2.5 is an error, not a 2.
+    """
     try:
-        shape = tuple(int(d) for d in shape)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"`shape` must be a tuple of ints. Received: shape={shape!r}"
-        ) from None
-    if any(d <= 0 for d in shape):
+        dims = tuple(shape)
+    except TypeError:
+        dims = None
+    if dims is None or isinstance(shape, str) or not all(_is_integer(d) for d in dims):
+        raise ValueError(f"`shape` must be a tuple of ints. Received: shape={shape!r}")
+    dims = tuple(operator.index(d) for d in dims)
+    if any(d <= 0 for d in dims):
         raise ValueError(f"Every dimension of `shape` must be positive. Received: shape={shape}")
-    return shape
+    return dims
 
 
 class SeededInitializer(keras.initializers.Initializer):

@@ -2,7 +2,8 @@
 
 Keras computes fans from the kernel shape alone, assuming a `Dense` kernel
 `(fan_in, fan_out)` or a convolution kernel `(*spatial, in_channels, out_channels)`.
-That is wrong for several layers (see `../shared/papers.md`, "Known pitfalls"):
+That is wrong for several layers (the fans are n_l of He et al. 2015, Sec. 2.2: the
+number of inputs one output unit sees):
 
 * `DepthwiseConv2D` kernels are `(kh, kw, C, M)`: every output sees only `kh*kw`
   inputs (one channel), so fan_in is `kh*kw`, not `kh*kw*C`.
@@ -18,6 +19,8 @@ import math
 from typing import NamedTuple
 
 import keras
+
+from initializers._base import validate_shape
 
 
 class Fans(NamedTuple):
@@ -42,7 +45,7 @@ def compute_fans(shape):
     Returns:
         `Fans(fan_in, fan_out)`.
     """
-    shape = tuple(int(d) for d in shape)
+    shape = validate_shape(shape)
     if len(shape) == 0:
         return Fans(1, 1)
     if len(shape) == 1:
@@ -93,9 +96,11 @@ def layer_fans(layer):
     | SeparableConvND | depthwise (*k, C, M), pointwise (1.., C*M, F) | prod(k); C*M | prod(k)*M; F |
 
     For transposed convolutions with stride s, each output position actually
-    receives about prod(k)/s^d of the kernel taps; like PyTorch and the Keras
-    convention we count the full receptive field (the swap of the channel axes is
-    what Keras gets wrong).
+    receives about prod(k)/s^d of the kernel taps; like the Keras convention we
+    count the full receptive field. The channel axes are what shape-based fans get
+    wrong: Keras (`(*k, out, in)` read as `(*k, in, out)`) and PyTorch
+    (`torch.nn.init._calculate_fan_in_and_fan_out` reads a ConvTranspose weight
+    `(in, out / groups, *k)` as `(out, in, *k)`) both swap fan_in and fan_out.
 
     Args:
         layer: A built Keras layer of a supported type.

@@ -5,10 +5,15 @@ import math
 import keras
 from keras import ops
 
-from initializers._base import SeededInitializer, validate_float_dtype, validate_shape
+from initializers._base import (
+    SeededInitializer,
+    validate_float_dtype,
+    validate_real,
+    validate_shape,
+)
 
-# Gains that keep the second moment of the signal through one layer (PyTorch's
-# `calculate_gain` table; papers.md "Other initializations").
+# Gains that keep the second moment of the signal through one layer: the table of
+# PyTorch's `torch.nn.init.calculate_gain` (relu sqrt(2) from He et al. 2015, Sec. 2.2).
 _GAINS = {
     "linear": 1.0,
     "sigmoid": 1.0,
@@ -32,7 +37,8 @@ def gain(activation, negative_slope=0.0):
         The gain, a float.
     """
     if activation == "leaky_relu":
-        return math.sqrt(2.0 / (1.0 + float(negative_slope) ** 2))
+        slope = validate_real("negative_slope", negative_slope)
+        return math.sqrt(2.0 / (1.0 + slope * slope))
     if activation not in _GAINS:
         valid = sorted([*_GAINS, "leaky_relu"])
         raise ValueError(f"Unknown activation; valid: {valid}. Received: activation={activation!r}")
@@ -40,9 +46,7 @@ def gain(activation, negative_slope=0.0):
 
 
 def _validate_gain(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"`gain` must be a positive number. Received: gain={value!r}")
-    return float(value)
+    return validate_real("gain", value, positive=True)
 
 
 def random_orthogonal(num_rows, num_cols, seed, dtype):
@@ -139,7 +143,7 @@ class DeltaOrthogonal(SeededInitializer):
 
     def __call__(self, shape, dtype=None):
         shape = validate_shape(shape)
-        if len(shape) < 3:
+        if not 3 <= len(shape) <= 5:
             raise ValueError(
                 "DeltaOrthogonal needs a convolution kernel (*spatial, in_channels, "
                 f"out_channels) of rank 3 to 5. Received: shape={shape}"

@@ -18,8 +18,14 @@ from one of three distributions, chosen explicitly:
 import math
 
 import keras
+import numpy as np
 
-from initializers._base import SeededInitializer, validate_float_dtype, validate_shape
+from initializers._base import (
+    SeededInitializer,
+    validate_float_dtype,
+    validate_real,
+    validate_shape,
+)
 from initializers._fans import compute_fans
 
 # Std of a standard normal truncated to [-2, 2]; Keras's own constant. Dividing the
@@ -37,15 +43,7 @@ def _validate_choice(name, value, choices):
 
 
 def _validate_negative_slope(negative_slope):
-    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float)):
-        raise ValueError(
-            f"`negative_slope` must be a number. Received: negative_slope={negative_slope!r}"
-        )
-    if not math.isfinite(negative_slope):
-        raise ValueError(
-            f"`negative_slope` must be finite. Received: negative_slope={negative_slope!r}"
-        )
-    return float(negative_slope)
+    return validate_real("negative_slope", negative_slope)
 
 
 class VarianceScalingBase(SeededInitializer):
@@ -59,9 +57,7 @@ class VarianceScalingBase(SeededInitializer):
 
     def __init__(self, *, scale, mode, distribution, seed=None):
         super().__init__(seed=seed)
-        if not scale > 0:
-            raise ValueError(f"`scale` must be positive. Received: scale={scale}")
-        self.scale = float(scale)
+        self.scale = validate_real("scale", scale, positive=True)
         self.mode = _validate_choice("mode", mode, MODES)
         self.distribution = _validate_choice("distribution", distribution, DISTRIBUTIONS)
 
@@ -97,15 +93,27 @@ class VarianceScalingBase(SeededInitializer):
         return keras.random.uniform(shape, minval=-limit, maxval=limit, dtype=dtype, seed=seed)
 
 
-def _normal_distribution(truncated):
-    if not isinstance(truncated, bool):
+def _validate_truncated(truncated):
+    if not isinstance(truncated, (bool, np.bool_)):
         raise ValueError(f"`truncated` must be True or False. Received: truncated={truncated!r}")
-    return "truncated_normal" if truncated else "normal"
+    return bool(truncated)
+
+
+def _normal_distribution(truncated):
+    return "truncated_normal" if _validate_truncated(truncated) else "normal"
 
 
 def _he_scale(negative_slope):
     # He et al. 2015, Eq. 15 for PReLU/leaky ReLU with slope a: 1/2 (1 + a^2) n Var = 1.
-    return 2.0 / (1.0 + negative_slope**2)
+    # a * a, not a**2: for |a| > 1e154 the square is inf (scale 0, refused below)
+    # where float ** would raise OverflowError.
+    scale = 2.0 / (1.0 + negative_slope * negative_slope)
+    if not scale > 0:
+        raise ValueError(
+            "`negative_slope` is so large that the variance 2 / (1 + a^2) underflows to 0. "
+            f"Received: negative_slope={negative_slope!r}"
+        )
+    return scale
 
 
 def _he_mode(mode):
@@ -154,7 +162,7 @@ class HeNormal(VarianceScalingBase):
             seed=seed,
         )
         self.negative_slope = negative_slope
-        self.truncated = truncated
+        self.truncated = bool(truncated)
 
     def get_config(self):
         return {
@@ -259,7 +267,7 @@ class GlorotNormal(VarianceScalingBase):
         super().__init__(
             scale=1.0, mode="fan_avg", distribution=_normal_distribution(truncated), seed=seed
         )
-        self.truncated = truncated
+        self.truncated = bool(truncated)
 
     def get_config(self):
         return {"truncated": self.truncated, "seed": self.seed}
@@ -293,7 +301,7 @@ class LecunNormal(VarianceScalingBase):
         super().__init__(
             scale=1.0, mode="fan_in", distribution=_normal_distribution(truncated), seed=seed
         )
-        self.truncated = truncated
+        self.truncated = bool(truncated)
 
     def get_config(self):
         return {"truncated": self.truncated, "seed": self.seed}

@@ -156,6 +156,7 @@ def test_delta_orthogonal_zero_except_orthogonal_centre(shape):
         ((3, 3, 32, 16), "in_channels <= out_channels"),
         ((64, 64), "convolution kernel"),
         ((2, 2, 8, 8), "odd spatial"),
+        ((3, 3, 3, 3, 3, 8, 8), "rank 3 to 5"),  # rank 7: no such convolution
     ],
 )
 def test_delta_orthogonal_errors(shape, message):
@@ -311,6 +312,13 @@ def test_get_errors(identifier, message):
         (lambda: Orthogonal(gain=0.0), "gain"),
         (lambda: DeltaOrthogonal(gain=-1.0), "gain"),
         (lambda: Orthogonal(gain="relu"), "gain"),
+        (lambda: Orthogonal(gain=float("inf")), "gain"),
+        (lambda: DeltaOrthogonal(gain=np.float32("nan")), "gain"),
+        (lambda: HeNormal(negative_slope=float("inf")), "negative_slope"),
+        (lambda: HeNormal(negative_slope=1e155), "negative_slope"),  # 1 + a^2 overflows
+        (lambda: HeUniform(negative_slope=-1e200), "negative_slope"),
+        (lambda: HeNormal(seed=np.int64(-2)), "seed"),
+        (lambda: HeNormal(seed=np.float64(3.0)), "seed"),
     ],
 )
 def test_bad_constructor_arguments_raise(make, message):
@@ -326,6 +334,40 @@ def test_bad_call_arguments_raise(initializer):
         initializer((3, 0, 8, 16))
     with pytest.raises(ValueError, match="shape"):
         initializer("abc")
+
+
+@pytest.mark.parametrize(
+    "make, attribute, expected",
+    [
+        (lambda: Orthogonal(gain=np.float32(2)), "gain", 2.0),
+        (lambda: DeltaOrthogonal(gain=np.float64(1.5)), "gain", 1.5),
+        (lambda: HeNormal(negative_slope=np.float32(0.25)), "negative_slope", 0.25),
+        (lambda: HeUniform(negative_slope=np.int32(1)), "negative_slope", 1.0),
+        (lambda: HeNormal(truncated=np.bool_(True)), "truncated", True),
+        (lambda: GlorotUniform(seed=np.int64(7)), "seed", 7),
+    ],
+)
+def test_numpy_scalar_arguments_are_accepted_as_python_values(make, attribute, expected):
+    initializer = make()
+    value = getattr(initializer, attribute)
+    assert value == expected and type(value) is type(expected)
+    # The config stays plain JSON (numpy scalars are not JSON-serializable).
+    import json
+
+    assert json.loads(json.dumps(initializer.get_config())) == initializer.get_config()
+
+
+@pytest.mark.parametrize("shape", [(2.5, 4), (3, 3.0, 8, 16), (True, 4), ("3", 4)])
+def test_non_integer_shape_dimensions_raise(shape):
+    with pytest.raises(ValueError, match="tuple of ints"):
+        HeNormal(seed=0)(shape)
+    with pytest.raises(ValueError, match="tuple of ints"):
+        initializers.compute_fans(shape)
+
+
+def test_numpy_integer_shape_dimensions_are_accepted():
+    values = HeNormal(seed=0)((np.int64(4), np.int32(3)))
+    assert tuple(values.shape) == (4, 3)
 
 
 def test_float64_and_bfloat16_draws():
