@@ -9,14 +9,21 @@ serialization, backend-agnostic (`keras.random` / `keras.ops` only).
 """
 
 from initializers._base import SeededInitializer
-from initializers._fans import Fans, compute_fans, layer_fans
+from initializers._fans import WEIGHT_LAYER_TYPES, Fans, compute_fans, layer_fans
+from initializers._graph import (
+    ActivationSource,
+    activation_after,
+    activation_source,
+    is_weight_layer,
+    walk_layers,
+    weight_layers,
+)
+from initializers._per_layer import fresh_initializer, initializer_factory, layer_seed
 from initializers._registry import get, serialize, valid_names
 from initializers.orthogonal import DeltaOrthogonal, Orthogonal, gain
 from initializers.reinit import (
     InitializationRecords,
     LayerInitRecord,
-    activation_after,
-    activation_source,
     auto_initializer,
     initialize_weights,
 )
@@ -33,6 +40,7 @@ from initializers.variance_scaling import (
 )
 
 __all__ = [
+    "ActivationSource",
     "DeltaOrthogonal",
     "Fans",
     "GlorotNormal",
@@ -48,14 +56,21 @@ __all__ = [
     "StandardUniform",
     "TRUNCATED_NORMAL_STD_CORRECTION",
     "VarianceScalingBase",
+    "WEIGHT_LAYER_TYPES",
     "activation_after",
     "activation_source",
     "auto_initializer",
     "compute_fans",
+    "fresh_initializer",
     "gain",
     "get",
     "initialize_weights",
+    "initializer_factory",
+    "is_weight_layer",
     "layer_fans",
+    "layer_seed",
     "serialize",
     "valid_names",
+    "walk_layers",
+    "weight_layers",
 ]

@@ -65,13 +65,17 @@ _TRANSPOSE_CONV_LAYERS = (
 _DEPTHWISE_LAYERS = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
 _SEPARABLE_LAYERS = (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
 
-SUPPORTED_LAYER_TYPES = (
+# The weight layers: layers with a kernel of a known fan layout. This is the one
+# definition of "weight layer" in the repository (`initializers.weight_layers`,
+# `initialize_weights`, the diagnostics' probes and the model builders use it).
+WEIGHT_LAYER_TYPES = (
     (keras.layers.Dense,)
     + _CONV_LAYERS
     + _TRANSPOSE_CONV_LAYERS
     + _DEPTHWISE_LAYERS
     + _SEPARABLE_LAYERS
 )
+SUPPORTED_LAYER_TYPES = WEIGHT_LAYER_TYPES  # the name `layer_fans` errors have always used
 
 
 def _depthwise_fans(kernel_shape):

@@ -32,7 +32,7 @@ import pathlib
 import keras
 import numpy as np
 
-from initializers.reinit import activation_source
+from initializers._graph import activation_source
 from initializers.reinit import format_table as _format_rows
 
 # Saturation thresholds (the paper plots the distributions but fixes no threshold;

@@ -1,12 +1,15 @@
 """Keras functional model builders: demo nets now, the papers' nets with their reproductions.
 
 `BUILDERS` maps the names that run configs use to builder functions; `build`
-resolves one with a clear error for an unknown name.
+resolves one with a clear error for an unknown name. `weight_layers` is
+`initializers.weight_layers` (the one definition of a weight layer).
 """
+
+from initializers import weight_layers
 
 from models.demo import CustomNet, SimpleMLP
 from models.mlp import DeepMLP
-from models.plain_nets import PlainNet, weight_layers
+from models.plain_nets import PlainNet
 
 BUILDERS = {
     "simple_mlp": SimpleMLP,

@@ -3,28 +3,14 @@
 Builders follow the `keras.applications` convention: a CamelCase function that
 returns a functional `keras.Model`. Every weight layer takes `kernel_initializer`,
 which accepts anything `initializers.get` does (our names, `"keras.<name>"` for a
-Keras built-in, a config dict or an instance). Biases start at zero, as in both
-papers.
+Keras built-in, a config dict or an instance); each layer gets its own instance
+and draw (`initializers.initializer_factory`: a seeded identifier gives every
+layer a seed derived from it). Biases start at zero, as in both papers.
 """
 
 import keras
 
-from initializers import get as get_initializer
-
-
-def _initializer_factory(identifier):
-    """Returns a function that makes one initializer instance per layer.
-
-    Keras's built-ins constructed without a seed fix a seed at construction, so a
-    single shared instance would give same-shaped layers identical kernels;
-    rebuilding from the config gives each layer its own.
-    """
-    prototype = get_initializer(identifier)
-    if prototype is None:
-        raise ValueError(
-            f"`kernel_initializer` must not be None. Received: kernel_initializer={identifier!r}"
-        )
-    return lambda: type(prototype).from_config(prototype.get_config())
+from initializers import initializer_factory
 
 
 def SimpleMLP(
@@ -59,7 +45,7 @@ def SimpleMLP(
                             ("output_dim", output_dim)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"`{arg_name}` must be a positive int. Received: {arg_name}={value!r}")
-    new_initializer = _initializer_factory(kernel_initializer)
+    new_initializer = initializer_factory(kernel_initializer)
     inputs = keras.Input((input_dim,), name="features")
     hidden = keras.layers.Dense(
         hidden_dim, activation=activation, kernel_initializer=new_initializer(), name="hidden"
@@ -102,7 +88,7 @@ def CustomNet(
         )
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes <= 0:
         raise ValueError(f"`num_classes` must be a positive int. Received: num_classes={num_classes!r}")
-    new_initializer = _initializer_factory(kernel_initializer)
+    new_initializer = initializer_factory(kernel_initializer)
     inputs = keras.Input(tuple(input_shape), name="images")
     x = inputs
     for index, filters in enumerate((16, 32), start=1):

@@ -16,7 +16,7 @@ diagnostics (`initializers.diagnostics`) report per layer.
 
 import keras
 
-from models.demo import _initializer_factory
+from initializers import initializer_factory
 
 ACTIVATIONS = ("sigmoid", "tanh", "softsign", "relu", "linear")
 
@@ -46,7 +46,8 @@ def DeepMLP(
         width: units per hidden layer (the paper: 1000).
         activation: one of `ACTIVATIONS`, the same in every hidden layer.
         kernel_initializer: initializer identifier for every kernel (anything
-            `initializers.get` accepts); biases start at zero.
+            `initializers.get` accepts; each layer gets its own draw); biases start
+            at zero.
         name: model name.
     """
     for arg_name, value in (("input_dim", input_dim), ("num_classes", num_classes),
@@ -56,7 +57,7 @@ def DeepMLP(
     if activation not in ACTIVATIONS:
         raise ValueError(f"Unknown activation; valid: {', '.join(ACTIVATIONS)}. "
                          f"Received: activation={activation!r}")
-    new_initializer = _initializer_factory(kernel_initializer)
+    new_initializer = initializer_factory(kernel_initializer)
     inputs = keras.Input((input_dim,), name="features")
     x = inputs
     for index in range(1, depth + 1):

@@ -21,12 +21,12 @@ Our choices (the paper does not give them, or gives them for 224x224 ImageNet):
   size on a GPU (1.0). `input_shape` and `num_classes` follow the dataset.
 * All convolutions use "same" padding.
 
-The builder counts weight layers: `len(weight_layers(model)) == depth`.
+The builder counts weight layers: `len(initializers.weight_layers(model)) == depth`.
 """
 
 import keras
 
-from initializers import get as get_initializer
+from initializers import initializer_factory
 
 STEM = ("stem", 7, 96, 2)  # (name, kernel, filters, stride)
 FC_UNITS = 4096
@@ -51,11 +51,6 @@ def _scaled(width, multiplier):
     return max(1, int(round(width * multiplier)))
 
 
-def weight_layers(model):
-    """The Conv2D and Dense layers of a model, in order."""
-    return [layer for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
-
-
 def PlainNet(
     depth=22,
     width_multiplier=1.0,
@@ -71,7 +66,7 @@ def PlainNet(
 
     >>> model = PlainNet(depth=30, width_multiplier=1 / 32, input_shape=(32, 32, 1),
     ...                  num_classes=9)
-    >>> len(weight_layers(model))
+    >>> len(initializers.weight_layers(model))
     30
 
     Args:
@@ -81,7 +76,8 @@ def PlainNet(
         num_classes: outputs (logits, no softmax).
         activation: "relu" or "prelu" (PReLU with one slope per channel, init 0.25
             as in the paper).
-        kernel_initializer: identifier for `initializers.get` (every kernel).
+        kernel_initializer: identifier for `initializers.get` (every kernel; each
+            layer gets its own draw).
         name: model name (default `plain{depth}`).
 
     Reference:
@@ -94,13 +90,7 @@ def PlainNet(
         raise ValueError(f"`activation` must be one of {ACTIVATIONS}. Received: activation={activation!r}")
     if not (isinstance(width_multiplier, (int, float)) and width_multiplier > 0):
         raise ValueError(f"`width_multiplier` must be positive. Received: width_multiplier={width_multiplier!r}")
-    if get_initializer(kernel_initializer) is None:
-        raise ValueError("`kernel_initializer` must not be None. Received: kernel_initializer=None")
-    prototype = get_initializer(kernel_initializer)
-
-    def new_initializer():
-        # One instance per layer (an unseeded Keras built-in fixes its seed at construction).
-        return type(prototype).from_config(prototype.get_config())
+    new_initializer = initializer_factory(kernel_initializer)  # one instance and draw per layer
 
     def nonlinearity(x, layer_name):
         if activation == "relu":

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from initializers import HeNormal
+from initializers import GlorotUniform, HeNormal
 from models import CustomNet, SimpleMLP
 
 
@@ -74,3 +74,27 @@ def test_deep_mlp_errors(kwargs, message):
 
     with pytest.raises(ValueError, match=message):
         DeepMLP(16, 3, **kwargs)
+
+
+@pytest.mark.parametrize("initializer", [GlorotUniform(seed=1), keras.initializers.GlorotUniform(seed=1),
+                                         "glorot_uniform", keras.initializers.GlorotUniform()],
+                         ids=["ours_seeded", "keras_seeded", "ours_unseeded", "keras_unseeded"])
+def test_builders_give_every_layer_its_own_draw(initializer):
+    from models import DeepMLP
+
+    model = DeepMLP(16, 3, depth=3, width=16, kernel_initializer=initializer)
+    kernels = [keras.ops.convert_to_numpy(model.get_layer(f"hidden{i}").kernel) for i in (2, 3)]
+    assert not np.array_equal(kernels[0], kernels[1])  # same shape (16, 16), own draw
+
+
+def test_seeded_builders_are_reproducible():
+    from models import DeepMLP, PlainNet, weight_layers
+
+    first = DeepMLP(16, 3, depth=2, width=16, kernel_initializer=GlorotUniform(seed=1))
+    second = DeepMLP(16, 3, depth=2, width=16, kernel_initializer=GlorotUniform(seed=1))
+    for a, b in zip(first.weights, second.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    plain = PlainNet(22, 1 / 32, (32, 32, 1), 9, kernel_initializer=HeNormal(seed=2))
+    convs = [l for l in weight_layers(plain) if l.name.startswith("stage2_conv")]
+    assert not np.array_equal(keras.ops.convert_to_numpy(convs[1].kernel),
+                              keras.ops.convert_to_numpy(convs[2].kernel))

@@ -180,3 +180,124 @@ def test_unsupported_weights_raise_unless_skipped():
 def test_bad_seed_raises():
     with pytest.raises(ValueError, match="seed"):
         initialize_weights(_two_same_layers(), seed="zero")
+
+
+# ---------------------------------------------------------------- "auto" looks through layers
+
+
+def _block(kind):
+    """A weight layer, then a layer that does not decide the nonlinearity, then ReLU."""
+    if kind.startswith("conv"):
+        inputs = keras.Input((8, 8, 3))
+        x = keras.layers.Conv2D(4, 3, padding="same", name="weight")(inputs)
+    else:
+        inputs = keras.Input((8,))
+        x = keras.layers.Dense(8, name="weight")(inputs)
+    middle = {
+        "conv_bn": keras.layers.BatchNormalization(),
+        "dense_bn": keras.layers.BatchNormalization(),
+        "dense_layernorm": keras.layers.LayerNormalization(),
+        "dense_dropout": keras.layers.Dropout(0.5),
+        "conv_maxpool": keras.layers.MaxPooling2D(2),
+        "conv_flatten": keras.layers.Flatten(),
+        "dense_reshape": keras.layers.Reshape((2, 4)),
+    }[kind]
+    x = middle(x)
+    if kind == "dense_bn":
+        x = keras.layers.Activation("relu", name="nonlinearity")(x)
+    else:
+        x = keras.layers.ReLU(name="nonlinearity")(x)
+    x = keras.layers.Flatten()(x) if len(x.shape) > 2 else x
+    return keras.Model(inputs, keras.layers.Dense(2, name="head")(x))
+
+
+@pytest.mark.parametrize("kind", ["conv_bn", "dense_bn", "dense_layernorm", "dense_dropout",
+                                  "conv_maxpool", "conv_flatten", "dense_reshape"])
+def test_auto_looks_through_normalization_dropout_pooling_and_reshapes(kind):
+    # Conv2D -> BatchNormalization -> ReLU is a ReLU layer (He et al. 2015, Sec. 2.2):
+    # "auto" gives it He, and the record names the ReLU as the layer that decided.
+    records = {r.layer: r for r in initialize_weights(_block(kind), "auto", seed=0)}
+    assert records["weight"].activation == "relu"
+    assert records["weight"].decided_by == "nonlinearity"
+    assert records["weight"].method == "HeNormal"
+    assert records["head"].decided_by == "head" and records["head"].method == "GlorotUniform"
+
+
+def test_auto_stops_at_layers_that_mix_signals():
+    inputs = keras.Input((8,))
+    a = keras.layers.Dense(8, name="branch")(inputs)
+    x = keras.layers.Add()([a, inputs])
+    x = keras.layers.ReLU()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(x))
+    record = next(r for r in initialize_weights(model, "auto", seed=0) if r.layer == "branch")
+    assert record.activation == "linear" and record.decided_by == "branch"
+
+
+def test_activation_lookup_ignores_calls_outside_the_model():
+    # The diagnostics call a copy of the model that shares its layers; those extra
+    # calls of a layer must not hide the ReLU that follows it in the model itself.
+    from initializers import activation_source
+    from initializers.diagnostics import autodiff_gradients
+
+    model = _block("conv_bn")
+    batch = np.ones((2, 8, 8, 3), "float32")
+    autodiff_gradients(model, batch, [0, 1])
+    assert activation_source(model.get_layer("weight"), model).activation == "relu"
+
+
+# ---------------------------------------------------------------- all or nothing
+
+
+def _snapshot(model):
+    return [np.array(_numpy(v)) for v in model.weights]
+
+
+def _assert_unchanged(model, before):
+    for variable, old in zip(model.weights, before):
+        np.testing.assert_array_equal(_numpy(variable), old, err_msg=variable.path)
+
+
+def test_unsupported_layer_leaves_the_model_unchanged():
+    model = keras.Sequential([keras.Input((5, 3)), keras.layers.Dense(4, bias_initializer="ones"),
+                              keras.layers.LSTM(4), keras.layers.Dense(2)])
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match="has not been changed"):
+        initialize_weights(model, "he", seed=0)
+    _assert_unchanged(model, before)
+
+
+def test_initializer_failing_on_a_later_layer_leaves_the_model_unchanged():
+    # DeltaOrthogonal draws the conv kernel, then cannot draw the Dense kernel.
+    model = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Conv2D(4, 3), keras.layers.Flatten(),
+                              keras.layers.Dense(3)])
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match="convolution kernel"):
+        initialize_weights(model, "delta_orthogonal", seed=0)
+    _assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("bias", ["x", float("nan"), None, True])
+def test_bad_bias_raises_before_anything_changes(bias):
+    model = _two_same_layers()
+    before = _snapshot(model)
+    with pytest.raises(ValueError, match="bias"):
+        initialize_weights(model, "he", seed=0, bias=bias)
+    _assert_unchanged(model, before)
+
+
+def test_numpy_scalar_seed_and_bias_are_accepted():
+    model = _two_same_layers()
+    initialize_weights(model, "he", seed=np.int64(3), bias=np.float32(0.5))
+    first = _numpy(model.layers[0].kernel)
+    initialize_weights(model, "he", seed=3)
+    np.testing.assert_array_equal(first, _numpy(model.layers[0].kernel))
+    assert np.all(_numpy(model.layers[0].bias) == 0)
+
+
+def test_seeded_method_without_seed_derives_per_layer_seeds_from_its_own():
+    model = _two_same_layers()
+    initialize_weights(model, HeNormal(seed=5))
+    first = [_numpy(layer.kernel) for layer in model.layers]
+    assert not np.array_equal(first[0], first[1])
+    initialize_weights(model, HeNormal(seed=5))
+    np.testing.assert_array_equal(first[1], _numpy(model.layers[1].kernel))
