@@ -1,7 +1,9 @@
 """Paper-exact Keras 3 initializers and model-level initialization tools.
 
 Every initializer is a `keras.initializers.Initializer`, registered for `.keras`
-serialization, backend-agnostic (`keras.random` / `keras.ops` only).
+serialization when this package is imported (load saved models with
+`initializers.load_model`, or import the package before `keras.saving.load_model`),
+backend-agnostic (`keras.random` / `keras.ops` only).
 
     from initializers import HeNormal, initialize_weights
     layer = keras.layers.Dense(256, activation="relu", kernel_initializer=HeNormal())
@@ -27,6 +29,7 @@ from initializers.reinit import (
     auto_initializer,
     initialize_weights,
 )
+from initializers.saving import load_model
 from initializers.variance_scaling import (
     TRUNCATED_NORMAL_STD_CORRECTION,
     GlorotNormal,
@@ -69,6 +72,7 @@ __all__ = [
     "is_weight_layer",
     "layer_fans",
     "layer_seed",
+    "load_model",
     "serialize",
     "valid_names",
     "walk_layers",

@@ -1,6 +1,7 @@
 """Distribution, seeding, serialization and validation of every initializer."""
 
 import math
+import pathlib
 
 import keras
 import numpy as np
@@ -397,3 +398,55 @@ def test_one_unseeded_instance_shared_by_two_layers_gives_distinct_kernels():
     # The pitfall this avoids: Keras 3 fixes an unseeded instance's seed at construction.
     keras_first, keras_second = _two_layer_kernels(keras.initializers.HeNormal())
     np.testing.assert_array_equal(keras_first, keras_second)
+
+
+_LOAD_IN_FRESH_PROCESS = """
+import sys
+import keras
+path = sys.argv[1]
+if sys.argv[2] == "keras":
+    try:
+        keras.saving.load_model(path)
+    except TypeError as error:
+        print("KERAS_FAILED", len(str(error)))
+else:
+    import initializers
+    model = initializers.load_model(path)
+    print(type(model.get_layer("conv").kernel_initializer).__name__)
+"""
+
+
+def test_load_model_in_a_fresh_process_registers_our_initializers(tmp_path):
+    import subprocess
+    import sys
+
+    inputs = keras.Input((6, 6, 2))
+    outputs = keras.layers.Conv2D(4, 3, kernel_initializer=HeNormal(seed=1), name="conv")(inputs)
+    path = tmp_path / "model.keras"
+    keras.Model(inputs, outputs).save(path)
+
+    def load(how):
+        result = subprocess.run([sys.executable, "-c", _LOAD_IN_FRESH_PROCESS, str(path), how],
+                                capture_output=True, text=True, timeout=300,
+                                cwd=pathlib.Path(__file__).resolve().parents[1])
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stdout.strip().splitlines()[-1]
+
+    # What users hit without our import: Keras cannot find the class (why the README says so).
+    assert load("keras").startswith("KERAS_FAILED")
+    assert load("ours") == "HeNormal"
+
+
+def test_load_model_names_an_unregistered_class_in_one_line(tmp_path):
+    @keras.saving.register_keras_serializable(package="test_only_unregistered")
+    class Doubling(keras.layers.Layer):
+        def call(self, x):
+            return 2 * x
+
+    inputs = keras.Input((3,))
+    path = tmp_path / "custom.keras"
+    keras.Model(inputs, Doubling()(inputs)).save(path)
+    keras.saving.get_custom_objects().pop("test_only_unregistered>Doubling")
+    with pytest.raises(TypeError, match="the class 'Doubling', which is not registered") as info:
+        initializers.load_model(path)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 500
