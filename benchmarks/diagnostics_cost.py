@@ -26,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 
 from initializers import diagnostics, initialize_weights  # noqa: E402
+from initializers.diagnostics import probing  # noqa: E402
 from models import DeepMLP  # noqa: E402
 from reproductions.data import shapeset  # noqa: E402
 
@@ -79,13 +80,13 @@ def main():
     initialize_weights(model, "standard_uniform", seed=0)
     per_layer_models = [keras.Model(model.inputs, layer.output) for layer in model.layers[1:]]
     probes = diagnostics.probes(model)
-    probe_model = diagnostics._probe_model(model, [p.output_layer.output for p in probes])
+    probe_model = probing.probe_model(model, [p.output_layer.output for p in probes])
 
     rows = {
         "forward pass, model(x)": lambda: keras.ops.convert_to_numpy(model(inputs)),
         "forward + backward (backend autodiff)": _forward_backward(model, inputs, labels),
         "every layer's activations: one multi-output model (as the recorder)":
-            lambda: diagnostics._run(probe_model, inputs),
+            lambda: probing.run(probe_model, inputs),
         "every layer's activations: one sub-model per layer (the naive way)":
             lambda: [keras.ops.convert_to_numpy(m(inputs)) for m in per_layer_models],
         "activation_statistics (probe model + statistics + histograms)":

@@ -9,8 +9,10 @@ the workdir. See `reproductions/configs/blog_case1.py` for the setting.
 
 import pathlib
 
-from reproductions import cli, plots
+from reproductions import driver, plots
 from reproductions.configs import blog_case1
+from reproductions.report import summary_markdown
+from reproductions.runs import final_summary
 
 
 def redraw(workdir, profile, configs, runs):
@@ -22,7 +24,7 @@ def redraw(workdir, profile, configs, runs):
              f"on {setting['dataset']}, SGD momentum lr {setting['learning_rate']}, "
              f"batch {setting['batch_size']} ({profile} profile)")
     plots.plot_error_curves(runs, pathlib.Path(workdir) / "case1_curves.png", title, names)
-    table = plots.summary_markdown(plots.final_summary(runs, names))
+    table = summary_markdown(final_summary(runs, names))
     summary = (f"Final errors after {setting['steps']} updates ({setting['dataset']}, test set of "
                f"{setting['eval_examples']} examples):\n\n{table}\n")
     (pathlib.Path(workdir) / "summary.md").write_text(summary)
@@ -30,7 +32,7 @@ def redraw(workdir, profile, configs, runs):
 
 
 def main(argv=None):
-    cli.run_driver(argv, __doc__, blog_case1, "workdirs/blog_case1", redraw)
+    driver.run_driver(argv, __doc__, blog_case1, "workdirs/blog_case1", redraw)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ floating-point sums, so losses can differ in late digits between machines or
 thread counts, and the difference can grow over training.
 """
 
-import dataclasses
 import importlib.util
 import json
 import math
@@ -33,93 +32,13 @@ import keras
 
 import models
 from initializers import initialize_weights
+from initializers.diagnostics.jsonio import append_jsonl, read_json, write_json_atomic
 from reproductions import data
-from reproductions.runio import append_jsonl, environment, read_json, write_json_atomic
-
-OPTIMIZERS = ("sgd", "momentum", "adam")
-
+from reproductions.environment import environment
+from reproductions.run_config import RunConfig  # noqa: F401  (re-exported: harness.RunConfig)
 
 class RunFolderConflictError(ValueError):
     """A run folder holds a finished run of a different config."""
-
-
-@dataclasses.dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines one training run; JSON-serializable.
-
-    Attributes:
-        name: short id of the setting (one curve), e.g. "he"; the run id is
-            `<name>-seed<seed>`.
-        label: legend text for figures.
-        model: a name in `models.BUILDERS`; `model_kwargs` are its arguments.
-        initializer: any identifier `initializers.get` accepts; ours by name
-            ("he_normal"), Keras's with the "keras." prefix ("keras.HeNormal").
-        dataset: a name in `reproductions.data.DATASETS`; `flatten` for MLPs.
-        optimizer: "sgd", "momentum" (SGD with `momentum`) or "adam".
-        learning_rate, batch_size: as usual.
-        steps: training updates; `eval_every`: updates between evaluations.
-        eval_examples: size of the fixed evaluation set scored at each evaluation.
-        eval_split: "test" (default) or "validation" (for hyperparameter searches,
-            so that the test set is not used to choose them). The metrics keep
-            the names test_loss / test_error either way.
-        seed: seeds data stream, initial weights and everything else.
-        jit_compile: XLA-compile the training step.
-        steps_per_execution: training steps per compiled call (fewer Python
-            round trips); must divide `eval_every`.
-    """
-
-    name: str
-    model: str
-    model_kwargs: dict
-    initializer: object
-    label: str = ""
-    dataset: str = "shapeset3x2"
-    flatten: bool = False
-    optimizer: str = "momentum"
-    momentum: float = 0.9
-    learning_rate: float = 0.01
-    batch_size: int = 64
-    steps: int = 1000
-    eval_every: int = 100
-    eval_examples: int = 2000
-    eval_split: str = "test"
-    seed: int = 0
-    jit_compile: bool = True
-    steps_per_execution: int = 1
-    data_dir: str | None = None
-
-    def __post_init__(self):
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"`optimizer` must be one of {OPTIMIZERS}. Received: optimizer={self.optimizer!r}")
-        for field in ("steps", "eval_every", "batch_size", "eval_examples", "steps_per_execution"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"`{field}` must be a positive int. Received: {field}={value!r}")
-        if self.steps % self.eval_every or self.eval_every % self.steps_per_execution:
-            raise ValueError(
-                "`eval_every` must divide `steps`, and `steps_per_execution` must divide "
-                f"`eval_every`. Received: steps={self.steps}, eval_every={self.eval_every}, "
-                f"steps_per_execution={self.steps_per_execution}"
-            )
-        if not self.learning_rate > 0:
-            raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={self.learning_rate}")
-        data.num_classes(self.dataset)  # validates the name
-        if self.eval_split not in ("test", "validation"):
-            raise ValueError(f"`eval_split` must be 'test' or 'validation'. Received: eval_split={self.eval_split!r}")
-
-    @property
-    def run_id(self):
-        return f"{self.name}-seed{self.seed}"
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, config):
-        return cls(**config)
-
-    def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
 
 
 def _optimizer(config):
@@ -200,7 +119,10 @@ def is_finished(config, workdir):
     run_dir = run_dir_of(config, workdir)
     if not (run_dir / "final.json").exists():
         return False
-    if read_json(run_dir / "config.json") != json.loads(json.dumps(config.to_dict())):
+    stored, current = read_json(run_dir / "config.json"), json.loads(json.dumps(config.to_dict()))
+    if "tags" not in stored:  # a run folder written before configs carried tags
+        current.pop("tags")
+    if stored != current:
         raise RunFolderConflictError(
             f"{run_dir} holds a finished run of a different config (another profile or "
             "changed settings). Use another --workdir, or delete that folder to rerun it. "

@@ -1,10 +1,9 @@
-"""Figures drawn from run folders only (config.json, metrics.jsonl, final.json)."""
+"""Figures drawn from run folders only (config.json, metrics.jsonl, final.json), through
+`reproductions.runs`."""
 
 import pathlib
 
-import numpy as np
-
-from reproductions.runio import read_json, read_jsonl
+from reproductions.runs import diverged_count, group_runs, seed_statistics
 
 DPI = 200
 
@@ -19,69 +18,9 @@ def pyplot():
     return plt
 
 
-def load_runs(workdir):
-    """Every run folder of an experiment that has finished (has `final.json`)."""
-    runs = []
-    for run_dir in sorted((pathlib.Path(workdir) / "runs").glob("*")):
-        if not (run_dir / "final.json").exists():
-            continue
-        runs.append({
-            "dir": run_dir,
-            "config": read_json(run_dir / "config.json"),
-            "metrics": read_jsonl(run_dir / "metrics.jsonl"),
-            "final": read_json(run_dir / "final.json"),
-        })
-    return runs
-
-
-def group_runs(runs, names=None):
-    """{name: [runs]} in the order of `names` (default: order of first appearance)."""
-    groups = {}
-    for run in runs:
-        groups.setdefault(run["config"]["name"], []).append(run)
-    if names is not None:
-        groups = {name: groups[name] for name in names if name in groups}
-    return groups
-
-
-def seed_statistics(group, metric):
-    """(steps, mean, min, max, count) of `metric` across a group's seeds.
-
-    Steps where a seed has no value (after it diverged) count only the seeds that
-    do; `count` says how many that is at each step.
-    """
-    steps = sorted({m["step"] for run in group for m in run["metrics"]})
-    table = np.full((len(group), len(steps)), np.nan)
-    column = {step: i for i, step in enumerate(steps)}
-    for row, run in enumerate(group):
-        for record in run["metrics"]:
-            if record.get(metric) is not None:
-                table[row, column[record["step"]]] = record[metric]
-    count = np.sum(~np.isnan(table), axis=0)
-    keep = count > 0
-    table = table[:, keep]
-    with np.errstate(all="ignore"):
-        return (np.array(steps)[keep], np.nanmean(table, axis=0), np.nanmin(table, axis=0),
-                np.nanmax(table, axis=0), count[keep])
-
-
-def final_test_errors(group):
-    """Per seed (run): the final test error, or None for a diverged run."""
-    return [run["final"]["final"]["test_error"] if run["final"]["status"] == "completed" else None
-            for run in group]
-
-
-def seed_summary(values):
-    """`{"per_seed", "mean", "std"}` of per-seed values; None entries (diverged runs) are
-    kept in `per_seed` and left out of mean and std (sample std, ddof=1)."""
-    present = [v for v in values if v is not None]
-    return {"per_seed": values, "mean": float(np.mean(present)) if present else None,
-            "std": float(np.std(present, ddof=1)) if len(present) > 1 else None}
-
-
 def _legend_label(name, group):
     label = group[0]["config"].get("label") or name
-    diverged = sum(run["final"]["status"] == "diverged" for run in group)
+    diverged = diverged_count(group)
     suffix = f", {diverged}/{len(group)} diverged" if diverged else ""
     return f"{label} (n={len(group)}{suffix})"
 
@@ -118,36 +57,3 @@ def plot_error_curves(runs, path, title, names=None, metrics=("test_error", "tra
     figure.savefig(path, dpi=DPI)
     plt.close(figure)
     return path
-
-
-def final_summary(runs, names=None, metric="test_error"):
-    """Rows (name, label, n, completed, mean, std, min, max) of the final metric per setting."""
-    rows = []
-    for name, group in group_runs(runs, names).items():
-        values = np.array([r["final"]["final"][metric] for r in group
-                           if r["final"]["status"] == "completed"], dtype=float)
-        completed = len(values)
-        rows.append({
-            "name": name,
-            "label": group[0]["config"].get("label") or name,
-            "n": len(group),
-            "completed": completed,
-            "mean": float(values.mean()) if completed else None,
-            "std": float(values.std(ddof=1)) if completed > 1 else None,
-            "min": float(values.min()) if completed else None,
-            "max": float(values.max()) if completed else None,
-        })
-    return rows
-
-
-def summary_markdown(rows, metric="test error"):
-    """Markdown table of `final_summary` rows, errors in %."""
-    def pct(value):
-        return "-" if value is None else f"{100 * value:.2f}"
-
-    lines = [f"| setting | seeds (completed) | final {metric} % mean | std | min | max |",
-             "|---|---|---|---|---|---|"]
-    for row in rows:
-        lines.append(f"| {row['label']} | {row['n']} ({row['completed']}) | {pct(row['mean'])} | "
-                     f"{pct(row['std'])} | {pct(row['min'])} | {pct(row['max'])} |")
-    return "\n".join(lines)

@@ -33,7 +33,7 @@ print(diagnostics.format_table(diagnostics.activation_statistics(model, batch)))
 assert len(diagnostics.jacobian_singular_values(model, batch)) == 1
 # Glorot & Bengio's net, trained a few steps with the recorder (gradients, TensorBoard, plots).
 import tempfile
-from initializers.diagnostics_plots import plot_layer_histograms, plot_training_statistics
+from initializers.diagnostics.plots import plot_layer_histograms, plot_training_statistics
 mlp = models.DeepMLP(8, 3, depth=3, width=16, activation="tanh", kernel_initializer="standard_uniform")
 mlp.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 x, y = np.random.default_rng(0).normal(size=(40, 8)).astype("float32"), np.arange(40) % 3

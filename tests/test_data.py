@@ -59,3 +59,11 @@ def test_unknown_dataset_and_split():
         data.load("imagenet", "train", batch_size=8)
     with pytest.raises(ValueError, match="valid: train, validation, test"):
         data.load("shapeset3x2", "dev", batch_size=8)
+
+
+def test_one_dataset_table():
+    assert data.DATASETS == tuple(data.DATASET_TABLE)
+    assert data.info("cifar10").train_examples == 45_000 and data.info("shapeset3x2").train_examples is None
+    assert data.is_generated("shapeset_location") and not data.is_generated("mnist")
+    with pytest.raises(ValueError, match="valid: shapeset3x2, shapeset_location, mnist"):
+        data.info("imagenet")

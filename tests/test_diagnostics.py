@@ -315,3 +315,58 @@ def test_gradient_statistics_methods_agree_and_auto_handles_any_model():
         diagnostics.gradient_statistics(cnn, np.ones((3, 8, 8, 2), "float32"), [0, 1, 2], method="numpy")
     with pytest.raises(ValueError, match="method"):
         diagnostics.gradient_statistics(cnn, np.ones((3, 8, 8, 2), "float32"), [0, 1, 2], method="tape")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="reference uses tf.GradientTape")
+def test_kernel_gradient_norms_match_a_tape_and_the_recorder_logs_them(tmp_path):
+    model = _small_cnn()
+    initialize_weights(model, "he", seed=0)
+    images = np.random.default_rng(0).normal(size=(6, 8, 8, 2)).astype("float32")
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    names, norms = diagnostics.kernel_gradient_norms(model, images, labels)
+    kernels = [layer.kernel for layer in model.layers if hasattr(layer, "kernel")]
+    with tf.GradientTape() as tape:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, model(images))
+    expected = [float(tf.norm(g)) for g in tape.gradient(loss, kernels)]
+    assert names == [layer.name for layer in model.layers if hasattr(layer, "kernel")]
+    np.testing.assert_allclose(norms, expected, rtol=1e-5)
+
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    path = tmp_path / "gradients.jsonl"
+    model.fit(images, labels, batch_size=2, epochs=2, verbose=0,
+              callbacks=[diagnostics.KernelGradientNormRecorder(images, labels, path, every=3)])
+    records = diagnostics.read_records(path)
+    assert [r["step"] for r in records] == [0, 3, 6]
+    assert records[0]["layers"] == names and records[0]["kernel_grad_norm"] == pytest.approx(norms)
+
+
+def test_numpy_rules_refuse_an_activation_behind_batch_normalization():
+    # Dense -> BatchNormalization -> ReLU: h = relu(BN(W x + b)), not relu(W x + b),
+    # so the exact numpy rules would be wrong; autodiff handles it.
+    inputs = keras.Input((16,))
+    x = keras.layers.Dense(8, activation="tanh", name="first")(inputs)
+    x = keras.layers.Dense(8, name="second")(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    batch, labels = _batch(5, 16), [0, 1, 2, 0, 1]
+    with pytest.raises(ValueError, match="through other layers"):
+        diagnostics.backpropagate(model, batch, labels)
+    with pytest.raises(ValueError, match="through other layers"):
+        diagnostics.jacobian_singular_values(model, batch)
+    backprop, _ = diagnostics.gradient_statistics(model, batch, labels)  # method="auto"
+    assert [row["layer"] for row in backprop][0] == "first"
+
+
+def test_recorder_writes_non_finite_values_as_null(tmp_path):
+    model = _mlp([4], "tanh")
+    model.compile(optimizer="sgd", loss="mse")
+    path = tmp_path / "stats.jsonl"
+    recorder = diagnostics.ActivationStatsRecorder(np.full((2, 16), np.nan, "float32"), path, every=1)
+    model.fit(_batch(2, 16), np.zeros((2, 4), "float32"), epochs=1, verbose=0, callbacks=[recorder])
+    text = path.read_text()
+    assert "NaN" not in text and '"mean": null' in text and '"nonfinite": 1.0' in text
+    # Gradient statistics of a diverged network do not crash either.
+    rows, _ = diagnostics.gradient_statistics(_classifier("tanh"), np.full((2, 4, 4), np.nan, "float32"),
+                                              [0, 1])
+    assert all(row["nonfinite"] == 1.0 and row["std"] is None for row in rows)

@@ -5,7 +5,7 @@ import pytest
 from matplotlib.patches import StepPatch
 
 from initializers import diagnostics
-from initializers.diagnostics_plots import plot_layer_histograms, plot_training_statistics
+from initializers.diagnostics.plots import plot_layer_histograms, plot_training_statistics
 
 
 def _rows(stds, seed=0):

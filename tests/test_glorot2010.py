@@ -8,6 +8,8 @@ from report_schema import check_report_schema
 
 from reproductions import glorot2010
 from reproductions.configs import glorot2010 as glorot_config
+from reproductions.glorot2010.claims import init_claims, training_claims
+from reproductions.glorot2010.lr_search import lr_search_markdown
 
 CLAIM_IDS = {"jacobian_singular_values", "fig6_activation_peak_grows_with_depth_standard",
              "fig7_gradient_peak_shrinks_with_depth_standard", "fig7_flat_normalized",
@@ -82,7 +84,8 @@ def _fake_run(tmp_path, dataset, activation, init, seed, final_error, top_means=
             handle.write(json.dumps({"step": 100 * step, "layers": layers(top)}) + "\n")
     return {
         "dir": run_dir,
-        "config": {"name": name, "seed": seed, "dataset": dataset},
+        "config": {"name": name, "seed": seed, "dataset": dataset,
+                   "tags": {"activation": activation, "init": init}},
         "final": {"status": "completed" if final_error is not None else "diverged",
                   "final": {"test_error": final_error}},
     }
@@ -94,9 +97,7 @@ def _training_claims(tmp_path, errors, sigmoid_top=(0.5, 0.05, 0.3)):
         for seed, error in enumerate(per_seed):
             top = sigmoid_top if activation == "sigmoid" else (0.5,)
             runs.append(_fake_run(tmp_path, "shapeset3x2", activation, init, seed, error, top))
-    from reproductions import plots
-
-    claims = glorot2010.training_claims(plots.group_runs(runs), "shapeset3x2")
+    claims = training_claims(runs, "shapeset3x2")
     return {c["id"]: c for c in claims}
 
 
@@ -143,14 +144,14 @@ def _measurement(init, seed, activation_std, backprop_std, jacobian):
 def test_init_claims():
     standard = _measurement("standard", 0, [0.3, 0.17, 0.1, 0.056, 0.032], [1, 2, 4, 8, 16], 0.48)
     normalized = _measurement("normalized", 0, [0.45, 0.38, 0.34, 0.3, 0.27], [3, 3.3, 3.6, 3.9, 4.2], 0.76)
-    claims = {c["id"]: c for c in glorot2010.init_claims({"standard": [standard], "normalized": [normalized]})}
+    claims = {c["id"]: c for c in init_claims({"standard": [standard], "normalized": [normalized]})}
     assert all(c["holds"] for c in claims.values()), claims
     assert claims["fig7_flat_normalized"]["measured"]["normalized_max_over_min"]["mean"] == pytest.approx(1.4)
     steep = _measurement("normalized", 0, [0.45] * 5, [1, 1.2, 1.4, 1.6, 1.8], 0.95)
-    claims = {c["id"]: c for c in glorot2010.init_claims({"standard": [standard], "normalized": [steep]})}
+    claims = {c["id"]: c for c in init_claims({"standard": [standard], "normalized": [steep]})}
     assert not claims["fig7_flat_normalized"]["holds"] and not claims["jacobian_singular_values"]["holds"]
     flat_standard = _measurement("standard", 0, [0.3] * 5, [2, 1, 4, 8, 16], 0.48)
-    claims = {c["id"]: c for c in glorot2010.init_claims({"standard": [flat_standard], "normalized": [normalized]})}
+    claims = {c["id"]: c for c in init_claims({"standard": [flat_standard], "normalized": [normalized]})}
     assert not claims["fig6_activation_peak_grows_with_depth_standard"]["holds"]
     assert not claims["fig7_gradient_peak_shrinks_with_depth_standard"]["holds"]
 
@@ -162,10 +163,10 @@ def test_lr_search_pick_per_combination(tmp_path):
         folder.mkdir()
         for (activation, init), error in zip((("tanh", "standard"), ("sigmoid", "standard")), errors):
             run = _fake_run(folder, "shapeset3x2", activation, init, 100, error)
-            run["config"].update(name=f"lr{rate:g}_" + run["config"]["name"], learning_rate=rate, steps=30,
+            run["config"].update(learning_rate=rate, steps=30,
                                  batch_size=10, eval_examples=100, model_kwargs={"width": 8, "depth": 5})
             runs.append(run)
-    text = glorot2010.lr_search_markdown(runs)
+    text = lr_search_markdown(runs)
     assert "| shapeset3x2 | tanh | standard | 80.00 | 70.00 | 0.1 |" in text
     assert "| shapeset3x2 | sigmoid | standard | 88.00 | div | 0.01 |" in text
     assert "('tanh', 'standard'): 0.1" in text
@@ -178,11 +179,11 @@ def test_lr_search_breaks_ties_by_validation_loss(tmp_path):
         folder.mkdir()
         run = _fake_run(folder, "shapeset3x2", "sigmoid", "standard", 100, 0.881)  # all at chance
         run["final"]["final"]["test_loss"] = loss
-        run["config"].update(name=f"lr{rate:g}_" + run["config"]["name"], learning_rate=rate, steps=30,
+        run["config"].update(learning_rate=rate, steps=30,
                              batch_size=10, eval_examples=100, model_kwargs={"width": 8, "depth": 5})
         runs.append(run)
     assert "| shapeset3x2 | sigmoid | standard | 88.10 | 88.10 | 88.10 | 0.01 |" in (
-        glorot2010.lr_search_markdown(runs))
+        lr_search_markdown(runs))
 
 
 def test_tfds_dataset_through_the_driver_with_mock_data(tmp_path):

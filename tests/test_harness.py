@@ -5,9 +5,9 @@ import json
 import keras
 import pytest
 
-from reproductions import blog_cases, data, harness, plots
+from initializers.diagnostics.jsonio import read_jsonl
+from reproductions import blog_cases, data, harness, plots, report, runs
 from reproductions.harness import RunConfig
-from reproductions.runio import read_jsonl
 
 TINY = dict(model="simple_mlp", model_kwargs=dict(input_dim=1024, hidden_dim=8, output_dim=9),
             initializer="he_normal", flatten=True, batch_size=8, steps=12, eval_every=4,
@@ -84,12 +84,12 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
-    from reproductions import runio
+    from initializers.diagnostics import jsonio
 
     target = tmp_path / "final.json"
-    monkeypatch.setattr(runio.json, "dump", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(jsonio.json, "dump", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):
-        runio.write_json_atomic(target, {"status": "completed"})
+        jsonio.write_json_atomic(target, {"status": "completed"})
     assert list(tmp_path.iterdir()) == []
 
 
@@ -110,16 +110,16 @@ def test_plots_and_summary_from_logs_only(tmp_path):
     configs = [RunConfig(name="he", label="He", **TINY),
                RunConfig(name="exploding", **{**TINY, "learning_rate": 1e6})]
     harness.sweep(configs, [0, 1], tmp_path, verbose=0)
-    runs = plots.load_runs(tmp_path)
-    assert len(runs) == 4
-    steps, mean, low, high, count = plots.seed_statistics(plots.group_runs(runs)["he"], "test_error")
+    loaded = runs.load_runs(tmp_path)
+    assert len(loaded) == 4
+    steps, mean, low, high, count = runs.seed_statistics(runs.group_runs(loaded)["he"], "test_error")
     assert list(steps) == [0, 4, 8, 12] and list(count) == [2, 2, 2, 2]
     assert all(low <= mean) and all(mean <= high)
-    path = plots.plot_error_curves(runs, tmp_path / "curves.png", "tiny", names=["he", "exploding"])
+    path = plots.plot_error_curves(loaded, tmp_path / "curves.png", "tiny", names=["he", "exploding"])
     assert path.stat().st_size > 10_000
-    rows = {r["name"]: r for r in plots.final_summary(runs)}
+    rows = {r["name"]: r for r in runs.final_summary(loaded)}
     assert rows["he"]["completed"] == 2 and rows["exploding"]["completed"] == 0
-    assert "| He | 2 (2) |" in plots.summary_markdown(list(rows.values()))
+    assert "| He | 2 (2) |" in report.summary_markdown(list(rows.values()))
 
 
 def test_blog_case1_smoke_end_to_end_and_plot_only(tmp_path, capsys):
@@ -171,3 +171,44 @@ def test_tensorboard_option_writes_event_files(tmp_path):
     harness.run(RunConfig(name="tiny", **TINY), tmp_path, verbose=0, tensorboard=True)
     events = list((tmp_path / "runs/tiny-seed0/tensorboard").rglob("events.out.tfevents.*"))
     assert events and all(path.stat().st_size > 0 for path in events)
+
+
+def test_tags_are_data_and_old_run_folders_without_tags_resume_and_redraw(tmp_path):
+    config = RunConfig(name="he", tags={"init": "he", "depth": 3}, **TINY)
+    harness.sweep([config], [0], tmp_path, verbose=0)
+    config_path = tmp_path / "runs/he-seed0/config.json"
+    stored = json.loads(config_path.read_text())
+    assert stored["tags"] == {"init": "he", "depth": 3}
+    # A run folder written before configs carried tags: resumed (not redone, no conflict) ...
+    del stored["tags"]
+    config_path.write_text(json.dumps(stored))
+    finished_at = (tmp_path / "runs/he-seed0/final.json").stat().st_mtime_ns
+    harness.sweep([config], [0], tmp_path, verbose=0)
+    assert (tmp_path / "runs/he-seed0/final.json").stat().st_mtime_ns == finished_at
+    # ... and read back with the tags of the profile's config of that name.
+    (loaded,) = runs.load_runs(tmp_path, [config])
+    assert runs.fact(loaded, "init") == "he" and runs.fact(loaded, "dataset") == "shapeset3x2"
+    assert runs.select([loaded], depth=3) == [loaded] and runs.select([loaded], depth=4) == []
+    # Another config of the same name (other settings) is still refused.
+    with pytest.raises(harness.RunFolderConflictError):
+        harness.is_finished(config.replace(learning_rate=0.5), tmp_path)
+
+
+def test_bad_tags_raise():
+    with pytest.raises(ValueError, match="tags"):
+        RunConfig(name="bad", tags=["figure"], **TINY)
+
+
+def test_config_modules_import_no_keras():
+    import subprocess
+    import sys
+
+    script = ("import sys\n"
+              "from reproductions.configs import blog_case1, glorot2010, he2015\n"
+              "for module in (blog_case1, glorot2010, he2015):\n"
+              "    module.get_experiment(module.DEFAULT_PROFILE)\n"
+              "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow', 'jax'))\n"
+              "assert not heavy, heavy\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=__import__("pathlib").Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr[-2000:]

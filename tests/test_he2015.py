@@ -7,6 +7,8 @@ from report_schema import check_report_schema
 
 from reproductions import he2015
 from reproductions.configs import he2015 as he_config
+from reproductions.he2015.claims import build_report
+from reproductions.he2015.lr_search import lr_search_markdown
 
 CLAIM_IDS = {"fig3_xavier_stalls", "fig3_he_converges", "fig2_both_converge", "fig2_he_earlier"}
 
@@ -34,14 +36,17 @@ def test_smoke_profile_end_to_end(tmp_path):
     _check_schema(json.loads((workdir / "report.json").read_text()))
 
 
-def _fake_run(tmp_path, name, seed, test_errors, status="completed", steps=300):
+def _fake_run(tmp_path, name, seed, test_errors, status="completed", steps=300, learning_rate=0.001):
     run_dir = tmp_path / f"{name}-seed{seed}"
     run_dir.mkdir()
     metrics = [{"step": 100 * i, "test_error": e} for i, e in enumerate(test_errors)]
+    figure, init = name.split("_", 1)
     return {
         "dir": run_dir,
         "config": {"name": name, "label": name, "seed": seed, "steps": steps, "dataset": "toy",
-                   "batch_size": 64, "optimizer": "momentum", "momentum": 0.9, "learning_rate": 0.001,
+                   "tags": {"figure": figure, "depth": he_config.FIGURES[figure], "init": init},
+                   "batch_size": 64, "optimizer": "momentum", "momentum": 0.9,
+                   "learning_rate": learning_rate,
                    "model_kwargs": {"num_classes": 10, "width_multiplier": 1.0}},
         "metrics": metrics,
         "final": {"status": status, "final": {"test_error": test_errors[-1]}},
@@ -49,7 +54,7 @@ def _fake_run(tmp_path, name, seed, test_errors, status="completed", steps=300):
 
 
 def _claims(runs):
-    report = he2015.build_report(runs, "test")
+    report = build_report(runs, "test")
     _check_schema(report)
     return {c["id"]: c for c in report["claims"]}
 
@@ -82,12 +87,12 @@ def test_claims_fail_when_the_pattern_is_absent(tmp_path):
 def test_lr_search_picks_lowest_mean_over_initializers(tmp_path):
     runs = []
     for rate, errors in ((0.001, [0.2, 0.8]), (0.01, [0.1, None])):
+        folder = tmp_path / f"lr{rate:g}"
+        folder.mkdir()
         for init, error in zip(("he", "xavier"), errors):
-            run = _fake_run(tmp_path, f"lr{rate:g}_fig3_{init}", 100, [0.9, error],
-                            status="completed" if error is not None else "diverged")
-            run["config"]["learning_rate"] = rate
-            runs.append(run)
-    text = he2015.lr_search_markdown(runs)
+            runs.append(_fake_run(folder, f"fig3_{init}", 100, [0.9, error], learning_rate=rate,
+                                  status="completed" if error is not None else "diverged"))
+    text = lr_search_markdown(runs)
     # 0.001: mean over all six initializers with missing ones as 1.0 still beats 0.01,
     # where xavier diverged (counted as 1.0).
     assert "Chosen for fig3: lr = 0.001" in text

@@ -26,7 +26,7 @@ Command: `bash scripts/reproduce_blog_cases.sh`
 """
 
 from reproductions import data
-from reproductions.harness import RunConfig
+from reproductions.run_config import RunConfig
 
 # (run name, legend label, initializer identifier)
 INITIALIZERS = (
@@ -54,7 +54,8 @@ def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
     model_kwargs = dict(input_dim=height * width * channels, hidden_dim=settings["hidden_dim"],
                         output_dim=data.num_classes(dataset))
     configs = [
-        RunConfig(name=name, label=label, model="simple_mlp", model_kwargs=model_kwargs,
+        RunConfig(name=name, label=label, tags={"init": name}, model="simple_mlp",
+                  model_kwargs=model_kwargs,
                   initializer=initializer, dataset=dataset, flatten=True, optimizer="momentum",
                   momentum=0.9, learning_rate=settings["learning_rate"],
                   batch_size=settings["batch_size"], steps=settings["steps"],

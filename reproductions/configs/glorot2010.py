@@ -1,6 +1,7 @@
 """Glorot & Bengio 2010, Figs. 2-4, 6-8, 11 and Table 1: deep MLPs, standard vs normalized init.
 
-Paper figures (details: `../shared/papers.md`), all written into the workdir:
+Paper figures (Glorot & Bengio, "Understanding the difficulty of training deep
+feedforward neural networks", AISTATS 2010), all written into the workdir:
 * `fig2_sigmoid_activations.png`: sigmoid, standard init: mean and std of each
   hidden layer's activations (300 fixed test examples) over training. Expected:
   the top hidden layer saturates at 0 early (the paper: only slowly desaturating,
@@ -60,7 +61,7 @@ Command: `bash scripts/reproduce_glorot2010.sh [--profile quick|full|smoke|lr_se
 """
 
 from reproductions import data
-from reproductions.harness import RunConfig
+from reproductions.run_config import RunConfig
 
 ACTIVATIONS = ("sigmoid", "tanh", "softsign")
 # (key, legend label, initializer identifier)
@@ -136,6 +137,7 @@ def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
                 configs.append(RunConfig(
                     name=f"lr{rate:g}_{name}" if rates is None else name,
                     label=f"{activation}, {label}", model="deep_mlp",
+                    tags={"activation": activation, "init": init},
                     model_kwargs=dict(input_dim=height * width * channels,
                                       num_classes=data.num_classes(dataset_name), depth=DEPTH,
                                       width=settings["width"], activation=activation),

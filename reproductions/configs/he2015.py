@@ -1,6 +1,6 @@
 """He et al. 2015, Figures 2 and 3: plain 22- and 30-layer ReLU nets, He vs Xavier.
 
-Paper figures (details: `../shared/papers.md`):
+Paper figures (He, Zhang, Ren, Sun, "Delving Deep into Rectifiers", ICCV 2015, Sec. 4.1):
 * Fig. 2 (`fig2_22layer.png`): 22-layer "model B" (19 conv + 3 fc). Both He and
   Xavier converge; He starts reducing the error earlier.
 * Fig. 3 (`fig3_30layer.png`): 30-layer model (27 conv + 3 fc). He converges;
@@ -47,7 +47,7 @@ Command: `bash scripts/reproduce_he2015.sh [--profile quick|full|smoke|lr_search
 """
 
 from reproductions import data
-from reproductions.harness import RunConfig
+from reproductions.run_config import RunConfig
 
 INITIALIZERS = (
     ("he", "He, fan_in (ours: untruncated)", "he_normal"),
@@ -60,7 +60,7 @@ INITIALIZERS = (
 )
 FIGURES = {"fig2": 22, "fig3": 30}
 LR_GRID = (3e-4, 1e-3, 3e-3, 1e-2)
-CIFAR10_TRAIN_EXAMPLES = 45_000  # TFDS train[:90%]
+CIFAR10_TRAIN_EXAMPLES = data.info("cifar10").train_examples  # TFDS train[:90%]
 
 _QUICK = dict(dataset="shapeset_location", seeds=(0, 1), width_multiplier=1 / 32, batch_size=64,
               steps=1500, eval_every=100, eval_examples=2000, steps_per_execution=10,
@@ -94,6 +94,7 @@ def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
             for name, label, initializer in INITIALIZERS:
                 configs.append(RunConfig(
                     name=f"{prefix}_{name}", label=label, model="plain_net",
+                    tags={"figure": figure, "depth": depth, "init": name},
                     model_kwargs=dict(depth=depth, width_multiplier=settings["width_multiplier"],
                                       input_shape=list(data.input_shape(dataset)),
                                       num_classes=data.num_classes(dataset)),

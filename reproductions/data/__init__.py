@@ -16,15 +16,42 @@ Pixels are scaled to [-1, 1] for every dataset. Batches come as a `tf.data`
 pipeline with prefetch.
 """
 
+import dataclasses
 import socket
 
 import numpy as np
 
 from reproductions.data import shapeset
 
-DATASETS = ("shapeset3x2", "shapeset_location", "mnist", "fashion_mnist", "cifar10")
-# Offline, generated datasets: name -> numpy generator (num_examples, seed) -> (x, y).
-GENERATED = {"shapeset3x2": shapeset.generate, "shapeset_location": shapeset.generate_location}
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What the drivers need to know about one dataset.
+
+    Attributes:
+        input_shape: (height, width, channels) of an image.
+        num_classes: number of labels.
+        generator: offline generator `(num_examples, seed) -> (images, labels)`, or
+            None for a TFDS dataset.
+        train_examples: size of the training split (`TFDS_SPLITS["train"]`), None for
+            an infinite generated stream.
+    """
+
+    input_shape: tuple
+    num_classes: int
+    generator: object = None
+    train_examples: int | None = None
+
+
+# The one dataset table of the repository.
+DATASET_TABLE = {
+    "shapeset3x2": DatasetInfo((32, 32, 1), shapeset.NUM_CLASSES, shapeset.generate),
+    "shapeset_location": DatasetInfo((32, 32, 1), shapeset.LOCATION_GRID**2,
+                                     shapeset.generate_location),
+    "mnist": DatasetInfo((28, 28, 1), 10, train_examples=54_000),          # 90% of 60,000
+    "fashion_mnist": DatasetInfo((28, 28, 1), 10, train_examples=54_000),  # 90% of 60,000
+    "cifar10": DatasetInfo((32, 32, 3), 10, train_examples=45_000),        # 90% of 50,000
+}
+DATASETS = tuple(DATASET_TABLE)
 SPLITS = ("train", "validation", "test")
 
 # Fixed seeds of the Shapeset evaluation sets (independent of the run seed). The
@@ -39,22 +66,25 @@ class DatasetUnavailableError(RuntimeError):
     """A TFDS dataset is neither prepared locally nor downloadable."""
 
 
+def info(name):
+    """The `DatasetInfo` of a dataset; a ValueError lists the valid names."""
+    if name not in DATASET_TABLE:
+        raise ValueError(f"Unknown dataset; valid: {', '.join(DATASETS)}. Received: name={name!r}")
+    return DATASET_TABLE[name]
+
+
 def input_shape(name):
     """Image shape (height, width, channels) of a dataset."""
-    return {"shapeset3x2": (32, 32, 1), "shapeset_location": (32, 32, 1), "mnist": (28, 28, 1),
-            "fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}[_check_name(name)]
+    return info(name).input_shape
 
 
 def num_classes(name):
-    if _check_name(name) == "shapeset3x2":
-        return shapeset.NUM_CLASSES
-    return shapeset.LOCATION_GRID**2 if name == "shapeset_location" else 10
+    return info(name).num_classes
 
 
-def _check_name(name):
-    if name not in DATASETS:
-        raise ValueError(f"Unknown dataset; valid: {', '.join(DATASETS)}. Received: name={name!r}")
-    return name
+def is_generated(name):
+    """Whether the dataset is generated offline (no download, no TensorFlow needed)."""
+    return info(name).generator is not None
 
 
 def _network_reachable(host="storage.googleapis.com", port=443, timeout=3.0):
@@ -110,15 +140,15 @@ def load(name, split, batch_size, *, seed=0, num_examples=None, flatten=False,
     """
     import tensorflow as tf  # the input pipeline is tf.data; the models are not TF-bound
 
-    _check_name(name)
+    dataset_info = info(name)
     if split not in SPLITS:
         raise ValueError(f"Unknown split; valid: {', '.join(SPLITS)}. Received: split={split!r}")
     height, width, channels = input_shape(name)
     image_spec = tf.TensorSpec((None, height, width, channels), tf.float32)
     label_spec = tf.TensorSpec((None,), tf.int64)
 
-    if name in GENERATED:
-        generator = GENERATED[name]
+    if dataset_info.generator is not None:
+        generator = dataset_info.generator
         if split == "train":
             dataset = tf.data.Dataset.from_generator(
                 lambda: shapeset.stream(batch_size, seed, generator=generator),

@@ -4,7 +4,7 @@
 ellipse}; the label says which shapes are present, ignoring order and occlusion:
 3 single-shape classes + 6 unordered pairs (same-shape pairs included) = 9 classes.
 
-What follows the paper / the authors' generator (`../shared/papers.md`): 1-2
+What follows the paper (Sec. 2.1) and the authors' public generator: 1-2
 objects, scale 0.2-0.8, full rotation, random shape parameters, translation, object
 grey level in [0.55, 1.0] on a background in [0.0, 0.45], colours inverted with
 probability 0.5, the second object overlapping the first by at most 50%, at most

@@ -1,69 +1,16 @@
-"""Files of a run folder: atomic JSON writes, JSON-lines metrics, environment."""
+"""What a run ran on: versions, backend, devices, CPU and git commit (`env.json`).
 
-import json
-import math
+The run folder's JSON files themselves are written by `initializers.diagnostics.
+jsonio`, the one JSON I/O module of the repository.
+"""
+
 import os
 import pathlib
 import platform
 import subprocess
 import sys
-import tempfile
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def _finite_or_none(value):
-    # NaN/inf are not JSON; a diverged metric is recorded as null plus the status.
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_or_none(v) for v in value]
-    return value
-
-
-def write_json_atomic(path, data):
-    """Writes JSON through a temp file + rename, so a kill never leaves half a file."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(_finite_or_none(data), handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def read_json(path):
-    with open(path) as handle:
-        return json.load(handle)
-
-
-def append_jsonl(path, record):
-    """Appends one JSON line and flushes it to disk."""
-    with open(path, "a") as handle:
-        handle.write(json.dumps(_finite_or_none(record), sort_keys=True) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def read_jsonl(path):
-    """Records of a JSON-lines file; a torn last line (killed writer) is ignored."""
-    records = []
-    with open(path) as handle:
-        for line in handle:
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-    return records
 
 
 def git_commit():

@@ -1,10 +1,18 @@
-"""Command-line pieces shared by the reproduction drivers."""
+"""What every reproduction driver shares: its command line, the sweep-then-redraw
+`main`, and callbacks that read one fixed batch.
+
+A driver is then a config module (profiles, `get_experiment`), a `redraw` that
+writes figures and report from the run folders, and optionally callbacks, a
+`prepare` step and an LR-search table; see `reproductions/blog_cases.py` for the
+smallest one.
+"""
 
 import argparse
 import pathlib
 import sys
 
-from reproductions import data, harness, plots
+from reproductions import data, harness
+from reproductions.runs import load_runs
 
 
 def add_common_arguments(parser, profiles, default_profile, default_workdir):
@@ -80,8 +88,7 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
         exit_on_user_error(
             lambda: harness.sweep(configs, seeds, args.workdir, verbose=not args.quiet,
                                   tensorboard=args.tensorboard, callbacks_for=extra))
-    names = {config.name for config in configs}
-    runs = [run for run in plots.load_runs(args.workdir) if run["config"]["name"] in names]
+    runs = load_runs(args.workdir, configs)
     if not runs:
         raise SystemExit(f"error: no finished runs of this profile in {args.workdir}/runs; "
                          "run without --plot-only first")
@@ -92,3 +99,29 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
         text = redraw(args.workdir, args.profile, configs, runs)
     if not args.quiet:
         print(f"\n{text}\nfigures and reports in {args.workdir}")
+
+
+def fixed_batch_callbacks(load_batch, make_callbacks):
+    """A `callbacks_for` for `run_driver` whose callbacks share one fixed batch.
+
+    Args:
+        load_batch: `(dataset, data_dir) -> batch`, called once per dataset and
+            data folder (every run of a sweep on that dataset shares the batch).
+        make_callbacks: `(config, batch, run_dir, tensorboard) -> [callbacks]`.
+
+    Returns:
+        `(workdir, tensorboard) -> (config -> [callbacks])`.
+    """
+    def callbacks_for(workdir, tensorboard=False):
+        batches = {}
+
+        def for_config(config):
+            key = (config.dataset, config.data_dir)
+            if key not in batches:
+                batches[key] = load_batch(*key)
+            return make_callbacks(config, batches[key], harness.run_dir_of(config, workdir),
+                                  tensorboard)
+
+        return for_config
+
+    return callbacks_for

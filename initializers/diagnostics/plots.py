@@ -1,4 +1,4 @@
-"""Figures in the style of Glorot & Bengio 2010, from `initializers.diagnostics` output.
+"""Figures in the style of Glorot & Bengio 2010, from the diagnostics output.
 
 * `plot_layer_histograms`: one panel per setting, one curve per layer: the
   normalized histograms of activations (their Figs. 4 and 6), back-propagated

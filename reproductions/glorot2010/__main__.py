@@ -1,0 +1,3 @@
+from reproductions.glorot2010 import main
+
+main()

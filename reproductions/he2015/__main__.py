@@ -1,0 +1,3 @@
+from reproductions.he2015 import main
+
+main()

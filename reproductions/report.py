@@ -1,0 +1,107 @@
+"""The claims report every reproduction writes: one schema, one way to render it.
+
+`report.json` is a dict with at least
+
+    {"paper": str, "profile": str, "dataset": str, "seeds": [int, ...],
+     "claims": [{"id": str, "criterion": str, "measured": dict, "holds": bool}, ...]}
+
+plus whatever else the paper's report needs (budgets, tables). Each claim's
+criterion is fixed in the driver before the runs; a claim that does not hold is
+reported as not holding. `write_report` checks the schema before writing, and the
+tests check every driver's report with the same `check_report`.
+"""
+
+import json
+import pathlib
+
+from initializers.diagnostics.jsonio import write_json_atomic
+
+CLAIM_FIELDS = ("id", "criterion", "measured", "holds")
+LR_SEARCH_TITLE = "# Learning-rate search (validation set)"
+
+
+def claim(claim_id, criterion, measured, holds):
+    """One claim record; `holds` becomes a plain bool (numpy bools are not JSON)."""
+    return {"id": claim_id, "criterion": criterion, "measured": measured, "holds": bool(holds)}
+
+
+def check_report(report, paper=None, claim_ids=None):
+    """Raises ValueError unless `report` follows the schema (see the module docstring).
+
+    Args:
+        report: the report dict.
+        paper: expected `report["paper"]` (None: any string).
+        claim_ids: expected set of claim ids (None: any).
+    """
+    problems = []
+    for key, kind in (("paper", str), ("profile", str), ("dataset", str), ("seeds", list),
+                      ("claims", list)):
+        if not isinstance(report.get(key), kind):
+            problems.append(f"`{key}` must be a {kind.__name__}")
+    if isinstance(report.get("seeds"), list) and not all(
+            isinstance(s, int) and not isinstance(s, bool) for s in report["seeds"]):
+        problems.append("`seeds` must hold ints")
+    if paper is not None and report.get("paper") != paper:
+        problems.append(f"`paper` must be {paper!r}")
+    for item in report.get("claims") or []:
+        if not isinstance(item, dict) or tuple(sorted(item)) != tuple(sorted(CLAIM_FIELDS)):
+            problems.append(f"a claim must have exactly the fields {CLAIM_FIELDS}: {item!r:.200}")
+            continue
+        if not (isinstance(item["id"], str) and isinstance(item["criterion"], str)
+                and isinstance(item["measured"], dict) and isinstance(item["holds"], bool)):
+            problems.append(f"claim {item['id']!r}: id and criterion str, measured dict, holds bool")
+    ids = [item.get("id") for item in report.get("claims") or [] if isinstance(item, dict)]
+    if claim_ids is not None and set(ids) != set(claim_ids):
+        problems.append(f"claim ids {sorted(map(str, ids))} != expected {sorted(claim_ids)}")
+    if len(ids) != len(set(ids)):
+        problems.append("claim ids must be unique")
+    if problems:
+        raise ValueError("Report does not follow the schema: " + "; ".join(problems)
+                         + f". Received: paper={report.get('paper')!r}")
+    return report
+
+
+def percent(value, decimals=1):
+    """`value` (a fraction) in percent with `decimals` decimals; None as "-"."""
+    return "-" if value is None else f"{100 * value:.{decimals}f}"
+
+
+def markdown_table(columns, rows):
+    """Lines of a markdown table: header, rule, one line per row (cells as given)."""
+    lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
+def claims_table(claims):
+    """Lines of the claims table: id, criterion, measured (as JSON), holds."""
+    rows = [(f"`{item['id']}`", item["criterion"],
+             json.dumps(item["measured"], default=str).replace("|", "/"),
+             "yes" if item["holds"] else "**no**") for item in claims]
+    return markdown_table(("claim", "criterion", "measured", "holds"), rows)
+
+
+def report_markdown(title, setting, claims, sections=()):
+    """report.md: `# <title>: claims (<profile> profile)`, the setting, the claims table,
+    then extra sections (each a list of lines, preceded by a blank line)."""
+    lines = [f"# {title}", "", setting, "", *claims_table(claims)]
+    for section in sections:
+        lines += ["", *section]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(workdir, report, markdown, paper=None):
+    """Checks `report` against the schema, then writes report.json and report.md."""
+    check_report(report, paper)
+    workdir = pathlib.Path(workdir)
+    write_json_atomic(workdir / "report.json", report)
+    (workdir / "report.md").write_text(markdown)
+    return markdown
+
+
+def summary_markdown(rows, metric="test error"):
+    """Markdown table of `runs.final_summary` rows, errors in % with 2 decimals."""
+    table = markdown_table(
+        ("setting", "seeds (completed)", f"final {metric} % mean", "std", "min", "max"),
+        [(row["label"], f"{row['n']} ({row['completed']})", percent(row["mean"], 2),
+          percent(row["std"], 2), percent(row["min"], 2), percent(row["max"], 2)) for row in rows])
+    return "\n".join(table)

@@ -1,0 +1,97 @@
+"""`RunConfig`: everything that defines one training run, as JSON-serializable data.
+
+Light on purpose (no Keras, no TensorFlow): the config modules build their
+experiments from it, and tests and tools read run folders with it, without
+starting a backend.
+"""
+
+import dataclasses
+
+from reproductions import data
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one training run; JSON-serializable.
+
+    Attributes:
+        name: short id of the setting (one curve), e.g. "he"; the run id is
+            `<name>-seed<seed>`. Only an id: the facts a driver groups runs by
+            are in `tags`, never parsed back from the name.
+        label: legend text for figures.
+        tags: the facts a driver groups and selects runs by, as data, e.g.
+            `{"figure": "fig3", "depth": 30, "init": "he"}` (JSON values).
+        model: a name in `models.BUILDERS`; `model_kwargs` are its arguments.
+        initializer: any identifier `initializers.get` accepts; ours by name
+            ("he_normal"), Keras's with the "keras." prefix ("keras.HeNormal").
+        dataset: a name in `reproductions.data.DATASETS`; `flatten` for MLPs.
+        optimizer: "sgd", "momentum" (SGD with `momentum`) or "adam".
+        learning_rate, batch_size: as usual.
+        steps: training updates; `eval_every`: updates between evaluations.
+        eval_examples: size of the fixed evaluation set scored at each evaluation.
+        eval_split: "test" (default) or "validation" (for hyperparameter searches,
+            so that the test set is not used to choose them). The metrics keep
+            the names test_loss / test_error either way.
+        seed: seeds data stream, initial weights and everything else.
+        jit_compile: XLA-compile the training step.
+        steps_per_execution: training steps per compiled call (fewer Python
+            round trips); must divide `eval_every`.
+    """
+
+    name: str
+    model: str
+    model_kwargs: dict
+    initializer: object
+    label: str = ""
+    dataset: str = "shapeset3x2"
+    flatten: bool = False
+    optimizer: str = "momentum"
+    momentum: float = 0.9
+    learning_rate: float = 0.01
+    batch_size: int = 64
+    steps: int = 1000
+    eval_every: int = 100
+    eval_examples: int = 2000
+    eval_split: str = "test"
+    seed: int = 0
+    jit_compile: bool = True
+    steps_per_execution: int = 1
+    data_dir: str | None = None
+    tags: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"`optimizer` must be one of {OPTIMIZERS}. Received: optimizer={self.optimizer!r}")
+        for field in ("steps", "eval_every", "batch_size", "eval_examples", "steps_per_execution"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"`{field}` must be a positive int. Received: {field}={value!r}")
+        if self.steps % self.eval_every or self.eval_every % self.steps_per_execution:
+            raise ValueError(
+                "`eval_every` must divide `steps`, and `steps_per_execution` must divide "
+                f"`eval_every`. Received: steps={self.steps}, eval_every={self.eval_every}, "
+                f"steps_per_execution={self.steps_per_execution}"
+            )
+        if not self.learning_rate > 0:
+            raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={self.learning_rate}")
+        data.num_classes(self.dataset)  # validates the name
+        if self.eval_split not in ("test", "validation"):
+            raise ValueError(f"`eval_split` must be 'test' or 'validation'. Received: eval_split={self.eval_split!r}")
+        if not isinstance(self.tags, dict) or not all(isinstance(k, str) for k in self.tags):
+            raise ValueError(f"`tags` must be a dict with str keys. Received: tags={self.tags!r}")
+
+    @property
+    def run_id(self):
+        return f"{self.name}-seed{self.seed}"
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, config):
+        return cls(**config)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
