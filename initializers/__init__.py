@@ -22,6 +22,7 @@ from initializers._graph import (
 )
 from initializers._per_layer import fresh_initializer, initializer_factory, layer_seed
 from initializers._registry import get, serialize, valid_names
+from initializers.lsuv import LSUVRecord, LSUVRecords, lsuv, lsuv_options
 from initializers.orthogonal import DeltaOrthogonal, Orthogonal, gain
 from initializers.reinit import (
     InitializationRecords,
@@ -51,6 +52,8 @@ __all__ = [
     "HeNormal",
     "HeUniform",
     "InitializationRecords",
+    "LSUVRecord",
+    "LSUVRecords",
     "LayerInitRecord",
     "LecunNormal",
     "LecunUniform",
@@ -73,6 +76,8 @@ __all__ = [
     "layer_fans",
     "layer_seed",
     "load_model",
+    "lsuv",
+    "lsuv_options",
     "serialize",
     "valid_names",
     "walk_layers",

@@ -68,6 +68,12 @@ def valid_names():
 
 
 def _unknown(identifier):
+    if identifier == "lsuv":
+        return ValueError(
+            "LSUV is data-dependent, not an initializer of one kernel: call "
+            "`initializers.lsuv(model, batch)` (in a run config, the harness does). "
+            f"Received: identifier={identifier!r}"
+        )
     return ValueError(
         f"Unknown initializer {identifier!r}. Valid names: {', '.join(valid_names())}; "
         f"or '{KERAS_PREFIX}<name>' for a Keras built-in (e.g. 'keras.he_normal'). "

@@ -3,7 +3,7 @@
 A run folder (`<workdir>/runs/<run_id>/`) holds
 * `config.json`: the `RunConfig`, exactly as run;
 * `env.json`: python/keras/tensorflow versions, backend, devices, git commit;
-* `init.json`: what `initialize_weights` did to each kernel;
+* `init.json`: what `initialize_weights` (or `lsuv`) did to each kernel;
 * `metrics.jsonl`: one line per evaluation: step, train_loss, train_error (means
   over the steps since the last evaluation; at step 0 measured on training
   batches before any update), test_loss, test_error, time (s since the run
@@ -31,7 +31,7 @@ import time
 import keras
 
 import models
-from initializers import initialize_weights
+from initializers import initialize_weights, lsuv, lsuv_options
 from initializers.diagnostics.jsonio import append_jsonl, read_json, write_json_atomic
 from reproductions import data
 from reproductions.environment import environment
@@ -160,7 +160,12 @@ def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=prin
     test = data.load(config.dataset, config.eval_split, num_examples=config.eval_examples, **load)
 
     model = models.build(config.model, **config.model_kwargs)
-    records = initialize_weights(model, config.initializer, seed=config.seed)
+    lsuv_kwargs = lsuv_options(config.initializer)
+    if lsuv_kwargs is None:
+        records = initialize_weights(model, config.initializer, seed=config.seed)
+    else:  # data-dependent (Mishkin & Matas 2016): on the run's first training batch
+        images, _ = next(iter(train))
+        records = lsuv(model, images, seed=config.seed, **lsuv_kwargs)
     write_json_atomic(run_dir / "init.json", [r.as_dict() for r in records])
     model.compile(
         optimizer=_optimizer(config),

@@ -25,7 +25,9 @@ class RunConfig:
             `{"figure": "fig3", "depth": 30, "init": "he"}` (JSON values).
         model: a name in `models.BUILDERS`; `model_kwargs` are its arguments.
         initializer: any identifier `initializers.get` accepts; ours by name
-            ("he_normal"), Keras's with the "keras." prefix ("keras.HeNormal").
+            ("he_normal"), Keras's with the "keras." prefix ("keras.HeNormal"); or
+            "lsuv" / `{"class_name": "lsuv", "config": {...}}` for `initializers.lsuv`
+            on the run's first training batch.
         dataset: a name in `reproductions.data.DATASETS`; `flatten` for MLPs.
         optimizer: "sgd", "momentum" (SGD with `momentum`) or "adam".
         learning_rate, batch_size: as usual.
