@@ -20,6 +20,10 @@ Our choices (the paper does not give them, or gives them for 224x224 ImageNet):
   filter), so the same topology runs on a CPU (e.g. 1/32) or near the paper's
   size on a GPU (1.0). `input_shape` and `num_classes` follow the dataset.
 * All convolutions use "same" padding.
+* Other depths (the trainability maps): the same stem, three stages of 3x3
+  convolutions (256, 512, 512 filters) sharing depth - 4 convolutions as evenly
+  as possible (the first stages get the extra ones), the same fc head. 22 and 30
+  keep the layouts above exactly.
 
 The builder counts weight layers: `len(initializers.weight_layers(model)) == depth`.
 """
@@ -43,8 +47,20 @@ LAYOUTS = {
         [(3, 512)] * 3 + [(2, 256)] * 5,
     ),
 }
-DEPTHS = tuple(LAYOUTS)
+DEPTHS = tuple(LAYOUTS)  # the paper's depths; any depth >= MIN_DEPTH builds
+STAGE_FILTERS = (256, 512, 512)
+MIN_DEPTH = 1 + len(STAGE_FILTERS) + 3  # stem, one conv per stage, 3 fc
 ACTIVATIONS = ("relu", "prelu")
+
+
+def layout(depth):
+    """Per stage, the (kernel size, filters) of its convolutions, for `depth` weight layers."""
+    if depth in LAYOUTS:
+        return LAYOUTS[depth]
+    convs = depth - MIN_DEPTH + len(STAGE_FILTERS)
+    stages = len(STAGE_FILTERS)
+    counts = [convs // stages + (1 if index < convs % stages else 0) for index in range(stages)]
+    return tuple([(3, filters)] * count for filters, count in zip(STAGE_FILTERS, counts))
 
 
 def _scaled(width, multiplier):
@@ -60,7 +76,7 @@ def PlainNet(
     kernel_initializer="he_normal",
     name=None,
 ):
-    """Plain deep ReLU/PReLU CNN of He et al. 2015 (22 or 30 weight layers).
+    """Plain deep ReLU/PReLU CNN of He et al. 2015 (22 or 30 weight layers, or any depth).
 
     Example:
 
@@ -70,7 +86,8 @@ def PlainNet(
     30
 
     Args:
-        depth: 22 (Fig. 2, "model B") or 30 (Fig. 3).
+        depth: 22 (Fig. 2, "model B"), 30 (Fig. 3), or any other number of weight
+            layers >= 7 (`layout`).
         width_multiplier: scales every conv and hidden fc width.
         input_shape: (height, width, channels).
         num_classes: outputs (logits, no softmax).
@@ -84,8 +101,9 @@ def PlainNet(
         He, Zhang, Ren, Sun. "Delving Deep into Rectifiers", ICCV 2015, Table 3
         and Figs. 2-3.
     """
-    if depth not in LAYOUTS:
-        raise ValueError(f"`depth` must be one of {DEPTHS}. Received: depth={depth!r}")
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < MIN_DEPTH:
+        raise ValueError(f"`depth` must be an int >= {MIN_DEPTH} (the paper's: {DEPTHS}). "
+                         f"Received: depth={depth!r}")
     if activation not in ACTIVATIONS:
         raise ValueError(f"`activation` must be one of {ACTIVATIONS}. Received: activation={activation!r}")
     if not (isinstance(width_multiplier, (int, float)) and width_multiplier > 0):
@@ -105,13 +123,14 @@ def PlainNet(
                             padding="same", kernel_initializer=new_initializer(), name=stem_name)(inputs)
     x = nonlinearity(x, stem_name)
     x = keras.layers.MaxPooling2D(2, padding="same", name="stem_pool")(x)
-    for stage_index, stage in enumerate(LAYOUTS[depth], start=1):
+    stages = layout(depth)
+    for stage_index, stage in enumerate(stages, start=1):
         for conv_index, (kernel_size, filters) in enumerate(stage, start=1):
             layer_name = f"stage{stage_index}_conv{conv_index}_{kernel_size}x{kernel_size}"
             x = keras.layers.Conv2D(_scaled(filters, width_multiplier), kernel_size, padding="same",
                                     kernel_initializer=new_initializer(), name=layer_name)(x)
             x = nonlinearity(x, layer_name)
-        if stage_index < len(LAYOUTS[depth]):
+        if stage_index < len(stages):
             x = keras.layers.MaxPooling2D(2, padding="same", name=f"stage{stage_index}_pool")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     for fc_index in (1, 2):

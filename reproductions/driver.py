@@ -11,7 +11,7 @@ import argparse
 import pathlib
 import sys
 
-from reproductions import data, harness
+from reproductions import data, harness, sweeps
 from reproductions.runs import load_runs
 
 
@@ -35,7 +35,35 @@ def add_common_arguments(parser, profiles, default_profile, default_workdir):
     parser.add_argument("--tensorboard", action="store_true",
                         help="also write TensorBoard logs into each run folder (<run>/tensorboard): "
                              "the same scalars, and the driver's diagnostics where it has them")
+    parser.add_argument("--jobs", type=_positive_int, default=None,
+                        help="worker processes training runs in parallel on this machine (default: "
+                             "one per GPU, else one per CPU core with one thread each; 1: in this "
+                             "process, with one line per evaluation)")
+    parser.add_argument("--shard", default=None, metavar="K/N",
+                        help="run only shard K of N (0 <= K < N) of the sweep, e.g. one task of a "
+                             "Slurm array job sharing --workdir; redraw with --plot-only once all "
+                             "shards are done")
+    parser.add_argument("--engine", choices=("local", "dask"), default="local",
+                        help="local: worker processes on this machine (--jobs); dask: each run a "
+                             "task on a Dask cluster (--scheduler, or a local cluster)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="Dask scheduler address for --engine dask (default: start a local "
+                             "cluster of --jobs workers)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive int, got {text}")
+    return value
+
+
+def _parse_shard(parser, text):
+    try:
+        return sweeps.Shard.parse(text) if text else None
+    except ValueError as error:
+        parser.error(str(error))
 
 
 def exit_on_user_error(function):
@@ -82,12 +110,25 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
     configs, seeds = config_module.get_experiment(args.profile, args.dataset, args.data_dir)
     seeds = args.seeds or seeds
     if not args.plot_only:
-        if prepare:
+        shard = _parse_shard(parser, args.shard)
+        if prepare and (shard is None or shard.index == 0):  # one shard measures, not all
             exit_on_user_error(lambda: prepare(args.workdir, args.profile, configs, seeds))
         extra = callbacks_for(args.workdir, args.tensorboard) if callbacks_for else None
-        exit_on_user_error(
-            lambda: harness.sweep(configs, seeds, args.workdir, verbose=not args.quiet,
-                                  tensorboard=args.tensorboard, callbacks_for=extra))
+        jobs = args.jobs or sweeps.default_jobs()
+        executor = sweeps.dask_executor(args.scheduler, jobs) if args.engine == "dask" else None
+        try:
+            exit_on_user_error(
+                lambda: sweeps.sweep(configs, seeds, args.workdir, jobs=jobs, shard=shard,
+                                     executor=executor, verbose=not args.quiet,
+                                     tensorboard=args.tensorboard, callbacks_for=extra))
+        finally:
+            if executor is not None:
+                executor.close()
+        if shard is not None and not all(harness.is_finished(config, args.workdir)
+                                         for config in sweeps.plan(configs, seeds)):
+            print(f"shard {shard} done; once every shard is, redraw with --plot-only "
+                  f"--workdir {args.workdir}")
+            return
     runs = load_runs(args.workdir, configs)
     if not runs:
         raise SystemExit(f"error: no finished runs of this profile in {args.workdir}/runs; "
@@ -101,27 +142,44 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
         print(f"\n{text}\nfigures and reports in {args.workdir}")
 
 
-def fixed_batch_callbacks(load_batch, make_callbacks):
+class FixedBatchCallbacks:
     """A `callbacks_for` for `run_driver` whose callbacks share one fixed batch.
 
+    Picklable (so sweep workers and cluster tasks can build the callbacks where the
+    run trains) when `load_batch` and `make_callbacks` are module-level functions.
+
     Args:
-        load_batch: `(dataset, data_dir) -> batch`, called once per dataset and
-            data folder (every run of a sweep on that dataset shares the batch).
+        load_batch: `(dataset, data_dir) -> batch`, called once per dataset and data
+            folder in each process (every run there on that dataset shares the batch).
         make_callbacks: `(config, batch, run_dir, tensorboard) -> [callbacks]`.
 
-    Returns:
-        `(workdir, tensorboard) -> (config -> [callbacks])`.
+    Calling it with `(workdir, tensorboard)` gives the `config -> [callbacks]` function
+    a sweep uses.
     """
-    def callbacks_for(workdir, tensorboard=False):
-        batches = {}
 
-        def for_config(config):
-            key = (config.dataset, config.data_dir)
-            if key not in batches:
-                batches[key] = load_batch(*key)
-            return make_callbacks(config, batches[key], harness.run_dir_of(config, workdir),
-                                  tensorboard)
+    def __init__(self, load_batch, make_callbacks):
+        self.load_batch, self.make_callbacks = load_batch, make_callbacks
 
-        return for_config
+    def __call__(self, workdir, tensorboard=False):
+        return _BoundCallbacks(self, str(workdir), tensorboard)
 
-    return callbacks_for
+
+class _BoundCallbacks:
+    def __init__(self, factory, workdir, tensorboard):
+        self.factory, self.workdir, self.tensorboard = factory, workdir, tensorboard
+        self._batches = {}
+
+    def __getstate__(self):  # the batches stay behind; each process loads its own
+        return {**self.__dict__, "_batches": {}}
+
+    def __call__(self, config):
+        key = (config.dataset, config.data_dir)
+        if key not in self._batches:
+            self._batches[key] = self.factory.load_batch(*key)
+        return self.factory.make_callbacks(config, self._batches[key],
+                                           harness.run_dir_of(config, self.workdir), self.tensorboard)
+
+
+def fixed_batch_callbacks(load_batch, make_callbacks):
+    """`FixedBatchCallbacks(load_batch, make_callbacks)`."""
+    return FixedBatchCallbacks(load_batch, make_callbacks)

@@ -12,6 +12,8 @@ A run folder (`<workdir>/runs/<run_id>/`) holds
 
 A run whose `final.json` exists is never redone; a folder without one (a killed
 run) is cleared and run again, so an interrupted sweep resumes where it stopped.
+Sweeps of many runs (in worker processes, shards or on a cluster):
+`reproductions.sweeps`.
 
 Determinism: `keras.utils.set_random_seed(config.seed)` seeds Python, numpy and
 the backend; the data stream and the initial weights derive from the same seed.
@@ -25,7 +27,6 @@ import json
 import math
 import pathlib
 import shutil
-import sys
 import time
 
 import keras
@@ -204,39 +205,3 @@ def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=prin
     }
     write_json_atomic(run_dir / "final.json", final)
     return final
-
-
-def sweep(configs, seeds, workdir, *, verbose=1, tensorboard=False, callbacks_for=None):
-    """Runs every config for every seed, skipping runs already finished.
-
-    Args:
-        configs: `RunConfig`s (their own `seed` is replaced by each of `seeds`).
-        seeds: ints.
-        workdir: experiment folder shared by all runs.
-        verbose: 0 silent; 1 a progress bar over runs and one line per evaluation.
-        callbacks_for: optional function `config -> list of callbacks`.
-
-    Returns:
-        Dict run_id -> final.json content.
-    """
-    from tqdm import tqdm
-
-    runs = [config.replace(seed=seed) for config in configs for seed in seeds]
-    results = {}
-    bar = tqdm(runs, desc="sweep", unit="run", disable=not verbose, file=sys.stderr)
-    for config in bar:
-        bar.set_postfix_str(config.run_id)
-        if is_finished(config, workdir):
-            results[config.run_id] = read_json(run_dir_of(config, workdir) / "final.json")
-            if verbose:
-                bar.write(f"{config.run_id}: already finished, skipped")
-            continue
-        extra = callbacks_for(config) if callbacks_for else ()
-        final = run(config, workdir, verbose=verbose, tensorboard=tensorboard, callbacks=extra,
-                    log=bar.write)
-        results[config.run_id] = final
-        if verbose:
-            bar.write(f"{config.run_id}: {final['status']} after {final['steps_done']} steps, "
-                      f"test_error {_fmt(final['final']['test_error'])}, "
-                      f"{final['wall_time_s']:.0f}s")
-    return results

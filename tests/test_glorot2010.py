@@ -192,7 +192,9 @@ def test_tfds_dataset_through_the_driver_with_mock_data(tmp_path):
 
     workdir = tmp_path / "mnist"
     with tfds.testing.mock_data(num_examples=320):
-        glorot2010.main(["--profile", "smoke", "--dataset", "mnist", "--workdir", str(workdir), "--quiet"])
+        # --jobs 1: mock_data patches TFDS in this process only, not in worker processes.
+        glorot2010.main(["--profile", "smoke", "--dataset", "mnist", "--workdir", str(workdir), "--quiet",
+                         "--jobs", "1"])
     report = json.loads((workdir / "report.json").read_text())
     _check_schema(report)
     assert report["dataset"] == "mnist" and report["datasets"] == ["mnist"]

@@ -6,7 +6,7 @@ import keras
 import pytest
 
 from initializers.diagnostics.jsonio import read_jsonl
-from reproductions import blog_cases, data, harness, plots, report, runs
+from reproductions import blog_cases, data, harness, plots, report, runs, sweeps
 from reproductions.harness import RunConfig
 
 TINY = dict(model="simple_mlp", model_kwargs=dict(input_dim=1024, hidden_dim=8, output_dim=9),
@@ -49,7 +49,7 @@ def test_same_seed_same_metrics(tmp_path):
 def test_nan_loss_is_recorded_as_diverged_and_sweep_goes_on(tmp_path):
     exploding = RunConfig(name="exploding", **{**TINY, "learning_rate": 1e6})
     healthy = RunConfig(name="healthy", **TINY)
-    results = harness.sweep([exploding, healthy], [0], tmp_path, verbose=0)
+    results = sweeps.sweep([exploding, healthy], [0], tmp_path, verbose=0)
     assert results["exploding-seed0"]["status"] == "diverged"
     assert results["exploding-seed0"]["diverged_at_step"] < 12
     assert results["exploding-seed0"]["final"]["train_loss"] is None
@@ -67,7 +67,7 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
     configs = [RunConfig(name="first", **TINY), RunConfig(name="second", **TINY)]
     kill_second = lambda config: [_Interrupt()] if config.name == "second" else []
     with pytest.raises(KeyboardInterrupt):
-        harness.sweep(configs, [0], tmp_path, verbose=0, callbacks_for=kill_second)
+        sweeps.sweep(configs, [0], tmp_path, verbose=0, callbacks_for=kill_second)
     first_final = tmp_path / "runs/first-seed0/final.json"
     second_dir = tmp_path / "runs/second-seed0"
     assert first_final.exists()
@@ -75,7 +75,7 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
     finished_at = first_final.stat().st_mtime_ns
     first_metrics = (tmp_path / "runs/first-seed0/metrics.jsonl").read_text()
 
-    results = harness.sweep(configs, [0], tmp_path, verbose=0)
+    results = sweeps.sweep(configs, [0], tmp_path, verbose=0)
     assert first_final.stat().st_mtime_ns == finished_at  # not redone
     assert (tmp_path / "runs/first-seed0/metrics.jsonl").read_text() == first_metrics
     assert results["second-seed0"]["status"] == "completed"
@@ -109,7 +109,7 @@ def test_bad_run_config_raises(change, message):
 def test_plots_and_summary_from_logs_only(tmp_path):
     configs = [RunConfig(name="he", label="He", **TINY),
                RunConfig(name="exploding", **{**TINY, "learning_rate": 1e6})]
-    harness.sweep(configs, [0, 1], tmp_path, verbose=0)
+    sweeps.sweep(configs, [0, 1], tmp_path, verbose=0)
     loaded = runs.load_runs(tmp_path)
     assert len(loaded) == 4
     steps, mean, low, high, count = runs.seed_statistics(runs.group_runs(loaded)["he"], "test_error")
@@ -152,7 +152,7 @@ def test_finished_run_of_another_config_is_not_reused(tmp_path):
     harness.run(RunConfig(name="tiny", **TINY), tmp_path, verbose=0)
     changed = RunConfig(name="tiny", **{**TINY, "learning_rate": 0.02})  # same run id
     with pytest.raises(harness.RunFolderConflictError, match="different config"):
-        harness.sweep([changed], [0], tmp_path, verbose=0)
+        sweeps.sweep([changed], [0], tmp_path, verbose=0)
 
 
 def test_driver_refuses_workdir_of_another_profile(tmp_path, capsys):
@@ -175,7 +175,7 @@ def test_tensorboard_option_writes_event_files(tmp_path):
 
 def test_tags_are_data_and_old_run_folders_without_tags_resume_and_redraw(tmp_path):
     config = RunConfig(name="he", tags={"init": "he", "depth": 3}, **TINY)
-    harness.sweep([config], [0], tmp_path, verbose=0)
+    sweeps.sweep([config], [0], tmp_path, verbose=0)
     config_path = tmp_path / "runs/he-seed0/config.json"
     stored = json.loads(config_path.read_text())
     assert stored["tags"] == {"init": "he", "depth": 3}
@@ -183,7 +183,7 @@ def test_tags_are_data_and_old_run_folders_without_tags_resume_and_redraw(tmp_pa
     del stored["tags"]
     config_path.write_text(json.dumps(stored))
     finished_at = (tmp_path / "runs/he-seed0/final.json").stat().st_mtime_ns
-    harness.sweep([config], [0], tmp_path, verbose=0)
+    sweeps.sweep([config], [0], tmp_path, verbose=0)
     assert (tmp_path / "runs/he-seed0/final.json").stat().st_mtime_ns == finished_at
     # ... and read back with the tags of the profile's config of that name.
     (loaded,) = runs.load_runs(tmp_path, [config])

@@ -40,7 +40,8 @@ def test_prelu_option_and_registry():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(depth=19), "depth"),
+    (dict(depth=6), "depth"),
+    (dict(depth=22.0), "depth"),
     (dict(activation="tanh"), "activation"),
     (dict(width_multiplier=0), "width_multiplier"),
     (dict(kernel_initializer="bogus"), "Valid names"),
@@ -48,3 +49,11 @@ def test_prelu_option_and_registry():
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         PlainNet(**{"input_shape": (32, 32, 1), "num_classes": 9, **kwargs})
+
+
+@pytest.mark.parametrize("depth", [7, 10, 14, 38])
+def test_any_depth_builds_with_that_many_weight_layers(depth):
+    model = PlainNet(depth, width_multiplier=1 / 32, input_shape=(32, 32, 1), num_classes=9)
+    layers = weight_layers(model)
+    assert len(layers) == depth and layers[0].name == "stem" and layers[-1].name == "logits"
+    assert all(l.kernel_size == (3, 3) for l in layers[1:-3])

@@ -1,3 +1,4 @@
 from reproductions.glorot2010 import main
 
-main()
+if __name__ == "__main__":  # not when a sweep worker process imports this module
+    main()

@@ -1,3 +1,4 @@
 from reproductions.he2015 import main
 
-main()
+if __name__ == "__main__":  # not when a sweep worker process imports this module
+    main()

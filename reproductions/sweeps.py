@@ -1,0 +1,243 @@
+"""Running a sweep of independent runs: in this process, in N worker processes on this
+machine, one shard of it (scheduler array jobs), or as tasks on a Dask cluster.
+
+Every way keeps the harness's rules: a run whose `final.json` exists is never redone,
+a run folder without one (a killed run) is redone, each run is handed to exactly one
+worker, and a run's results depend on its config and seed only (not on `jobs`, up to
+the order of floating-point sums in multi-threaded kernels).
+"""
+
+import concurrent.futures
+import multiprocessing
+import os
+import pathlib
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+
+from initializers.diagnostics.jsonio import read_json
+from reproductions import worker
+
+
+def _format_error(value):
+    return "n/a" if value is None else f"{value:.4f}"
+
+CPU_WORKER_THREADS = 1  # threads per worker when a sweep fills the cores with workers
+
+
+class Shard:
+    """Run `index` of every `count` runs of a sweep: `Shard.parse("0/4")` is runs 0, 4, 8, ...
+
+    Shards 0..N-1 are disjoint and together the whole sweep (runs in the order of
+    configs x seeds), so N array-job tasks (`--shard $SLURM_ARRAY_TASK_ID/N`) sharing
+    one workdir run the sweep once.
+    """
+
+    def __init__(self, index, count):
+        if not (isinstance(count, int) and count >= 1 and isinstance(index, int) and 0 <= index < count):
+            raise ValueError(f"A shard is K/N with 0 <= K < N. Received: shard={index}/{count}")
+        self.index, self.count = index, count
+
+    @classmethod
+    def parse(cls, text):
+        found = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+        if not found:
+            raise ValueError(f"A shard is written K/N, e.g. 0/4. Received: shard={text!r}")
+        return cls(int(found.group(1)), int(found.group(2)))
+
+    def select(self, runs):
+        return [run for position, run in enumerate(runs) if position % self.count == self.index]
+
+    def __str__(self):
+        return f"{self.index}/{self.count}"
+
+
+def usable_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def visible_gpus():
+    """Number of NVIDIA GPUs this process may use, without importing a backend."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() not in ("", "-1")])
+    if shutil.which("nvidia-smi") is None:
+        return 0
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(line.startswith("GPU ") for line in listing.stdout.splitlines())
+
+
+def default_jobs():
+    """Worker processes a sweep uses by default: one per GPU if there are GPUs, else one
+    per usable CPU core, each with one thread.
+
+    Why: the drivers' nets are small, so one process cannot keep the cores busy; on 2
+    cores, two one-thread workers trained the He 30-layer net at 1.33x the steps/s of
+    one two-thread process (README, Benchmarks). One run per GPU keeps runs from
+    competing for a device's memory.
+    """
+    return visible_gpus() or usable_cores()
+
+
+def plan(configs, seeds, shard=None):
+    """The sweep's runs, configs x seeds, or one shard of them."""
+    runs = [config.replace(seed=seed) for config in configs for seed in seeds]
+    return shard.select(runs) if shard is not None else runs
+
+
+def _summary(config, final):
+    return (f"{config.run_id}: {final['status']} after {final['steps_done']} steps, "
+            f"test_error {_format_error(final['final']['test_error'])}, {final['wall_time_s']:.0f}s")
+
+
+def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose=1,
+          tensorboard=False, callbacks_for=None):
+    """Runs every config for every seed (or one shard), skipping runs already finished.
+
+    Args:
+        configs: `RunConfig`s (their own `seed` is replaced by each of `seeds`).
+        seeds: ints.
+        workdir: experiment folder shared by all runs (and by all shards and workers).
+        jobs: worker processes on this machine (1: in this process, with one line per
+            evaluation; see `default_jobs` for the drivers' default).
+        shard: a `Shard` (or "K/N"): run only that part of the sweep.
+        executor: a `concurrent.futures.Executor`-like object with `submit` (e.g. a
+            `dask.distributed.Client`) to run each run as one task there; `jobs` is
+            then ignored. See `dask_executor`.
+        verbose: 0 silent; 1 a progress bar over runs and one line per finished run.
+        tensorboard: also log TensorBoard scalars in each run folder.
+        callbacks_for: optional `config -> list of callbacks`; with workers or an
+            executor it must be picklable (see `driver.fixed_batch_callbacks`).
+
+    Returns:
+        Dict run_id -> final.json content, for the runs of this sweep (or shard).
+    """
+    from tqdm import tqdm
+
+    from reproductions import harness
+
+    if isinstance(shard, str):
+        shard = Shard.parse(shard)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"`jobs` must be a positive int. Received: jobs={jobs!r}")
+    runs = plan(configs, seeds, shard)
+    results, pending = {}, []
+    for config in runs:
+        if harness.is_finished(config, workdir):
+            results[config.run_id] = read_json(harness.run_dir_of(config, workdir) / "final.json")
+        else:
+            pending.append(config)
+    bar = tqdm(total=len(runs), initial=len(results), desc="sweep", unit="run",
+               disable=not verbose, file=sys.stderr)
+    if verbose and results:
+        bar.write(f"{len(results)} of {len(runs)} runs already finished, skipped")
+    try:
+        if executor is None and (jobs == 1 or len(pending) <= 1):
+            for config in pending:
+                bar.set_postfix_str(config.run_id)
+                extra = callbacks_for(config) if callbacks_for else ()
+                final = harness.run(config, workdir, verbose=verbose, tensorboard=tensorboard,
+                                    callbacks=extra, log=bar.write)
+                results[config.run_id] = final
+                bar.update()
+                if verbose:
+                    bar.write(_summary(config, final))
+        else:
+            _check_picklable(callbacks_for)
+            for config, final in _run_elsewhere(pending, workdir, jobs, executor, tensorboard,
+                                                callbacks_for):
+                results[config.run_id] = final
+                bar.update()
+                if verbose:
+                    bar.write(_summary(config, final))
+    finally:
+        bar.close()
+    return results
+
+
+def _check_picklable(callbacks_for):
+    try:
+        pickle.dumps(callbacks_for)
+    except Exception as error:  # pickle raises several types
+        raise ValueError("With several workers or an executor, `callbacks_for` must be picklable "
+                         "(a module-level function or an object such as driver.FixedBatchCallbacks). "
+                         f"Received: callbacks_for={callbacks_for!r} ({error})") from None
+
+
+def _run_elsewhere(pending, workdir, jobs, executor, tensorboard, callbacks_for):
+    """Yields (config, final) as runs finish, in worker processes or on `executor`."""
+    workdir = str(pathlib.Path(workdir).resolve())
+    if executor is not None:
+        futures = {executor.submit(worker.run_one, config, workdir, tensorboard, callbacks_for,
+                                   **_resources(executor)): config for config in pending}
+        for future in _as_completed(executor, futures):
+            yield futures[future], future.result()
+        return
+    gpus = visible_gpus()
+    context = multiprocessing.get_context("spawn")  # TensorFlow's state must not be forked
+    threads = max(1, usable_cores() // jobs)  # jobs workers share the cores, never oversubscribe
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=min(jobs, len(pending)), mp_context=context, initializer=worker.configure,
+        initargs=(threads, context.Value("i", 0), gpus))
+    try:
+        futures = {pool.submit(worker.run_one, config, workdir, tensorboard, callbacks_for): config
+                   for config in pending}
+        for future in concurrent.futures.as_completed(futures):
+            yield futures[future], future.result()
+    except BaseException:
+        # Ctrl-C, a failed run or a killed worker: stop every worker now. Their unfinished
+        # run folders have no final.json and are redone on the next sweep.
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _as_completed(executor, futures):
+    """`as_completed` of the executor's own kind (Dask futures are not concurrent ones)."""
+    module = type(executor).__module__.split(".")[0]
+    if module == "distributed":
+        from distributed import as_completed
+
+        return as_completed(list(futures))
+    return concurrent.futures.as_completed(futures)
+
+
+def _resources(executor):
+    """Per-task resources for a Dask client: one GPU per run where workers have GPUs."""
+    if type(executor).__module__.split(".")[0] != "distributed":
+        return {}
+    workers = executor.scheduler_info().get("workers", {}).values()
+    has_gpus = any(w.get("resources", {}).get("GPU") for w in workers)
+    return {"resources": {"GPU": 1}} if has_gpus else {}
+
+
+def dask_executor(address=None, workers=None):
+    """A `dask.distributed.Client` to run a sweep on: the scheduler at `address` (a cluster
+    started with `dask scheduler` / `dask worker`, or dask-jobqueue on Slurm), else a local
+    cluster of `workers` processes (default: `default_jobs()`) sharing the cores.
+
+    Each run is one task. Workers that declare a GPU resource (`dask worker ADDRESS
+    --resources GPU=1`, one per GPU with `CUDA_VISIBLE_DEVICES` set) get one run each.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as error:
+        raise ValueError("The Dask engine needs the `distributed` package (pip install "
+                         f"distributed). Received: address={address!r}") from error
+    if address:
+        return Client(address)
+    workers = workers or default_jobs()
+    threads = max(1, usable_cores() // workers)
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None, env=worker.thread_environment(threads))
+    return Client(cluster)

@@ -1,0 +1,61 @@
+"""What a sweep worker process runs: pin its threads, then train runs with the harness.
+
+Light on purpose: a worker imports this module first (no Keras, no TensorFlow), sets
+its thread counts and device, and only then imports the backend, so N workers on a
+machine do not each start one thread per core.
+"""
+
+import os
+
+
+def thread_environment(threads, base_xla_flags=""):
+    """Environment variables that cap every backend of one process at `threads` threads."""
+    threads = str(threads)
+    environment = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+                   "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1",
+                   "XLA_FLAGS": base_xla_flags}
+    if "intra_op_parallelism_threads" not in base_xla_flags:
+        environment["XLA_FLAGS"] = (f"{base_xla_flags} --xla_cpu_multi_thread_eigen=false "
+                                    f"intra_op_parallelism_threads={threads}").strip()
+    return environment
+
+
+def configure(threads, gpu_counter=None, gpus=0):
+    """Process initializer: thread counts for every backend, and one GPU per worker.
+
+    Args:
+        threads: intra-op threads for this worker (TensorFlow, XLA/JAX, OpenMP/oneDNN).
+        gpu_counter: a shared `multiprocessing.Value` handing out GPU indices.
+        gpus: number of GPUs to share out (0: leave the devices alone).
+    """
+    os.environ.update(thread_environment(threads, os.environ.get("XLA_FLAGS", "")))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if gpus and gpu_counter is not None:
+        with gpu_counter.get_lock():
+            index = gpu_counter.value % gpus
+            gpu_counter.value += 1
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(index)
+
+
+def _pin_tensorflow_threads(threads):
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    try:  # only possible before TensorFlow runs its first op in this process
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass
+
+
+def run_one(config, workdir, tensorboard=False, callbacks_for=None):
+    """Trains one run (a `RunConfig`) in this worker; returns its final.json."""
+    if "TF_NUM_INTRAOP_THREADS" in os.environ:  # set by `configure` (or by the user)
+        _pin_tensorflow_threads(int(os.environ["TF_NUM_INTRAOP_THREADS"]))
+    from reproductions import harness
+
+    callbacks = callbacks_for(config) if callbacks_for else ()
+    return harness.run(config, workdir, verbose=0, tensorboard=tensorboard, callbacks=callbacks)
