@@ -23,25 +23,27 @@ from initializers._base import MAX_SEED, validate_seed
 from initializers._registry import get
 
 
-def layer_seed(seed, index):
+def layer_seed(seed, index, stream=0):
     """The seed of the `index`-th weight of a model whose base seed is `seed`.
 
-    Distinct and reproducible per (seed, index) (numpy's `SeedSequence`); None
-    draws one from Python's `random` (reproducible under
-    `keras.utils.set_random_seed`).
+    Distinct and reproducible per (seed, index, stream) (numpy's `SeedSequence`;
+    stream 0 for kernels, 1 for biases); None draws one from Python's `random`
+    (reproducible under `keras.utils.set_random_seed`).
     """
     if seed is None:
         return random.randint(0, MAX_SEED)
-    return int(np.random.SeedSequence([validate_seed(seed), index]).generate_state(1)[0]) % MAX_SEED
+    entropy = [validate_seed(seed), index] + ([stream] if stream else [])
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0]) % MAX_SEED
 
 
-def fresh_initializer(prototype, index, seed=None):
+def fresh_initializer(prototype, index, seed=None, stream=0):
     """A new instance of `prototype` for the `index`-th weight of a model.
 
     Args:
         prototype: an initializer instance (ours or Keras's).
         index: position of the weight in the model (0, 1, ...).
         seed: base seed (default: the prototype's own seed, if any).
+        stream: 0 for kernels, 1 for biases (their seeds then differ from the kernels').
 
     Returns:
         A copy whose seed is `layer_seed(base, index)` when there is a base seed,
@@ -53,7 +55,7 @@ def fresh_initializer(prototype, index, seed=None):
     base = config["seed"] if seed is None else seed
     if base is not None and not isinstance(base, (int, np.integer)):
         base = None  # a Keras SeedGenerator: not a number to derive from
-    derived = None if base is None else layer_seed(base, index)
+    derived = None if base is None else layer_seed(base, index, stream)
     return type(prototype).from_config({**config, "seed": derived})
 
 

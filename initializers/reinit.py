@@ -125,6 +125,17 @@ def _draw(initializer, variable, fans):
     return initializer(shape, dtype=variable.dtype), None
 
 
+def _bias_initializer(bias):
+    """A constant initializer for a number, else `get(bias)` (a bias distribution)."""
+    if isinstance(bias, (str, dict, keras.initializers.Initializer)):
+        try:
+            return get(bias)
+        except ValueError as error:
+            raise ValueError(f"`bias` must be a finite number or an initializer identifier ({error}). "
+                             f"Received: bias={bias!r}") from None
+    return keras.initializers.Constant(validate_real("bias", bias))
+
+
 def initialize_weights(model, method="he", *, seed=None, bias=0.0, skip_unsupported=False):
     """Re-initializes every kernel of a built Keras model in place, or changes nothing.
 
@@ -166,7 +177,9 @@ def initialize_weights(model, method="he", *, seed=None, bias=0.0, skip_unsuppor
             seeded `method` instance's own seed is the base; an unseeded one draws
             fresh values, reproducible under `keras.utils.set_random_seed`).
         bias: the finite number every bias is set to (He 2015 and Glorot 2010 both
-            use 0).
+            use 0), or an initializer identifier to draw the biases from (e.g.
+            `{"class_name": "keras.RandomNormal", "config": {"stddev": 0.22}}`, the
+            sigma_b of mean-field theory), each bias with its own seed.
         skip_unsupported: leave weights of unsupported layers unchanged instead
             of raising.
 
@@ -182,7 +195,7 @@ def initialize_weights(model, method="he", *, seed=None, bias=0.0, skip_unsuppor
             unsupported layer with weights (unless `skip_unsupported`).
     """
     seed = validate_seed(seed)
-    bias = validate_real("bias", bias)
+    bias_prototype = _bias_initializer(bias)
     if not getattr(model, "built", False):
         raise ValueError(
             f"Model '{model.name}' is not built; build it (call it on data or give it an "
@@ -226,8 +239,9 @@ def initialize_weights(model, method="he", *, seed=None, bias=0.0, skip_unsuppor
                 )
             )
         if getattr(layer, "bias", None) is not None:
-            assignments.append((layer.bias, ops.full(tuple(layer.bias.shape), bias,
-                                                     dtype=layer.bias.dtype)))
+            bias_initializer = fresh_initializer(bias_prototype, len(records) - 1, seed, stream=1)
+            assignments.append((layer.bias, bias_initializer(tuple(layer.bias.shape),
+                                                             dtype=layer.bias.dtype)))
             handled.add(id(layer.bias))
 
     if not records:

@@ -36,7 +36,7 @@ from initializers import initialize_weights, lsuv, lsuv_options
 from initializers.diagnostics.jsonio import append_jsonl, read_json, write_json_atomic
 from reproductions import data
 from reproductions.environment import environment
-from reproductions.run_config import RunConfig  # noqa: F401  (re-exported: harness.RunConfig)
+from reproductions.run_config import RunConfig  # re-exported: harness.RunConfig
 
 class RunFolderConflictError(ValueError):
     """A run folder holds a finished run of a different config."""
@@ -121,8 +121,13 @@ def is_finished(config, workdir):
     if not (run_dir / "final.json").exists():
         return False
     stored, current = read_json(run_dir / "config.json"), json.loads(json.dumps(config.to_dict()))
-    if "tags" not in stored:  # a run folder written before configs carried tags
-        current.pop("tags")
+    # A run folder written before a field existed matches a config that leaves the field
+    # at its default (e.g. `tags` in the drivers' configs: the profile's tags are filled in
+    # when the folder is read back).
+    defaults = json.loads(json.dumps(RunConfig.defaults()))
+    for field in set(current) - set(stored):
+        if field == "tags" or current[field] == defaults.get(field):
+            current.pop(field)
     if stored != current:
         raise RunFolderConflictError(
             f"{run_dir} holds a finished run of a different config (another profile or "
@@ -163,7 +168,8 @@ def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=prin
     model = models.build(config.model, **config.model_kwargs)
     lsuv_kwargs = lsuv_options(config.initializer)
     if lsuv_kwargs is None:
-        records = initialize_weights(model, config.initializer, seed=config.seed)
+        records = initialize_weights(model, config.initializer, seed=config.seed,
+                                     bias=config.bias_initializer)
     else:  # data-dependent (Mishkin & Matas 2016): on the run's first training batch
         images, _ = next(iter(train))
         records = lsuv(model, images, seed=config.seed, **lsuv_kwargs)

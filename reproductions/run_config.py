@@ -28,6 +28,9 @@ class RunConfig:
             ("he_normal"), Keras's with the "keras." prefix ("keras.HeNormal"); or
             "lsuv" / `{"class_name": "lsuv", "config": {...}}` for `initializers.lsuv`
             on the run's first training batch.
+        bias_initializer: the constant every bias starts at (0, as in both papers),
+            or an initializer identifier to draw biases from (e.g. a Gaussian of std
+            sigma_b for the mean-field maps).
         dataset: a name in `reproductions.data.DATASETS`; `flatten` for MLPs.
         optimizer: "sgd", "momentum" (SGD with `momentum`) or "adam".
         learning_rate, batch_size: as usual.
@@ -47,6 +50,7 @@ class RunConfig:
     model_kwargs: dict
     initializer: object
     label: str = ""
+    bias_initializer: object = 0.0
     dataset: str = "shapeset3x2"
     flatten: bool = False
     optimizer: str = "momentum"
@@ -90,6 +94,13 @@ class RunConfig:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+    @classmethod
+    def defaults(cls):
+        """{field: default} of every field that has a default."""
+        return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                for f in dataclasses.fields(cls)
+                if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING}
 
     @classmethod
     def from_dict(cls, config):

@@ -179,8 +179,9 @@ def test_tags_are_data_and_old_run_folders_without_tags_resume_and_redraw(tmp_pa
     config_path = tmp_path / "runs/he-seed0/config.json"
     stored = json.loads(config_path.read_text())
     assert stored["tags"] == {"init": "he", "depth": 3}
-    # A run folder written before configs carried tags: resumed (not redone, no conflict) ...
-    del stored["tags"]
+    # A run folder written before configs carried tags (or bias_initializer): resumed (not
+    # redone, no conflict) ...
+    del stored["tags"], stored["bias_initializer"]
     config_path.write_text(json.dumps(stored))
     finished_at = (tmp_path / "runs/he-seed0/final.json").stat().st_mtime_ns
     sweeps.sweep([config], [0], tmp_path, verbose=0)
@@ -189,9 +190,11 @@ def test_tags_are_data_and_old_run_folders_without_tags_resume_and_redraw(tmp_pa
     (loaded,) = runs.load_runs(tmp_path, [config])
     assert runs.fact(loaded, "init") == "he" and runs.fact(loaded, "dataset") == "shapeset3x2"
     assert runs.select([loaded], depth=3) == [loaded] and runs.select([loaded], depth=4) == []
-    # Another config of the same name (other settings) is still refused.
-    with pytest.raises(harness.RunFolderConflictError):
-        harness.is_finished(config.replace(learning_rate=0.5), tmp_path)
+    # Another config of the same name (other settings, or a field away from its default)
+    # is still refused.
+    for changed in (config.replace(learning_rate=0.5), config.replace(bias_initializer=0.1)):
+        with pytest.raises(harness.RunFolderConflictError):
+            harness.is_finished(changed, tmp_path)
 
 
 def test_bad_tags_raise():

@@ -301,3 +301,15 @@ def test_seeded_method_without_seed_derives_per_layer_seeds_from_its_own():
     assert not np.array_equal(first[0], first[1])
     initialize_weights(model, HeNormal(seed=5))
     np.testing.assert_array_equal(first[1], _numpy(model.layers[1].kernel))
+
+
+def test_biases_drawn_from_an_initializer_with_their_own_seeds():
+    # Mean-field theory's biases b ~ N(0, sigma_b^2) (Poole et al. 2016).
+    model = _two_same_layers()
+    bias = {"class_name": "keras.RandomNormal", "config": {"stddev": 0.5}}
+    initialize_weights(model, "he", seed=1, bias=bias)
+    first, second = (_numpy(layer.bias) for layer in model.layers)
+    assert not np.array_equal(first, second) and 0.2 < first.std() < 0.9
+    assert not np.allclose(first, _numpy(model.layers[0].kernel)[0])  # not the kernel's stream
+    initialize_weights(model, "he", seed=1, bias=bias)
+    np.testing.assert_array_equal(first, _numpy(model.layers[0].bias))
