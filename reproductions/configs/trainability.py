@@ -1,0 +1,159 @@
+"""Depth x initialization trainability maps: where each initialization stops training.
+
+He et al. 2015 (Figs. 2-3) and Glorot & Bengio 2010 look at two or three depths; whether
+an init "works" depends on depth, width, learning rate and budget. These maps answer
+their question over a depth grid, in a fixed budget, with mean-field theory
+(Schoenholz et al. 2017, "Deep Information Propagation") drawn on top.
+
+Figures (written into the workdir):
+* `map1_test_error.png` (Map 1, ReLU, He's question): final test error over depth x
+  initializer for the plain nets of `models.PlainNet` (the 22- and 30-layer columns are
+  exactly the He 2015 reproduction's nets; other depths spread 3x3 convolutions over the
+  same three stages), mean over seeds, cells marked where every seed trained. Expected
+  (He et al., Fig. 3): He trains deeper than Xavier (Var = 1/n), whose signal shrinks
+  by 1/sqrt(2) per ReLU layer.
+* `map1_leave_chance.png`: updates until the test error first leaves chance (<= chance -
+  10 points) per depth, per init, median and min-max over seeds.
+* `map2_accuracy.png` (Map 2, tanh, Glorot's and Schoenholz's question): final test
+  accuracy of deep tanh MLPs over (sigma_w^2, depth) at sigma_b^2 = 0.05, with W ~
+  N(0, sigma_w^2 / n) and b ~ N(0, sigma_b^2), the theory curves 3 xi_c and 6 xi_c
+  (`initializers.diagnostics.mean_field.correlation_depth`) and the critical
+  sigma_w^2 (about 1.76) marked. Expected (Schoenholz et al.): trainable iff depth is
+  below about 6 xi_c, deepest at the critical point.
+
+Claims (`report.json` / `report.md`; criteria below, fixed before the runs): He trains
+deeper than Xavier, LSUV as deep as He, the measured Xavier stall depth,
+trainability tracks xi_c (agreement fraction and best-fitting constant), and the
+critical init trains deepest.
+
+Setting. Map 1: `PlainNet` at width 1/32 on offline Shapeset-location (as the He quick
+profile), SGD momentum 0.9, batch 64, biases 0, seven initializers (`MAP1_INITIALIZERS`),
+one learning rate per depth shared by all of them (`lr_search` below). Map 2: `DeepMLP`
+(tanh, width `map2_width`, the logits layer drawn like the hidden ones) on flattened
+Shapeset-location, plain SGD, batch 64, one learning rate for every cell (`lr_search`).
+Both: no XLA (`jit_compile=False`: on 2 CPU cores the compile time of these small nets
+outweighs its gain; measured 16.0 s vs 20.4 s for 600 updates of the 30-layer net).
+
+Profiles:
+* `smoke`: seconds per run; tests only.
+* `quick` (default): map 1 at depths 8, 14, 22, 30, 600 updates; map 2 at sigma_w^2 in
+  {1.0, 1.4, 1.76, 2.5, 4.0} x depth {10, 25, 50, 100}, width 64, 400 updates; 3 seeds;
+  84 + 60 runs. Runtime: see `results/trainability/quick/env.json` and the README (the
+  estimate before the run: about 15 min on 2 CPU cores with the default --jobs 2).
+* `lr_search`: the search that picked the quick profile's learning rates, scored on the
+  validation set, one seed (100). Rules, fixed before looking: map 1, per depth, the
+  rate with the lowest validation error averaged over all seven initializers (diverged
+  = 1.0); map 2, the rate with the lowest validation error averaged over all cells.
+* `full` (GPU): map 1 at width 1/4 up to 46 layers, 3,000 updates; map 2 at width 256,
+  depths up to 200, nine sigma_w^2 values, 1,000 updates. Learning rates: the quick
+  search's (not re-searched). Not run for the README.
+
+Command: `bash scripts/reproduce_trainability.sh [--profile quick|full|smoke|lr_search]`
+"""
+
+import math
+
+from reproductions import data
+from reproductions.run_config import RunConfig
+
+# (key, legend label, initializer identifier)
+MAP1_INITIALIZERS = (
+    ("he", "He, fan_in (ours: untruncated)", "he_normal"),
+    ("xavier", "Xavier as He et al. restate it: Var=1/fan_in", "lecun_normal"),
+    ("glorot", "Glorot normalized (ours)", "glorot_uniform"),
+    ("keras_he_normal", "keras.HeNormal (truncated)", "keras.HeNormal"),
+    ("keras_glorot_uniform", "keras.GlorotUniform (Keras default)", "keras.GlorotUniform"),
+    ("orthogonal", "Orthogonal, gain sqrt(2)", {"class_name": "Orthogonal", "config": {"gain": math.sqrt(2)}}),
+    ("lsuv", "LSUV (Mishkin & Matas 2016)", "lsuv"),
+)
+SIGMA_B2 = 0.05
+
+# Claim criteria, fixed before the runs.
+TRAINED_BELOW_CHANCE = 0.10    # a run trained: final test error <= chance - 0.10
+LEFT_CHANCE_BELOW = 0.10       # "left chance": first evaluation with test error <= chance - 0.10
+XI_MULTIPLIERS = (3, 6)        # theory curves c * xi_c drawn on map 2
+SCHOENHOLZ_MULTIPLIER = 6      # trainable iff depth < 6 xi_c (Schoenholz et al. 2017)
+AGREEMENT_REQUIRED = 0.75      # trainable_depth_tracks_xi_c holds at this fraction of cells
+FIT_MULTIPLIERS = tuple(m / 2 for m in range(2, 25))  # 1.0, 1.5, ..., 12.0 for the best fit
+
+LR_GRID = {"map1": (1e-3, 3e-3), "map2": (3e-3, 1e-2)}
+# Picked by the lr_search profile (results/trainability/lr_search.md); None until it ran.
+QUICK_LEARNING_RATES = None
+
+_QUICK = dict(
+    dataset="shapeset_location", seeds=(0, 1, 2), batch_size=64, eval_examples=512,
+    map1_depths=(8, 14, 22, 30), map1_width_multiplier=1 / 32, map1_steps=600, map1_eval_every=100,
+    map2_sigma_w2=(1.0, 1.4, 1.76, 2.5, 4.0), map2_depths=(10, 25, 50, 100), map2_width=64,
+    map2_steps=400, map2_eval_every=100, steps_per_execution=10,
+    learning_rate=QUICK_LEARNING_RATES,
+)
+PROFILES = {
+    "quick": _QUICK,
+    "lr_search": {**_QUICK, "seeds": (100,), "learning_rate": None, "eval_split": "validation"},
+    "smoke": {**_QUICK, "seeds": (0,), "batch_size": 16, "eval_examples": 32, "map1_depths": (7, 8),
+              "map1_steps": 20, "map1_eval_every": 10, "map2_sigma_w2": (1.0, 1.76, 4.0),
+              "map2_depths": (2, 4), "map2_width": 16, "map2_steps": 20, "map2_eval_every": 10,
+              "steps_per_execution": 5,
+              "learning_rate": {"map1": {7: 1e-3, 8: 1e-3}, "map2": 3e-3}},
+    "full": {**_QUICK, "map1_depths": (8, 14, 22, 30, 38, 46), "map1_width_multiplier": 1 / 4,
+             "map1_steps": 3000, "map1_eval_every": 250, "eval_examples": 2000,
+             "map2_sigma_w2": (1.0, 1.25, 1.5, 1.76, 2.0, 2.5, 3.0, 3.5, 4.0),
+             "map2_depths": (10, 25, 50, 100, 150, 200), "map2_width": 256, "map2_steps": 1000,
+             "map2_eval_every": 100,
+             "learning_rate": QUICK_LEARNING_RATES and {
+                 "map1": {**QUICK_LEARNING_RATES["map1"], 38: QUICK_LEARNING_RATES["map1"][30],
+                          46: QUICK_LEARNING_RATES["map1"][30]},
+                 "map2": QUICK_LEARNING_RATES["map2"]}},
+}
+DEFAULT_PROFILE = "quick"
+
+
+def map2_initializers(sigma_w2):
+    """(kernel, bias) identifiers of mean-field theory's net: W ~ N(0, sigma_w^2 / fan_in)
+    untruncated, b ~ N(0, sigma_b^2)."""
+    kernel = {"class_name": "keras.VarianceScaling",
+              "config": {"scale": sigma_w2, "mode": "fan_in", "distribution": "untruncated_normal"}}
+    bias = {"class_name": "keras.RandomNormal", "config": {"stddev": math.sqrt(SIGMA_B2)}}
+    return kernel, bias
+
+
+def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
+    """(run configs, seeds) of a profile; `dataset` overrides the profile's."""
+    settings = PROFILES[profile]
+    dataset = dataset or settings["dataset"]
+    rates = settings["learning_rate"]
+    if rates is None and profile != "lr_search":
+        raise ValueError("QUICK_LEARNING_RATES is not set: run the lr_search profile first and copy "
+                         f"its picks. Received: profile={profile!r}")
+    shared = dict(dataset=dataset, batch_size=settings["batch_size"], eval_examples=settings["eval_examples"],
+                  eval_split=settings.get("eval_split", "test"), jit_compile=False,
+                  steps_per_execution=settings["steps_per_execution"], data_dir=data_dir)
+    height, width, channels = data.input_shape(dataset)
+    configs = []
+    for depth in settings["map1_depths"]:
+        for rate in LR_GRID["map1"] if rates is None else (rates["map1"][depth],):
+            prefix = f"lr{rate:g}_" if rates is None else ""
+            for key, label, identifier in MAP1_INITIALIZERS:
+                configs.append(RunConfig(
+                    name=f"{prefix}map1_d{depth}_{key}", label=label,
+                    tags={"map": "relu", "depth": depth, "init": key},
+                    model="plain_net", model_kwargs=dict(
+                        depth=depth, width_multiplier=settings["map1_width_multiplier"],
+                        input_shape=[height, width, channels], num_classes=data.num_classes(dataset)),
+                    initializer=identifier, optimizer="momentum", momentum=0.9, learning_rate=rate,
+                    steps=settings["map1_steps"], eval_every=settings["map1_eval_every"], **shared))
+    for sigma_w2 in settings["map2_sigma_w2"]:
+        kernel, bias = map2_initializers(sigma_w2)
+        for depth in settings["map2_depths"]:
+            for rate in LR_GRID["map2"] if rates is None else (rates["map2"],):
+                prefix = f"lr{rate:g}_" if rates is None else ""
+                configs.append(RunConfig(
+                    name=f"{prefix}map2_sw{sigma_w2:g}_d{depth}", label=f"sigma_w^2 = {sigma_w2:g}",
+                    tags={"map": "tanh", "depth": depth, "sigma_w2": sigma_w2, "sigma_b2": SIGMA_B2},
+                    model="deep_mlp", model_kwargs=dict(
+                        input_dim=height * width * channels, num_classes=data.num_classes(dataset),
+                        depth=depth, width=settings["map2_width"], activation="tanh"),
+                    initializer=kernel, bias_initializer=bias, flatten=True, optimizer="sgd",
+                    learning_rate=rate, steps=settings["map2_steps"],
+                    eval_every=settings["map2_eval_every"], **shared))
+    return configs, list(settings["seeds"])
