@@ -186,7 +186,7 @@ def _run_elsewhere(pending, workdir, jobs, executor, tensorboard, callbacks_for)
     threads = max(1, usable_cores() // jobs)  # jobs workers share the cores, never oversubscribe
     pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=min(jobs, len(pending)), mp_context=context, initializer=worker.configure,
-        initargs=(threads, context.Value("i", 0), gpus))
+        initargs=(threads, context.Value("i", 0), gpus, os.path.join(workdir, "logs")))
     try:
         futures = {pool.submit(worker.run_one, config, workdir, tensorboard, callbacks_for): config
                    for config in pending}

@@ -20,14 +20,25 @@ def thread_environment(threads, base_xla_flags=""):
     return environment
 
 
-def configure(threads, gpu_counter=None, gpus=0):
-    """Process initializer: thread counts for every backend, and one GPU per worker.
+def configure(threads, gpu_counter=None, gpus=0, log_dir=None):
+    """Process initializer: thread counts for every backend, one GPU per worker, and
+    the worker's own output in a log file.
 
     Args:
         threads: intra-op threads for this worker (TensorFlow, XLA/JAX, OpenMP/oneDNN).
         gpu_counter: a shared `multiprocessing.Value` handing out GPU indices.
         gpus: number of GPUs to share out (0: leave the devices alone).
+        log_dir: folder for `worker-<pid>.log`, which receives everything the worker
+            and its libraries print (TensorFlow's C++ start-up lines included), so the
+            parent's terminal shows one progress bar and one line per finished run.
     """
+    if log_dir is not None:
+        os.makedirs(log_dir, exist_ok=True)
+        log = os.open(os.path.join(log_dir, f"worker-{os.getpid()}.log"),
+                      os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
     os.environ.update(thread_environment(threads, os.environ.get("XLA_FLAGS", "")))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if gpus and gpu_counter is not None:

@@ -41,9 +41,11 @@ Profiles:
   84 + 60 runs. Runtime: see `results/trainability/quick/env.json` and the README (the
   estimate before the run: about 15 min on 2 CPU cores with the default --jobs 2).
 * `lr_search`: the search that picked the quick profile's learning rates, scored on the
-  validation set, one seed (100). Rules, fixed before looking: map 1, per depth, the
-  rate with the lowest validation error averaged over all seven initializers (diverged
-  = 1.0); map 2, the rate with the lowest validation error averaged over all cells.
+  validation set, one seed (100), grids `LR_GRID`. Rules, fixed before looking: map 1,
+  per depth, the rate with the lowest validation error averaged over all seven
+  initializers (diverged = 1.0); map 2, the rate with the lowest validation error
+  averaged over all cells. Result: 3e-3 at every depth (at 30 layers only LSUV and
+  orthogonal left chance at either rate), 1e-2 for map 2; `results/trainability/lr_search.md`.
 * `full` (GPU): map 1 at width 1/4 up to 46 layers, 3,000 updates; map 2 at width 256,
   depths up to 200, nine sigma_w^2 values, 1,000 updates. Learning rates: the quick
   search's (not re-searched). Not run for the README.
@@ -77,8 +79,9 @@ AGREEMENT_REQUIRED = 0.75      # trainable_depth_tracks_xi_c holds at this fract
 FIT_MULTIPLIERS = tuple(m / 2 for m in range(2, 25))  # 1.0, 1.5, ..., 12.0 for the best fit
 
 LR_GRID = {"map1": (1e-3, 3e-3), "map2": (3e-3, 1e-2)}
-# Picked by the lr_search profile (results/trainability/lr_search.md); None until it ran.
-QUICK_LEARNING_RATES = None
+# Picked by the lr_search profile (results/trainability/lr_search.md; 96 runs, 6 min 20 s
+# with --jobs 2 on 2 CPU cores, clean commit 5f16e66).
+QUICK_LEARNING_RATES = {"map1": {8: 3e-3, 14: 3e-3, 22: 3e-3, 30: 3e-3}, "map2": 1e-2}
 
 _QUICK = dict(
     dataset="shapeset_location", seeds=(0, 1, 2), batch_size=64, eval_examples=512,

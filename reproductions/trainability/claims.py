@@ -1,0 +1,199 @@
+"""Trainability maps: per-run status, per-init trainable depth, the claims (criteria in
+`reproductions/configs/trainability.py`, fixed before the runs) and the report."""
+
+import math
+
+import numpy as np
+
+from initializers.diagnostics import mean_field
+from reproductions import report as reporting
+from reproductions.configs import trainability as config
+from reproductions.runs import fact, final_error, seed_summary, select
+
+
+def chance(run):
+    return 1.0 - 1.0 / run["config"]["model_kwargs"]["num_classes"]
+
+
+def trained(run):
+    """Final test error <= chance - TRAINED_BELOW_CHANCE (a diverged run did not train)."""
+    error = final_error(run)
+    return error is not None and error <= chance(run) - config.TRAINED_BELOW_CHANCE
+
+
+def updates_to_leave_chance(run):
+    """First evaluated step with test error <= chance - LEFT_CHANCE_BELOW (None: never)."""
+    threshold = chance(run) - config.LEFT_CHANCE_BELOW
+    steps = [m["step"] for m in run["metrics"] if m.get("test_error") is not None and m["test_error"] <= threshold]
+    return steps[0] if steps else None
+
+
+def _depths(runs):
+    return sorted({fact(run, "depth") for run in runs})
+
+
+def max_trainable_depth(group):
+    """The largest depth at which every seed of `group` trained (None: none)."""
+    depths = [d for d in _depths(group) if all(trained(run) for run in select(group, depth=d))]
+    return max(depths) if depths else None
+
+
+def map1_table(runs):
+    """Per init (in config order), per depth: final test errors and statuses over seeds."""
+    relu = select(runs, map="relu")
+    table = {}
+    for key, label, _ in config.MAP1_INITIALIZERS:
+        group = select(relu, init=key)
+        if not group:
+            continue
+        table[key] = {"label": label, "max_trainable_depth": max_trainable_depth(group), "depths": {
+            str(depth): {"final_test_error": seed_summary([final_error(r) for r in cell]),
+                         "trained": [trained(r) for r in cell],
+                         "updates_to_leave_chance": [updates_to_leave_chance(r) for r in cell]}
+            for depth in _depths(group) for cell in [select(group, depth=depth)]}}
+    return table
+
+
+def map2_table(runs):
+    """Per (sigma_w^2, depth) cell: accuracy over seeds, trained by majority, and theory."""
+    tanh = select(runs, map="tanh")
+    cells = []
+    for sigma_w2 in sorted({fact(run, "sigma_w2") for run in tanh}):
+        xi = mean_field.correlation_depth("tanh", sigma_w2, config.SIGMA_B2)
+        for depth in _depths(select(tanh, sigma_w2=sigma_w2)):
+            group = select(tanh, sigma_w2=sigma_w2, depth=depth)
+            statuses = [trained(r) for r in group]
+            cells.append({"sigma_w2": sigma_w2, "depth": depth, "xi_c": None if math.isinf(xi) else xi,
+                          "accuracy": seed_summary([None if final_error(r) is None else 1 - final_error(r)
+                                                    for r in group]),
+                          "trained_per_seed": statuses, "trained": sum(statuses) > len(statuses) / 2})
+    return cells
+
+
+def _agreement(cells, multiplier):
+    """Fraction of cells whose trained status equals depth < multiplier * xi_c."""
+    predicted = [cell["xi_c"] is None or cell["depth"] < multiplier * cell["xi_c"] for cell in cells]
+    return float(np.mean([p == cell["trained"] for p, cell in zip(predicted, cells)]))
+
+
+def map1_claims(table):
+    depth = lambda key: (table.get(key) or {}).get("max_trainable_depth")
+    he, xavier, lsuv = depth("he"), depth("xavier"), depth("lsuv")
+    depths = sorted({int(d) for row in table.values() for d in row["depths"]})
+    xavier_row = (table.get("xavier") or {}).get("depths", {})
+    stalls = [d for d in depths if str(d) in xavier_row and not any(xavier_row[str(d)]["trained"])]
+    he_row = (table.get("he") or {}).get("depths", {})
+    stall = stalls[0] if stalls else None
+    criterion = f"final test error <= chance - {config.TRAINED_BELOW_CHANCE:g}"
+    return [
+        reporting.claim(
+            "he_trains_deeper_than_xavier",
+            f"map 1: the largest depth at which every seed trained ({criterion}) is larger for He "
+            "(fan_in) than for Xavier (Var = 1/fan_in); no trained depth counts as 0",
+            {"he_max_trainable_depth": he, "xavier_max_trainable_depth": xavier, "depths": depths},
+            (he or 0) > (xavier or 0)),
+        reporting.claim(
+            "lsuv_trains_as_deep_as_he",
+            "map 1: LSUV's largest depth at which every seed trained is at least He's",
+            {"lsuv_max_trainable_depth": lsuv, "he_max_trainable_depth": he},
+            lsuv is not None and (lsuv or 0) >= (he or 0)),
+        reporting.claim(
+            "xavier_stall_depth",
+            f"map 1: the smallest depth of the grid at which no seed of Xavier trained ({criterion}) "
+            "exists, and He trains there on every seed",
+            {"xavier_stall_depth": stall,
+             "he_trained_there": he_row.get(str(stall), {}).get("trained") if stall else None},
+            stall is not None and all(he_row.get(str(stall), {}).get("trained", [False]))),
+    ]
+
+
+def map2_claims(cells, critical):
+    if not cells:
+        return []
+    best = max(config.FIT_MULTIPLIERS, key=lambda m: (_agreement(cells, m), -m))
+    schoenholz = _agreement(cells, config.SCHOENHOLZ_MULTIPLIER)
+    deepest = {}
+    for cell in cells:
+        if cell["trained"]:
+            deepest[cell["sigma_w2"]] = max(deepest.get(cell["sigma_w2"], 0), cell["depth"])
+    grid = sorted({cell["sigma_w2"] for cell in cells})
+    nearest = min(grid, key=lambda s: abs(math.log(s / critical)))
+    return [
+        reporting.claim(
+            "trainable_depth_tracks_xi_c",
+            f"map 2: at least {config.AGREEMENT_REQUIRED:g} of the (sigma_w^2, depth) cells are trained "
+            f"(majority of seeds) exactly where depth < {config.SCHOENHOLZ_MULTIPLIER} xi_c "
+            "(Schoenholz et al. 2017); the best-fitting multiplier is reported too",
+            {"agreement_at_6_xi_c": schoenholz, "best_multiplier": best,
+             "agreement_at_best": _agreement(cells, best), "cells": len(cells)},
+            schoenholz >= config.AGREEMENT_REQUIRED),
+        reporting.claim(
+            "critical_init_trains_deepest",
+            f"map 2: the grid's sigma_w^2 nearest the critical {critical:.3f} trains (majority of seeds) "
+            "at least as deep as every other sigma_w^2, and strictly deeper than the grid's two ends",
+            {"critical_sigma_w2": critical, "nearest_on_grid": nearest,
+             "max_trained_depth": {f"{s:g}": deepest.get(s) for s in grid}},
+            deepest.get(nearest, 0) >= max(deepest.values(), default=0)
+            and deepest.get(nearest, 0) > max(deepest.get(grid[0], 0), deepest.get(grid[-1], 0))),
+    ]
+
+
+def build_report(runs, profile):
+    first = runs[0]["config"]
+    table, cells = map1_table(runs), map2_table(runs)
+    critical = mean_field.critical_sigma_w2("tanh", config.SIGMA_B2)
+    relu_rates = {str(fact(r, "depth")): r["config"]["learning_rate"] for r in select(runs, map="relu")}
+    tanh = select(runs, map="tanh")
+    return {
+        "paper": "trainability",
+        "profile": profile,
+        "seeds": sorted({run["config"]["seed"] for run in runs}),
+        "dataset": first["dataset"],
+        "budget": {"map1_steps": next((r["config"]["steps"] for r in select(runs, map="relu")), None),
+                   "map2_steps": next((r["config"]["steps"] for r in tanh), None),
+                   "map1_learning_rate_by_depth": dict(sorted(relu_rates.items(), key=lambda kv: int(kv[0]))),
+                   "map2_learning_rate": tanh[0]["config"]["learning_rate"] if tanh else None,
+                   "map2_width": tanh[0]["config"]["model_kwargs"]["width"] if tanh else None,
+                   "sigma_b2": config.SIGMA_B2},
+        "claims": map1_claims(table) + map2_claims(cells, critical),
+        "map1": table,
+        "map2": {"critical_sigma_w2": critical, "cells": cells},
+    }
+
+
+def report_markdown(report):
+    budget = report["budget"]
+    setting = (f"Dataset {report['dataset']}, seeds {report['seeds']}. Map 1: {budget['map1_steps']} updates, "
+               f"SGD momentum 0.9, learning rate by depth {budget['map1_learning_rate_by_depth']}. Map 2: "
+               f"{budget['map2_steps']} updates of plain SGD at lr {budget['map2_learning_rate']}, width "
+               f"{budget['map2_width']}, sigma_b^2 = {budget['sigma_b2']}; critical sigma_w^2 = "
+               f"{report['map2']['critical_sigma_w2']:.4f}.")
+    depths = sorted({int(d) for row in report["map1"].values() for d in row["depths"]})
+    rows = []
+    for row in report["map1"].values():
+        cells = []
+        for depth in depths:
+            cell = row["depths"].get(str(depth))
+            if cell is None:
+                cells.append("-")
+                continue
+            trained_count = sum(cell["trained"])
+            cells.append(f"{reporting.percent(cell['final_test_error']['mean'])} ({trained_count}/{len(cell['trained'])})")
+        rows.append((row["label"], *cells, row["max_trainable_depth"] or "none"))
+    map1 = ["Map 1: mean final test error (%) and seeds trained, by depth:", "",
+            *reporting.markdown_table(("initializer", *(f"{d} layers" for d in depths), "max trainable depth"),
+                                      rows)]
+    sigmas = sorted({c["sigma_w2"] for c in report["map2"]["cells"]})
+    map2_depths = sorted({c["depth"] for c in report["map2"]["cells"]})
+    lookup = {(c["sigma_w2"], c["depth"]): c for c in report["map2"]["cells"]}
+    map2_rows = []
+    for sigma_w2 in sigmas:
+        xi = next(c["xi_c"] for c in report["map2"]["cells"] if c["sigma_w2"] == sigma_w2)
+        map2_rows.append((f"{sigma_w2:g}", "inf" if xi is None else f"{xi:.1f}",
+                          *(f"{reporting.percent(lookup[sigma_w2, d]['accuracy']['mean'])}"
+                            f"{' *' if lookup[sigma_w2, d]['trained'] else ''}" if (sigma_w2, d) in lookup else "-"
+                            for d in map2_depths)))
+    map2 = ["Map 2: mean final test accuracy (%) by sigma_w^2 and depth (* trained by majority of seeds):",
+            "", *reporting.markdown_table(("sigma_w^2", "xi_c", *(f"depth {d}" for d in map2_depths)), map2_rows)]
+    return reporting.report_markdown(
+        f"Trainability maps: claims ({report['profile']} profile)", setting, report["claims"], [map1, map2])
