@@ -52,7 +52,7 @@ def draw_map1(workdir, runs, report):
     figure.savefig(pathlib.Path(workdir) / "map1_test_error.png", dpi=plots.DPI)
     plt.close(figure)
 
-    figure, axis = plt.subplots(figsize=(7.5, 4.2))
+    figure, axis = plt.subplots(figsize=(10.0, 4.2))
     never = budget["map1_steps"] * 1.15
     for index, key in enumerate(keys):
         medians, lows, highs = [], [], []
@@ -68,13 +68,14 @@ def draw_map1(workdir, runs, report):
         axis.plot(x, medians, marker="o", ms=4, color=f"C{index}", label=table[key]["label"], lw=1.4,
                   ls=("-", "--", ":", "-.")[index % 4])
     axis.axhline(never, color="grey", lw=0.8, ls=":")
-    axis.text(depths[0], never, " never (within the budget)", va="bottom", fontsize=7, color="grey")
+    axis.text(depths[-1], never, "never (within the budget) ", va="bottom", ha="right", fontsize=7,
+              color="grey")
     axis.set_xlabel("depth (weight layers)")
     axis.set_ylabel("updates until test error <= chance - 10 points")
     axis.set_title("Map 1: updates to leave chance (line: median over seeds, band: min-max)", fontsize=9)
     axis.set_xticks(depths)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=6.5, loc="upper left")
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     figure.savefig(pathlib.Path(workdir) / "map1_leave_chance.png", dpi=plots.DPI)
     plt.close(figure)
@@ -97,7 +98,7 @@ def draw_map2(workdir, runs, report):
             if cell and cell["accuracy"]["mean"] is not None:
                 accuracy[row, column] = 100 * cell["accuracy"]["mean"]
                 notes[row, column] = f"{accuracy[row, column]:.0f}" + ("*" if cell["trained"] else "")
-    figure, axis = plt.subplots(figsize=(7.6, 4.8))
+    figure, axis = plt.subplots(figsize=(7.6, 5.4))
     image = _heatmap(axis, accuracy, [str(d) for d in depths], [f"{s:g}" for s in sigmas], 0, 100,
                      "magma", notes)
     # Theory on the grid's own coordinates: x interpolates sigma_w^2 between columns, y depth
@@ -121,7 +122,7 @@ def draw_map2(workdir, runs, report):
     axis.set_title(f"Map 2, tanh MLPs, width {budget['map2_width']}, sigma_b^2 = {budget['sigma_b2']}: "
                    f"accuracy after {budget['map2_steps']} SGD updates\n(* trained, majority of seeds; "
                    f"chance = {100 / runs[0]['config']['model_kwargs']['num_classes']:.0f}%)", fontsize=9)
-    axis.legend(fontsize=7, loc="upper right", framealpha=0.6)
+    axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False)
     figure.tight_layout()
     figure.savefig(pathlib.Path(workdir) / "map2_accuracy.png", dpi=plots.DPI)
     plt.close(figure)
