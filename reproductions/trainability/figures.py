@@ -112,7 +112,7 @@ def draw_map2(workdir, runs, report):
         y[depth > depths[-1]] = np.nan  # off the top of the map
         axis.plot(x, y, style, color="cyan", lw=1.6, label=f"{multiplier} xi_c (mean-field theory)")
     critical = report["map2"]["critical_sigma_w2"]
-    axis.axvline(np.interp(math.log(critical), np.log(sigmas), np.arange(len(sigmas))), color="white",
+    axis.axvline(np.interp(math.log(critical), np.log(sigmas), np.arange(len(sigmas))), color="lime",
                  lw=1.0, ls=":", label=f"critical sigma_w^2 = {critical:.2f}")
     axis.set_xlabel("sigma_w^2 (W ~ N(0, sigma_w^2 / n))")
     axis.set_ylabel("depth (tanh layers)")
