@@ -186,7 +186,9 @@ def _applied_by(layer):
         return "leaky_relu", _slope_of(layer)
     if isinstance(layer, keras.layers.ReLU):
         slope = _slope_of(layer)
-        return ("leaky_relu", slope) if slope else ("relu", 0.0)
+        if slope:
+            return "leaky_relu", slope
+        return ("relu6", 0.0) if getattr(layer, "max_value", None) == 6 else ("relu", 0.0)
     if isinstance(layer, keras.layers.ELU):
         return "elu", 0.0
     if isinstance(layer, keras.layers.Softmax):

@@ -49,6 +49,11 @@ def add_common_arguments(parser, profiles, default_profile, default_workdir):
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="Dask scheduler address for --engine dask (default: start a local "
                              "cluster of --jobs workers)")
+    parser.add_argument("--distribute", action="store_true",
+                        help="train each run data-parallel on every visible device "
+                             "(tf.distribute.MirroredStrategy on TensorFlow, "
+                             "keras.distribution.DataParallel on JAX); for full-size nets on "
+                             "several GPUs; implies --jobs 1 unless --jobs is given")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -114,13 +119,14 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
         if prepare and (shard is None or shard.index == 0):  # one shard measures, not all
             exit_on_user_error(lambda: prepare(args.workdir, args.profile, configs, seeds))
         extra = callbacks_for(args.workdir, args.tensorboard) if callbacks_for else None
-        jobs = args.jobs or sweeps.default_jobs()
+        jobs = args.jobs or (1 if args.distribute else sweeps.default_jobs())
         executor = sweeps.dask_executor(args.scheduler, jobs) if args.engine == "dask" else None
         try:
             exit_on_user_error(
                 lambda: sweeps.sweep(configs, seeds, args.workdir, jobs=jobs, shard=shard,
                                      executor=executor, verbose=not args.quiet,
-                                     tensorboard=args.tensorboard, callbacks_for=extra))
+                                     tensorboard=args.tensorboard, callbacks_for=extra,
+                                     distribute=args.distribute))
         finally:
             if executor is not None:
                 executor.close()

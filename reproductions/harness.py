@@ -22,6 +22,7 @@ floating-point sums, so losses can differ in late digits between machines or
 thread counts, and the difference can grow over training.
 """
 
+import contextlib
 import importlib.util
 import json
 import math
@@ -137,7 +138,35 @@ def is_finished(config, workdir):
     return True
 
 
-def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=print):
+@contextlib.contextmanager
+def data_parallel(enabled):
+    """Yields the number of replicas a run trains on; model building and compiling go
+    inside. Data parallelism over every visible device with the backend's own tools:
+    `tf.distribute.MirroredStrategy` (TensorFlow), `keras.distribution.DataParallel` (JAX).
+    The global batch is the config's `batch_size`, split across the replicas."""
+    if not enabled:
+        yield 1
+        return
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        strategy = tf.distribute.MirroredStrategy()
+        with strategy.scope():
+            yield strategy.num_replicas_in_sync
+    elif backend == "jax":
+        devices = keras.distribution.list_devices()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        try:
+            yield len(devices)
+        finally:
+            keras.distribution.set_distribution(None)
+    else:
+        raise ValueError("Data-parallel runs need the tensorflow or jax backend. "
+                         f"Received: backend={backend!r}")
+
+
+def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=print, distribute=False):
     """Trains one config, writing its run folder; returns the `final.json` content.
 
     Args:
@@ -146,6 +175,9 @@ def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=prin
         verbose: 0 silent, 1 one line per evaluation (through `log`).
         tensorboard: also log the same scalars for TensorBoard (`<run>/tensorboard`).
         callbacks: extra Keras callbacks (e.g. diagnostics recorders).
+        distribute: train data-parallel on every visible device (`data_parallel`); the
+            global batch and so the updates stay those of one device, up to the order
+            of floating-point sums. `final.json` records the number of replicas.
     """
     run_dir = run_dir_of(config, workdir)
     if is_finished(config, workdir):
@@ -165,39 +197,41 @@ def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=prin
     train = data.load(config.dataset, "train", seed=config.seed, **load)
     test = data.load(config.dataset, config.eval_split, num_examples=config.eval_examples, **load)
 
-    model = models.build(config.model, **config.model_kwargs)
-    lsuv_kwargs = lsuv_options(config.initializer)
-    if lsuv_kwargs is None:
-        records = initialize_weights(model, config.initializer, seed=config.seed,
-                                     bias=config.bias_initializer)
-    else:  # data-dependent (Mishkin & Matas 2016): on the run's first training batch
-        images, _ = next(iter(train))
-        records = lsuv(model, images, seed=config.seed, **lsuv_kwargs)
-    write_json_atomic(run_dir / "init.json", [r.as_dict() for r in records])
-    model.compile(
-        optimizer=_optimizer(config),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        jit_compile=config.jit_compile,
-        steps_per_execution=config.steps_per_execution,
-    )
+    with data_parallel(distribute) as replicas:
+        model = models.build(config.model, **config.model_kwargs)
+        lsuv_kwargs = lsuv_options(config.initializer)
+        if lsuv_kwargs is None:
+            records = initialize_weights(model, config.initializer, seed=config.seed,
+                                         bias=config.bias_initializer)
+        else:  # data-dependent (Mishkin & Matas 2016): on the run's first training batch
+            images, _ = data.first_batch(train)
+            records = lsuv(model, images, seed=config.seed, **lsuv_kwargs)
+        write_json_atomic(run_dir / "init.json", [r.as_dict() for r in records])
+        model.compile(
+            optimizer=_optimizer(config),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            # Keras's own MirroredStrategy CPU tests run without XLA.
+            jit_compile=config.jit_compile and not (distribute and keras.backend.backend() == "tensorflow"),
+            steps_per_execution=config.steps_per_execution,
+        )
 
-    # Step 0: the initial network, on the test set and on training batches.
-    eval_batches = max(1, config.eval_examples // config.batch_size)
-    train_loss, train_accuracy = model.evaluate(train, steps=eval_batches, verbose=0)
-    test_loss, test_accuracy = model.evaluate(test, verbose=0)
-    metrics_path = run_dir / "metrics.jsonl"
-    append_jsonl(metrics_path, _metrics_record(0, train_loss, train_accuracy, test_loss,
-                                               test_accuracy, time.perf_counter() - start_time))
+        # Step 0: the initial network, on the test set and on training batches.
+        eval_batches = max(1, config.eval_examples // config.batch_size)
+        train_loss, train_accuracy = model.evaluate(train, steps=eval_batches, verbose=0)
+        test_loss, test_accuracy = model.evaluate(test, verbose=0)
+        metrics_path = run_dir / "metrics.jsonl"
+        append_jsonl(metrics_path, _metrics_record(0, train_loss, train_accuracy, test_loss,
+                                                   test_accuracy, time.perf_counter() - start_time))
 
-    logger = _EvalLogger(config, metrics_path, start_time, log if verbose else None)
-    all_callbacks = [logger, *callbacks]
-    if tensorboard:
-        all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
-    fit_start = time.perf_counter()
-    model.fit(train, epochs=config.steps // config.eval_every, steps_per_epoch=config.eval_every,
-              validation_data=test, callbacks=all_callbacks, shuffle=False, verbose=0)
-    fit_seconds = time.perf_counter() - fit_start
+        logger = _EvalLogger(config, metrics_path, start_time, log if verbose else None)
+        all_callbacks = [logger, *callbacks]
+        if tensorboard:
+            all_callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
+        fit_start = time.perf_counter()
+        model.fit(train, epochs=config.steps // config.eval_every, steps_per_epoch=config.eval_every,
+                  validation_data=test, callbacks=all_callbacks, shuffle=False, verbose=0)
+        fit_seconds = time.perf_counter() - fit_start
 
     last = logger.last_record or {}
     steps_done = logger.diverged_at or config.steps
@@ -208,6 +242,7 @@ def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=prin
         "final": {k: last.get(k) for k in ("train_loss", "train_error", "test_loss", "test_error")},
         "wall_time_s": time.perf_counter() - start_time,
         "train_steps_per_s": steps_done / fit_seconds if fit_seconds > 0 else None,
+        "replicas": replicas,
     }
     write_json_atomic(run_dir / "final.json", final)
     return final

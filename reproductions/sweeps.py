@@ -99,7 +99,7 @@ def _summary(config, final):
 
 
 def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose=1,
-          tensorboard=False, callbacks_for=None):
+          tensorboard=False, callbacks_for=None, distribute=False):
     """Runs every config for every seed (or one shard), skipping runs already finished.
 
     Args:
@@ -116,6 +116,8 @@ def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose
         tensorboard: also log TensorBoard scalars in each run folder.
         callbacks_for: optional `config -> list of callbacks`; with workers or an
             executor it must be picklable (see `driver.fixed_batch_callbacks`).
+        distribute: train each run data-parallel on every device its process sees
+            (`harness.data_parallel`).
 
     Returns:
         Dict run_id -> final.json content, for the runs of this sweep (or shard).
@@ -145,7 +147,7 @@ def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose
                 bar.set_postfix_str(config.run_id)
                 extra = callbacks_for(config) if callbacks_for else ()
                 final = harness.run(config, workdir, verbose=verbose, tensorboard=tensorboard,
-                                    callbacks=extra, log=bar.write)
+                                    callbacks=extra, log=bar.write, distribute=distribute)
                 results[config.run_id] = final
                 bar.update()
                 if verbose:
@@ -153,7 +155,7 @@ def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose
         else:
             _check_picklable(callbacks_for)
             for config, final in _run_elsewhere(pending, workdir, jobs, executor, tensorboard,
-                                                callbacks_for):
+                                                callbacks_for, distribute):
                 results[config.run_id] = final
                 bar.update()
                 if verbose:
@@ -172,12 +174,12 @@ def _check_picklable(callbacks_for):
                          f"Received: callbacks_for={callbacks_for!r} ({error})") from None
 
 
-def _run_elsewhere(pending, workdir, jobs, executor, tensorboard, callbacks_for):
+def _run_elsewhere(pending, workdir, jobs, executor, tensorboard, callbacks_for, distribute):
     """Yields (config, final) as runs finish, in worker processes or on `executor`."""
     workdir = str(pathlib.Path(workdir).resolve())
     if executor is not None:
         futures = {executor.submit(worker.run_one, config, workdir, tensorboard, callbacks_for,
-                                   **_resources(executor)): config for config in pending}
+                                   distribute, **_resources(executor)): config for config in pending}
         for future in _as_completed(executor, futures):
             yield futures[future], future.result()
         return
@@ -188,8 +190,8 @@ def _run_elsewhere(pending, workdir, jobs, executor, tensorboard, callbacks_for)
         max_workers=min(jobs, len(pending)), mp_context=context, initializer=worker.configure,
         initargs=(threads, context.Value("i", 0), gpus, os.path.join(workdir, "logs")))
     try:
-        futures = {pool.submit(worker.run_one, config, workdir, tensorboard, callbacks_for): config
-                   for config in pending}
+        futures = {pool.submit(worker.run_one, config, workdir, tensorboard, callbacks_for, distribute):
+                   config for config in pending}
         for future in concurrent.futures.as_completed(futures):
             yield futures[future], future.result()
     except BaseException:

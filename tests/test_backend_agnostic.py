@@ -6,7 +6,6 @@ makes TensorFlow unimportable to prove the rest never needs it.)
 """
 
 import ast
-import importlib.util
 import os
 import pathlib
 import subprocess
@@ -54,6 +53,12 @@ cnn = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(3, 3, activa
                         keras.layers.Flatten(), keras.layers.Dense(2)])
 backprop, weights = diagnostics.gradient_statistics(cnn, np.ones((4, 6, 6, 1), "float32"), [0, 1, 0, 1])
 assert len(backprop) == len(weights) == 2
+# LSUV and the doctor on JAX.
+records = initializers.lsuv(models.DeepMLP(8, 3, depth=3, width=16, activation="relu"), x[:16], seed=0)
+assert all(abs(r.variance - 1) < 0.1 for r in records)
+from initializers.doctor import examine
+report = examine(cnn, np.random.default_rng(0).normal(size=(4, 6, 6, 1)).astype("float32"), methods=("current", "he"))
+assert report.recommended == "he"
 assert sys.modules["tensorflow"] is None, "tensorflow was imported"
 """
 
@@ -74,8 +79,6 @@ def test_no_tensorflow_import_in_library_sources():
                 assert module.split(".")[0] != "tensorflow", f"{path} imports {module}"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None,
-                    reason="JAX not installed (it is on the GPU machines, not in requirements)")
 def test_library_runs_on_jax_backend_without_tensorflow():
     result = subprocess.run(
         [sys.executable, "-c", _SCRIPT],

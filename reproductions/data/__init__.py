@@ -13,7 +13,9 @@
   train set), train the first 90%.
 
 Pixels are scaled to [-1, 1] for every dataset. Batches come as a `tf.data`
-pipeline with prefetch.
+pipeline with prefetch under the TensorFlow backend; under JAX or torch the generated
+datasets come as `keras.utils.PyDataset`s with the same batches (no TensorFlow needed,
+`reproductions.data.batches`).
 """
 
 import dataclasses
@@ -118,9 +120,19 @@ def _load_tfds(name, split, data_dir, download):
         raise DatasetUnavailableError(f"{advice} (Download failed: {error})") from error
 
 
+def _tf_data_backend():
+    import keras
+
+    return keras.backend.backend() == "tensorflow"
+
+
 def load(name, split, batch_size, *, seed=0, num_examples=None, flatten=False,
          data_dir=None, download=True):
-    """Returns a batched, prefetched `tf.data.Dataset` of `(images, labels)`.
+    """Returns the batches of `(images, labels)` of one split, for Keras `fit`/`evaluate`.
+
+    With the TensorFlow backend a batched, prefetched `tf.data.Dataset`; with any other
+    backend, a generated dataset comes as a `keras.utils.PyDataset` (same batches, no
+    TensorFlow needed) and a TFDS dataset as `tf.data` (TensorFlow must be installed).
 
     Args:
         name: one of `DATASETS`.
@@ -138,11 +150,18 @@ def load(name, split, batch_size, *, seed=0, num_examples=None, flatten=False,
         ValueError: unknown dataset or split.
         DatasetUnavailableError: a TFDS dataset that is not prepared, offline.
     """
-    import tensorflow as tf  # the input pipeline is tf.data; the models are not TF-bound
-
     dataset_info = info(name)
     if split not in SPLITS:
         raise ValueError(f"Unknown split; valid: {', '.join(SPLITS)}. Received: split={split!r}")
+    if dataset_info.generator is not None and not _tf_data_backend():
+        from reproductions.data.batches import ArrayBatches, StreamBatches
+
+        if split == "train":
+            return StreamBatches(dataset_info.generator, batch_size, seed, flatten)
+        images, labels = dataset_info.generator(num_examples or 10_000, SHAPESET_EVAL_SEEDS[split])
+        return ArrayBatches(images, labels, batch_size, flatten)
+    import tensorflow as tf  # tf.data; the models themselves are not TF-bound
+
     height, width, channels = input_shape(name)
     image_spec = tf.TensorSpec((None, height, width, channels), tf.float32)
     label_spec = tf.TensorSpec((None,), tf.int64)
@@ -173,6 +192,18 @@ def load(name, split, batch_size, *, seed=0, num_examples=None, flatten=False,
 
 
 def as_numpy(dataset):
-    """Concatenates a finite batched dataset into `(images, labels)` numpy arrays."""
-    batches = list(dataset.as_numpy_iterator())
+    """Concatenates a finite batched dataset (tf.data or PyDataset) into `(images, labels)`
+    numpy arrays."""
+    if hasattr(dataset, "as_numpy_iterator"):
+        batches = list(dataset.as_numpy_iterator())
+    else:
+        batches = [dataset[index] for index in range(dataset.num_batches)]
     return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+
+
+def first_batch(dataset):
+    """The first `(images, labels)` batch of a split (of a training stream: the batch
+    its first update sees), as numpy arrays."""
+    if hasattr(dataset, "as_numpy_iterator"):
+        return next(dataset.as_numpy_iterator())
+    return dataset[0]

@@ -1,0 +1,56 @@
+"""The offline datasets as `keras.utils.PyDataset`s: the data path of every backend but
+TensorFlow's (JAX, torch), which needs no TensorFlow.
+
+`StreamBatches` serves batch i of the same infinite training stream as
+`shapeset.stream` (chunk k drawn from `SeedSequence([seed, k])`), indexed instead of
+iterated, so both paths train on identical batches; `ArrayBatches` batches a fixed
+evaluation set.
+"""
+
+import math
+
+import keras
+import numpy as np
+
+
+class StreamBatches(keras.utils.PyDataset):
+    """Infinite stream of `(images, labels)` batches from a generator, by index."""
+
+    def __init__(self, generator, batch_size, seed, flatten=False, chunk_size=8192):
+        super().__init__()
+        self.generator, self.batch_size, self.seed, self.flatten = generator, batch_size, seed, flatten
+        # The same chunking as shapeset.stream, so batch i is the same batch there.
+        self.chunk_size = max(chunk_size - chunk_size % batch_size, batch_size)
+        self._chunk_index, self._chunk = None, None
+
+    @property
+    def num_batches(self):
+        return None  # infinite, as the paper's online stream
+
+    def __getitem__(self, index):
+        per_chunk = self.chunk_size // self.batch_size
+        chunk_index, position = divmod(index, per_chunk)
+        if chunk_index != self._chunk_index:
+            self._chunk = self.generator(self.chunk_size, np.random.SeedSequence([self.seed, chunk_index]))
+            self._chunk_index = chunk_index
+        images, labels = self._chunk
+        batch = slice(position * self.batch_size, (position + 1) * self.batch_size)
+        images = images[batch]
+        return (images.reshape(len(images), -1) if self.flatten else images), labels[batch]
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """A finite, fixed-order set of `(images, labels)` in batches."""
+
+    def __init__(self, images, labels, batch_size, flatten=False):
+        super().__init__()
+        self.images = images.reshape(len(images), -1) if flatten else images
+        self.labels, self.batch_size = labels, batch_size
+
+    @property
+    def num_batches(self):
+        return math.ceil(len(self.labels) / self.batch_size)
+
+    def __getitem__(self, index):
+        batch = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return self.images[batch], self.labels[batch]

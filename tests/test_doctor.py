@@ -1,0 +1,106 @@
+"""The init doctor on our plain nets and on architectures Keras ships (weights=None, offline)."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import models
+from initializers import initialize_weights
+from initializers.doctor import examine
+from initializers.doctor.__main__ import main as doctor_main
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PLAIN30_XAVIER = json.dumps({"depth": 30, "width_multiplier": 0.03125, "input_shape": [32, 32, 1],
+                             "num_classes": 9, "kernel_initializer": "lecun_normal"})
+
+
+def _plain30(kernel_initializer):
+    return models.PlainNet(30, 1 / 32, (32, 32, 1), 9, kernel_initializer=kernel_initializer)
+
+
+def test_xavier_plain30_is_flagged_vanishing_and_he_recommended():
+    model = _plain30("lecun_normal")
+    before = [keras.ops.convert_to_numpy(v).copy() for v in model.weights]
+    batch = np.random.default_rng(0).standard_normal((8, 32, 32, 1)).astype("float32")
+    report = examine(model, batch, methods=("current", "he", "glorot", "lsuv"))
+    assert {"vanishing_signal", "vanishing_gradient"} <= {f["kind"] for f in report.flags}
+    assert report.recommended == "he"
+    assert 0.5 < report.results["he"].forward_gain < 2.0
+    assert report.results["current"].forward_gain < 1e-2
+    for variable, value in zip(model.weights, before):  # the model itself is never changed
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), value)
+    text = report.to_markdown()
+    assert "vanishing_signal" in text and "Thresholds" in text and "cannot judge" in text
+    assert json.loads(report.to_json())["recommended"] == "he"
+
+
+def test_cli_flags_applies_he_and_the_fixed_model_passes(tmp_path):
+    out, fixed = tmp_path / "report", tmp_path / "fixed.keras"
+    code = doctor_main(["models:PlainNet", "--kwargs", PLAIN30_XAVIER, "--out", str(out), "--quiet",
+                        "--methods", "current", "he", "lsuv", "--apply", "he", "--output", str(fixed)])
+    assert code == 1  # flagged
+    report = json.loads((out / "report.json").read_text())
+    assert report["flagged"] and report["recommended"] == "he"
+    assert (out / "report.md").stat().st_size > 0 and (out / "doctor.png").stat().st_size > 10_000
+    # The re-initialized model, examined again: forward gain within a factor 2 of 1, nothing flagged.
+    code = doctor_main([str(fixed), "--out", str(tmp_path / "after"), "--quiet", "--methods", "current"])
+    after = json.loads((tmp_path / "after" / "report.json").read_text())
+    assert 0.5 < after["methods"]["current"]["forward_gain"] < 2.0
+    assert code == 0 and not after["flagged"]
+
+
+@pytest.mark.parametrize("argv, reason", [
+    (["missing.keras"], "no such file"),
+    (["models:NoSuchBuilder"], "cannot import"),
+    (["models:PlainNet", "--kwargs", "{not json"], "not JSON"),
+    (["models:PlainNet", "--kwargs", PLAIN30_XAVIER, "--methods", "current", "kaiming"], "unknown method"),
+    (["models:PlainNet", "--kwargs", PLAIN30_XAVIER, "--data", "mnist.npz"], "--data must be"),
+])
+def test_cli_bad_input_exits_2_with_one_line(argv, reason, capsys, tmp_path):
+    assert doctor_main(argv + ["--out", str(tmp_path), "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error:") and reason in error and "\n" not in error
+
+
+def test_cli_unbuilt_model_and_unsupported_layer_exit_2(tmp_path, capsys):
+    unbuilt = tmp_path / "unbuilt.py"
+    unbuilt.write_text("import keras\n\ndef Net():\n    return keras.Sequential([keras.layers.Dense(3)])\n\n"
+                       "def Recurrent():\n    inputs = keras.Input((5, 4))\n"
+                       "    return keras.Model(inputs, keras.layers.Dense(3)(keras.layers.LSTM(4)(inputs)))\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert doctor_main(["unbuilt:Net", "--out", str(tmp_path / "a"), "--quiet"]) == 2
+        assert "not built" in capsys.readouterr().err
+        assert doctor_main(["unbuilt:Recurrent", "--out", str(tmp_path / "b"), "--quiet"]) == 2
+        error = capsys.readouterr().err
+        assert "unsupported layer" in error and "LSTM" in error and "\n" not in error.strip()
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+@pytest.mark.parametrize("builder, kwargs", [
+    ("VGG16", {"input_shape": (64, 64, 3), "classes": 10}),
+    ("ResNet50", {"input_shape": (64, 64, 3), "classes": 10}),
+    ("MobileNetV2", {"input_shape": (64, 64, 3), "classes": 10}),
+])
+def test_keras_applications_offline(builder, kwargs):
+    model = getattr(keras.applications, builder)(weights=None, **kwargs)
+    batch = np.random.default_rng(0).standard_normal((4, 64, 64, 3)).astype("float32")
+    report = examine(model, batch, methods=("current", "he"))
+    layers = report.results["current"].layers
+    assert len(layers) == len(models.weight_layers(model)) and report.recommended == "he"
+    kinds = {f["kind"] for f in report.flags}
+    if builder == "MobileNetV2":  # depthwise kernels: Keras's shape-based fans are wrong
+        assert "fan_mismatch" in kinds
+        assert {row.activation for row in layers} >= {"relu6"}  # ReLU(max_value=6) read as relu6
+    if builder == "ResNet50":
+        assert any("BatchNormalization" in note for note in report.cannot_judge)
+        assert any("Residual" in note for note in report.cannot_judge)
+    if builder == "VGG16":  # deep plain ReLU net with Keras's default Glorot: no BN to rescue it
+        assert report.results["current"].forward_gain < report.results["he"].forward_gain
