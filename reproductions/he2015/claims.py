@@ -53,7 +53,9 @@ def build_report(runs, profile):
     he2, xavier2 = errors("fig2", "he"), errors("fig2", "xavier")
     he2_steps = steps_to_reach(group("fig2", "he"), threshold)
     xavier2_steps = steps_to_reach(group("fig2", "xavier"), threshold)
-    budget = first["steps"]
+    steps_of = {figure: group(figure, "he")[0]["config"]["steps"] for figure in he_config.FIGURES
+                if group(figure, "he")}
+    budget = steps_of.get("fig2", first["steps"])  # fig2_he_earlier: the 22-layer runs' budget
     beyond = lambda steps: [budget + 1 if s is None else s for s in steps]
     claims = [
         reporting.claim(
@@ -101,7 +103,8 @@ def build_report(runs, profile):
         "profile": profile,
         "seeds": sorted({run["config"]["seed"] for run in runs}),
         "dataset": first["dataset"],
-        "budget": {"steps": budget, "batch_size": first["batch_size"], "learning_rate": learning_rates,
+        "budget": {"steps": steps_of if len(set(steps_of.values())) > 1 else budget,
+                   "batch_size": first["batch_size"], "learning_rate": learning_rates,
                    "optimizer": f"{first['optimizer']} {first['momentum']}",
                    "width_multiplier": first["model_kwargs"]["width_multiplier"]},
         "claims": claims,

@@ -34,7 +34,7 @@ def plot_gradients(runs, path):
     """Per-layer kernel-gradient norm, 30 layers, He vs Xavier: at init and at the end."""
     plt = plots.pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(10.4, 4.0), sharey=True)
-    final_step = runs[0]["config"]["steps"]
+    final_step = (select(runs, figure="fig3") or runs)[0]["config"]["steps"]
     for axis, step, title in ((axes[0], 0, "at initialization"),
                               (axes[1], final_step, f"after {final_step} updates")):
         for init, colour in (("he", "tab:blue"), ("xavier", "tab:red")):
