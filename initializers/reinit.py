@@ -110,6 +110,19 @@ def auto_initializer(activation, negative_slope=0.0):
     )
 
 
+def unsupported_layers(model):
+    """Layers with weights that `initialize_weights` can neither draw nor leave alone, as
+    "name (Type)" (e.g. an LSTM's or an Embedding's); nested models are looked into."""
+    found = []
+    for layer in walk_layers(model):
+        if layer is model or isinstance(layer, keras.Model) or is_weight_layer(layer):
+            continue
+        if isinstance(layer, _LEFT_UNCHANGED) or not layer.weights:
+            continue
+        found.append(f"{layer.name} ({type(layer).__name__})")
+    return found
+
+
 def _method_name(initializer):
     # Same naming as `initializers.get`: Keras built-ins carry the "keras." prefix.
     cls = type(initializer)

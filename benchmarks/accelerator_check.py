@@ -1,0 +1,99 @@
+"""What this machine's device does for the full profiles: devices, steps/s, projected wall time.
+
+Run: python -m benchmarks.accelerator_check [--steps 200]   (or scripts/check_accelerator.sh)
+
+For each driver's `full` profile it builds that profile's largest net (the one whose
+step is the most expensive), trains it `--steps` steps on synthetic data of the
+profile's input shape (after a short warm-up, so compilation is not timed), and
+projects the profile's wall time as (sum of every run's updates) / steps/s / workers:
+an upper bound on training time, since every run is charged the largest net's step
+and evaluation is left out. Works on a CPU-only machine too, and says so.
+"""
+
+import argparse
+import math
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import models  # noqa: E402
+from reproductions import data, sweeps  # noqa: E402
+from reproductions.configs import glorot2010, he2015, trainability  # noqa: E402
+
+
+def _largest(configs, cost):
+    return max(configs, key=cost)
+
+
+def _full_profiles():
+    """(name, runs, probed config) of each driver's full profile."""
+    profiles = []
+    for name, module, cost in (
+            ("he2015", he2015, lambda c: c.model_kwargs["depth"]),
+            ("glorot2010", glorot2010, lambda c: c.model_kwargs["input_dim"] * c.model_kwargs["width"]),
+            ("trainability map 1", trainability,
+             lambda c: c.model_kwargs["depth"] if c.tags.get("map") == "relu" else -1),
+            ("trainability map 2", trainability,
+             lambda c: c.model_kwargs["depth"] if c.tags.get("map") == "tanh" else -1)):
+        configs, seeds = module.get_experiment("full")
+        if name.startswith("trainability"):
+            kind = "relu" if name.endswith("1") else "tanh"
+            configs = [c for c in configs if c.tags["map"] == kind]
+        runs = [c.replace(seed=s) for c in configs for s in seeds]
+        profiles.append((name, runs, _largest(configs, cost)))
+    return profiles
+
+
+def _steps_per_second(config, steps, warmup):
+    model = models.build(config.model, **config.model_kwargs)
+    shape = data.input_shape(config.dataset)
+    size = config.batch_size * (steps + warmup)
+    rng = np.random.default_rng(0)
+    example_shape = (math.prod(shape),) if config.flatten else shape
+    images = rng.uniform(-1, 1, (size, *example_shape)).astype("float32")
+    labels = rng.integers(0, data.num_classes(config.dataset), size)
+    optimizer = keras.optimizers.SGD(config.learning_rate, momentum=config.momentum if config.optimizer == "momentum" else 0.0)
+    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=config.jit_compile, steps_per_execution=10)
+    model.fit(images[:config.batch_size * warmup], labels[:config.batch_size * warmup],
+              batch_size=config.batch_size, verbose=0)
+    start = time.perf_counter()
+    model.fit(images[config.batch_size * warmup:], labels[config.batch_size * warmup:],
+              batch_size=config.batch_size, verbose=0)
+    return steps / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args()
+    devices = keras.distribution.list_devices()
+    accelerators = [d for d in devices if not d.lower().startswith("cpu")]
+    workers = sweeps.default_jobs()
+    print(f"backend={keras.backend.backend()} devices={devices}")
+    print("accelerators: " + (", ".join(accelerators) if accelerators else
+                              "none: CPU only (the projections are for this CPU)"))
+    print(f"default sweep workers: {workers}\n")
+    print("| full profile | runs | updates in all | probed net | steps/s | projected wall time |")
+    print("|---|---|---|---|---|---|")
+    for name, runs, probed in _full_profiles():
+        rate = _steps_per_second(probed, args.steps, args.warmup)
+        updates = sum(run.steps for run in runs)
+        hours = updates / rate / min(workers, len(runs)) / 3600
+        net = f"{probed.model} {json_kwargs(probed.model_kwargs)} batch {probed.batch_size}"
+        print(f"| {name} | {len(runs)} | {updates:,} | {net} | {rate:.0f} | {hours:.1f} h (<=, "
+              f"{min(workers, len(runs))} worker(s)) |")
+
+
+def json_kwargs(kwargs):
+    keep = {k: v for k, v in kwargs.items() if k in ("depth", "width", "width_multiplier", "input_dim")}
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in keep.items())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""Training steps/s of the reproductions' nets on every installed Keras backend, side by side.
+
+Run: python -m benchmarks.backends_speed [--steps 300]
+
+The nets: He et al. 2015's 30-layer plain net at the quick profile's width (1/32,
+Shapeset-location images, batch 64, SGD momentum) and Glorot & Bengio's 5 x 1000 tanh
+MLP (flattened Shapeset-3x2, batch 10, plain SGD). Each backend runs in its own
+process (KERAS_BACKEND must be set before Keras is imported) with the same data,
+model and `fit` call; the first `--warmup` steps (compilation) are not timed. The
+table ends with the fastest backend per net and the command that selects it.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+NETS = ("he2015 PlainNet 30 layers, width 1/32, batch 64", "glorot2010 DeepMLP 5 x 1000 tanh, batch 10")
+
+_CHILD = r"""
+import json, sys, time
+import numpy as np, keras
+import models
+from reproductions.data import shapeset
+steps, warmup = int(sys.argv[1]), int(sys.argv[2])
+results = {}
+for key, build, generator, batch, optimizer, flatten in (
+        ("he", lambda: models.PlainNet(30, 1 / 32, (32, 32, 1), 9), shapeset.generate_location, 64,
+         keras.optimizers.SGD(1e-3, momentum=0.9), False),
+        ("glorot", lambda: models.DeepMLP(1024, 9, depth=5, width=1000, activation="tanh"), shapeset.generate, 10,
+         keras.optimizers.SGD(1e-2), True)):
+    images, labels = generator(batch * (steps + warmup), 0)
+    if flatten:
+        images = images.reshape(len(images), -1)
+    model = build()
+    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True,
+                  steps_per_execution=10)
+    model.fit(images[:batch * warmup], labels[:batch * warmup], batch_size=batch, epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(images[batch * warmup:], labels[batch * warmup:], batch_size=batch, epochs=1, verbose=0)
+    results[key] = steps / (time.perf_counter() - start)
+print("RESULT " + json.dumps({"backend": keras.backend.backend(), **results}))
+"""
+
+
+def installed(module):
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    rows = []
+    for backend, module in (("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch")):
+        if not installed(module):
+            print(f"# {backend}: not installed, skipped", file=sys.stderr)
+            continue
+        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        result = subprocess.run([sys.executable, "-c", _CHILD, str(args.steps), str(args.warmup)], cwd=root,
+                                env=env, capture_output=True, text=True)
+        lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+        if result.returncode or not lines:
+            print(f"# {backend}: failed: {result.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+            continue
+        rows.append(json.loads(lines[-1][len("RESULT "):]))
+    print(f"cpus={os.cpu_count()} steps={args.steps} (after {args.warmup} warm-up steps), one process "
+          "per backend, XLA on, steps_per_execution 10\n")
+    print("| backend | " + " | ".join(f"{net} (steps/s)" for net in NETS) + " |")
+    print("|---" * (len(NETS) + 1) + "|")
+    base = rows[0] if rows else {}
+    for row in rows:
+        cells = [f"{row[key]:.0f} ({row[key] / base[key]:.2f}x)" for key in ("he", "glorot")]
+        print(f"| {row['backend']} | " + " | ".join(cells) + " |")
+    for key, net in zip(("he", "glorot"), NETS):
+        if rows:
+            best = max(rows, key=lambda r: r[key])
+            print(f"\nfastest for {net}: {best['backend']} "
+                  f"(KERAS_BACKEND={best['backend']} bash scripts/reproduce_{net.split()[0]}.sh)")
+
+
+if __name__ == "__main__":
+    main()
