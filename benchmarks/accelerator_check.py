@@ -5,9 +5,10 @@ Run: python -m benchmarks.accelerator_check [--steps 200]   (or scripts/check_ac
 For each driver's `full` profile it builds that profile's largest net (the one whose
 step is the most expensive), trains it `--steps` steps on synthetic data of the
 profile's input shape (after a short warm-up, so compilation is not timed), and
-projects the profile's wall time as (sum of every run's updates) / steps/s / workers:
-an upper bound on training time, since every run is charged the largest net's step
-and evaluation is left out. Works on a CPU-only machine too, and says so.
+projects the profile's training time as (sum of every run's updates) / steps/s / GPUs
+(one run per GPU; on a CPU-only machine, one process): an upper bound in that every run
+is charged the largest net's step, a lower one in that evaluation is left out. Works
+on a CPU-only machine too, and says so.
 """
 
 import argparse
@@ -74,11 +75,11 @@ def main():
     args = parser.parse_args()
     devices = keras.distribution.list_devices()
     accelerators = [d for d in devices if not d.lower().startswith("cpu")]
-    workers = sweeps.default_jobs()
+    workers = sweeps.visible_gpus() or 1  # one run per GPU; on a CPU, the one probed process
     print(f"backend={keras.backend.backend()} devices={devices}")
     print("accelerators: " + (", ".join(accelerators) if accelerators else
-                              "none: CPU only (the projections are for this CPU)"))
-    print(f"default sweep workers: {workers}\n")
+                              "none: CPU only (the projections are for this CPU, one process)"))
+    print(f"default sweep workers: {sweeps.default_jobs()}\n")
     print("| full profile | runs | updates in all | probed net | steps/s | projected wall time |")
     print("|---|---|---|---|---|---|")
     for name, runs, probed in _full_profiles():
@@ -86,8 +87,8 @@ def main():
         updates = sum(run.steps for run in runs)
         hours = updates / rate / min(workers, len(runs)) / 3600
         net = f"{probed.model} {json_kwargs(probed.model_kwargs)} batch {probed.batch_size}"
-        print(f"| {name} | {len(runs)} | {updates:,} | {net} | {rate:.0f} | {hours:.1f} h (<=, "
-              f"{min(workers, len(runs))} worker(s)) |")
+        print(f"| {name} | {len(runs)} | {updates:,} | {net} | {rate:.0f} | {hours:.1f} h "
+              f"({min(workers, len(runs))} at a time) |")
 
 
 def json_kwargs(kwargs):

@@ -232,7 +232,7 @@ def dask_executor(address=None, workers=None):
     --resources GPU=1`, one per GPU with `CUDA_VISIBLE_DEVICES` set) get one run each.
     """
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError as error:
         raise ValueError("The Dask engine needs the `distributed` package (pip install "
                          f"distributed). Received: address={address!r}") from error
@@ -240,6 +240,6 @@ def dask_executor(address=None, workers=None):
         return Client(address)
     workers = workers or default_jobs()
     threads = max(1, usable_cores() // workers)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, env=worker.thread_environment(threads))
-    return Client(cluster)
+    # A client that starts its own local cluster also shuts it down when closed.
+    return Client(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                  env=worker.thread_environment(threads))

@@ -53,6 +53,9 @@ cnn = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(3, 3, activa
                         keras.layers.Flatten(), keras.layers.Dense(2)])
 backprop, weights = diagnostics.gradient_statistics(cnn, np.ones((4, 6, 6, 1), "float32"), [0, 1, 0, 1])
 assert len(backprop) == len(weights) == 2
+# He 2015's kernel-gradient norms (the He driver's recorder) on JAX.
+names, norms = diagnostics.kernel_gradient_norms(mlp, x[:10], y[:10])
+assert len(names) == len(norms) == 4 and all(n > 0 for n in norms)
 # LSUV and the doctor on JAX.
 records = initializers.lsuv(models.DeepMLP(8, 3, depth=3, width=16, activation="relu"), x[:16], seed=0)
 assert all(abs(r.variance - 1) < 0.1 for r in records)

@@ -41,13 +41,14 @@ def test_pydataset_path_serves_the_batches_of_the_tf_data_path(name, flatten):
 _JAX_DRIVER = """
 import sys, json
 sys.modules["tensorflow"] = None  # as on a machine without TensorFlow
-from reproductions import he2015
-he2015.main(["--profile", "smoke", "--workdir", sys.argv[1], "--quiet", "--jobs", "1"])
+from reproductions import glorot2010
+glorot2010.main(["--profile", "smoke", "--workdir", sys.argv[1], "--quiet", "--jobs", "1"])
 report = json.load(open(sys.argv[1] + "/report.json"))
-env = json.load(open(sys.argv[1] + "/runs/fig3_he-seed0/env.json"))
+run = sys.argv[1] + "/runs/shapeset3x2_tanh_normalized-seed0"
+env = json.load(open(run + "/env.json"))
 assert env["backend"] == "jax" and "tensorflow" not in env["versions"], env
-gradients = open(sys.argv[1] + "/runs/fig3_he-seed0/gradients.jsonl").readline()
-assert len(json.loads(gradients)["kernel_grad_norm"]) == 30
+record = json.loads(open(run + "/activations.jsonl").readline())  # the recorder, gradients by JAX
+assert record["step"] == 0 and len(record["backprop"]) == 6
 assert sys.modules["tensorflow"] is None
 print("claims", len(report["claims"]))
 """
@@ -60,11 +61,11 @@ def _run(script, *args, env=None):
     return result.stdout
 
 
-def test_he_driver_smoke_profile_under_jax_without_tensorflow(tmp_path):
-    out = _run(_JAX_DRIVER, str(tmp_path / "he"), env={"KERAS_BACKEND": "jax"})
-    assert "claims 4" in out
-    for name in ("fig2_22layer.png", "fig3_30layer.png", "gradients_30layer.png", "report.md"):
-        assert (tmp_path / "he" / name).stat().st_size > 0
+def test_glorot_driver_smoke_profile_under_jax_without_tensorflow(tmp_path):
+    out = _run(_JAX_DRIVER, str(tmp_path / "glorot"), env={"KERAS_BACKEND": "jax"})
+    assert "claims 7" in out
+    for name in ("fig6_activations_at_init.png", "fig11_test_error.png", "table1.md", "report.md"):
+        assert (tmp_path / "glorot" / name).stat().st_size > 0
 
 
 _DISTRIBUTED = """

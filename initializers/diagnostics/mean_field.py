@@ -150,13 +150,19 @@ def _q_star(activation, sigma_w2, sigma_b2, q0):
     if crossings.size == 0:
         return 0.0 if gap[-1] < 0 else math.inf
     low, high = grid[crossings[-1]], grid[crossings[-1] + 1]
+    return _log_bisect(lambda q: length_map(activation, sigma_w2, sigma_b2, q) - q <= 0, low, high)
+
+
+def _log_bisect(above, low, high, relative=1e-13):
+    """The point in [low, high] (both > 0) where the predicate `above` turns from False to
+    True, by bisection on a log scale."""
     for _ in range(200):
         middle = math.sqrt(low * high)
-        if length_map(activation, sigma_w2, sigma_b2, middle) - middle > 0:
-            low = middle
-        else:
+        if above(middle):
             high = middle
-        if high / low < 1 + 1e-13:
+        else:
+            low = middle
+        if high / low < 1 + relative:
             break
     return math.sqrt(low * high)
 
@@ -236,12 +242,4 @@ def critical_sigma_w2(activation, sigma_b2, low=1e-3, high=100.0):
         raise ValueError(f"chi_1 does not cross 1 for sigma_w2 in [{low}, {high}] "
                          f"(chi_1 - 1 = {below:.3g} and {above:.3g}). Received: "
                          f"activation={activation!r}, sigma_b2={sigma_b2!r}")
-    for _ in range(200):
-        middle = math.sqrt(low * high)
-        if excess(middle) > 0:
-            high = middle
-        else:
-            low = middle
-        if high / low < 1 + 1e-12:
-            break
-    return math.sqrt(low * high)
+    return _log_bisect(lambda s: excess(s) > 0, low, high, relative=1e-12)

@@ -26,6 +26,7 @@ import pathlib
 import keras
 import numpy as np
 
+from initializers.diagnostics.jsonio import finite_or_none
 from initializers.diagnostics.probing import probes
 from initializers.doctor.examine import (
     DEAD_FRACTION,
@@ -93,7 +94,7 @@ class DoctorReport:
                             for name, r in self.results.items()}}
 
     def to_json(self, path=None):
-        text = json.dumps(_finite(self.to_dict()), indent=2)
+        text = json.dumps(finite_or_none(self.to_dict()), indent=2)
         if path is not None:
             pathlib.Path(path).write_text(text + "\n")
         return text
@@ -166,16 +167,6 @@ class DoctorReport:
         if path is not None:
             figure.savefig(path, dpi=150)
         return figure
-
-
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _copy(model):
