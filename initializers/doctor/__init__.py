@@ -225,7 +225,7 @@ def examine(model, batch, labels=None, *, methods=None, seed=0, progress=None):
     """
     if not getattr(model, "built", False):
         raise ValueError(f"Model '{model.name}' is not built; give it an input shape. Received: model={model.name}")
-    probes(model)  # validates: weight layers in the model's own graph
+    model_probes = probes(model)  # validates: weight layers in the model's own graph
     unsupported = unsupported_layers(model)
     if unsupported:
         raise ValueError(f"unsupported layer {unsupported[0]}: the doctor measures models whose "
@@ -239,6 +239,11 @@ def examine(model, batch, labels=None, *, methods=None, seed=0, progress=None):
     if labels is None:
         labels = np.random.default_rng(seed).integers(0, classes, len(batch))
     notes = []
+    from_logits = None  # decided by the last layer: logits (linear) or softmax probabilities
+    if model_probes[-1].activation not in ("linear", "softmax"):
+        from_logits = True
+        notes.append(f"The output layer's activation is {model_probes[-1].activation}, neither linear nor "
+                     "softmax; its output was treated as logits for the cross-entropy.")
     if methods is None:
         methods = DEFAULT_METHODS
         if _has_batch_norm(model):
@@ -248,19 +253,13 @@ def examine(model, batch, labels=None, *, methods=None, seed=0, progress=None):
     results = {}
     for method in methods:
         if progress:
-            progress(f"examining {method} ({len(probes(model))} weight layers)")
+            progress(f"examining {method} ({len(model_probes)} weight layers)")
         target = model if method == "current" else _copy(model)
         if method == "lsuv":
             lsuv(target, batch, seed=seed, on_constant_output="skip")
         elif method != "current":
             initialize_weights(target, method, seed=seed)
-        try:
-            layers, forward, backward = measure(target, batch, labels)
-        except ValueError:  # the last layer is neither logits nor softmax
-            layers, forward, backward = measure(target, batch, labels, from_logits=True)
-            if "from_logits" not in " ".join(notes):
-                notes.append("The output layer is neither linear nor softmax; its output was treated as "
-                             "logits for the cross-entropy (from_logits=True).")
+        layers, forward, backward = measure(target, batch, labels, from_logits=from_logits)
         results[method] = MethodResult(method, layers, forward, backward, flags(layers, forward, backward))
     candidates = [name for name in results if name != "current"]
     recommended = min(candidates, key=lambda n: (len(results[n].flags), _rank(n),
