@@ -80,6 +80,8 @@ def test_cli_deep_mlp_xavier_flagged_then_he_applied_passes(tmp_path):
     (["models:PlainNet", "--kwargs", "{not json"], "not JSON"),
     (["models:PlainNet", "--kwargs", PLAIN30_XAVIER, "--methods", "current", "kaiming"], "unknown method"),
     (["models:PlainNet", "--kwargs", PLAIN30_XAVIER, "--data", "mnist.npz"], "--data must be"),
+    (["models:PlainNet", "--kwargs", PLAIN30_XAVIER, "--apply", "he", "--output", "fixed.h5"],
+     "must name a .keras file"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(argv, reason, capsys, tmp_path):
     assert doctor_main(argv + ["--out", str(tmp_path), "--quiet"]) == 2
@@ -101,6 +103,17 @@ def test_cli_unbuilt_model_and_unsupported_layer_exit_2(tmp_path, capsys):
         assert "unsupported layer" in error and "LSTM" in error and "\n" not in error.strip()
     finally:
         sys.path.remove(str(tmp_path))
+
+
+def test_cli_apply_that_cannot_be_done_exits_2_and_saves_nothing(tmp_path, capsys):
+    # An all-zero batch: the first layer's output is constant, so LSUV cannot scale it.
+    data, fixed = tmp_path / "zeros.npz", tmp_path / "fixed.keras"
+    np.savez(data, x=np.zeros((8, 256), "float32"))
+    code = doctor_main(["models:DeepMLP", "--kwargs", MLP30_XAVIER, "--data", str(data), "--quiet",
+                        "--methods", "current", "--out", str(tmp_path / "r"), "--apply", "lsuv",
+                        "--output", str(fixed)])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and "constant" in error and "\n" not in error and not fixed.exists()
 
 
 @pytest.mark.parametrize("builder, kwargs", [

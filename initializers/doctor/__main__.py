@@ -125,6 +125,8 @@ def main(argv=None):
             raise BadInput(f"--batch-size must be positive, got {args.batch_size}")
         if args.apply and not args.output:
             raise BadInput("--apply needs --output FILE.keras")
+        if args.output and not args.output.endswith(".keras"):
+            raise BadInput(f"--output must name a .keras file, got {args.output!r}")
         try:
             kwargs = json.loads(args.kwargs)
         except json.JSONDecodeError as error:
@@ -160,10 +162,15 @@ def main(argv=None):
     report.to_json(out / "report.json")
     report.plot(out / "doctor.png")
     if args.apply:
-        if args.apply == "lsuv":
-            initializers.lsuv(model, batch, seed=args.seed)
-        else:
-            initializers.initialize_weights(model, args.apply, seed=args.seed)
+        try:
+            if args.apply == "lsuv":
+                initializers.lsuv(model, batch, seed=args.seed)
+            else:
+                initializers.initialize_weights(model, args.apply, seed=args.seed)
+        except ValueError as error:  # e.g. LSUV on a layer with a constant output; model unchanged
+            print(f"error: --apply {args.apply}: {str(error).split('. Received')[0]}".replace("\n", " "),
+                  file=sys.stderr)
+            return 2
         model.save(args.output)
         log(f"re-initialized with {args.apply}, saved to {args.output}")
     if not args.quiet:
