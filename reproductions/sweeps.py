@@ -24,8 +24,6 @@ from reproductions import worker
 def _format_error(value):
     return "n/a" if value is None else f"{value:.4f}"
 
-CPU_WORKER_THREADS = 1  # threads per worker when a sweep fills the cores with workers
-
 
 class Shard:
     """Run `index` of every `count` runs of a sweep: `Shard.parse("0/4")` is runs 0, 4, 8, ...
@@ -61,18 +59,31 @@ def usable_cores():
         return os.cpu_count() or 1
 
 
-def visible_gpus():
-    """Number of NVIDIA GPUs this process may use, without importing a backend."""
+def visible_gpu_ids():
+    """The NVIDIA GPUs this process may use, as `CUDA_VISIBLE_DEVICES` entries (indices or
+    UUIDs), without importing a backend: that variable's list where it is set (CUDA
+    stops at the first invalid entry, e.g. -1), else every GPU `nvidia-smi -L` lists."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
-        return len([d for d in visible.split(",") if d.strip() not in ("", "-1")])
+        ids = []
+        for entry in (d.strip() for d in visible.split(",")):
+            if entry in ("", "-1"):
+                break
+            ids.append(entry)
+        return ids
     if shutil.which("nvidia-smi") is None:
-        return 0
+        return []
     try:
         listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
-        return 0
-    return sum(line.startswith("GPU ") for line in listing.stdout.splitlines())
+        return []
+    return [str(index) for index, line in enumerate(
+        line for line in listing.stdout.splitlines() if line.startswith("GPU "))]
+
+
+def visible_gpus():
+    """Number of NVIDIA GPUs this process may use (`visible_gpu_ids`)."""
+    return len(visible_gpu_ids())
 
 
 def default_jobs():
@@ -183,7 +194,7 @@ def _run_elsewhere(pending, workdir, jobs, executor, tensorboard, callbacks_for,
         for future in _as_completed(executor, futures):
             yield futures[future], future.result()
         return
-    gpus = visible_gpus()
+    gpus = visible_gpu_ids()
     context = multiprocessing.get_context("spawn")  # TensorFlow's state must not be forked
     threads = max(1, usable_cores() // jobs)  # jobs workers share the cores, never oversubscribe
     pool = concurrent.futures.ProcessPoolExecutor(

@@ -20,14 +20,15 @@ def thread_environment(threads, base_xla_flags=""):
     return environment
 
 
-def configure(threads, gpu_counter=None, gpus=0, log_dir=None):
+def configure(threads, gpu_counter=None, gpus=(), log_dir=None):
     """Process initializer: thread counts for every backend, one GPU per worker, and
     the worker's own output in a log file.
 
     Args:
         threads: intra-op threads for this worker (TensorFlow, XLA/JAX, OpenMP/oneDNN).
         gpu_counter: a shared `multiprocessing.Value` handing out GPU indices.
-        gpus: number of GPUs to share out (0: leave the devices alone).
+        gpus: the `CUDA_VISIBLE_DEVICES` entries of the GPUs to share out, one per
+            worker in turn (empty: leave the devices alone).
         log_dir: folder for `worker-<pid>.log`, which receives everything the worker
             and its libraries print (TensorFlow's C++ start-up lines included), so the
             parent's terminal shows one progress bar and one line per finished run.
@@ -43,9 +44,9 @@ def configure(threads, gpu_counter=None, gpus=0, log_dir=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if gpus and gpu_counter is not None:
         with gpu_counter.get_lock():
-            index = gpu_counter.value % gpus
+            index = gpu_counter.value % len(gpus)
             gpu_counter.value += 1
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(index)
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[index]
 
 
 def _pin_tensorflow_threads(threads):
