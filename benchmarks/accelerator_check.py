@@ -22,7 +22,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import models  # noqa: E402
-from reproductions import data, sweeps  # noqa: E402
+from reproductions import data, harness, sweeps  # noqa: E402
 from reproductions.configs import glorot2010, he2015, trainability  # noqa: E402
 
 
@@ -57,8 +57,7 @@ def _steps_per_second(config, steps, warmup):
     example_shape = (math.prod(shape),) if config.flatten else shape
     images = rng.uniform(-1, 1, (size, *example_shape)).astype("float32")
     labels = rng.integers(0, data.num_classes(config.dataset), size)
-    optimizer = keras.optimizers.SGD(config.learning_rate, momentum=config.momentum if config.optimizer == "momentum" else 0.0)
-    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    model.compile(harness.optimizer_of(config), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   jit_compile=config.jit_compile, steps_per_execution=10)
     model.fit(images[:config.batch_size * warmup], labels[:config.batch_size * warmup],
               batch_size=config.batch_size, verbose=0)

@@ -39,11 +39,13 @@ from reproductions import data
 from reproductions.environment import environment
 from reproductions.run_config import RunConfig  # re-exported: harness.RunConfig
 
+
 class RunFolderConflictError(ValueError):
     """A run folder holds a finished run of a different config."""
 
 
-def _optimizer(config):
+def optimizer_of(config):
+    """The Keras optimizer a `RunConfig` names (SGD, SGD with momentum, or Adam)."""
     if config.optimizer == "adam":
         return keras.optimizers.Adam(config.learning_rate)
     momentum = config.momentum if config.optimizer == "momentum" else 0.0
@@ -208,7 +210,7 @@ def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=prin
             records = lsuv(model, images, seed=config.seed, **lsuv_kwargs)
         write_json_atomic(run_dir / "init.json", [r.as_dict() for r in records])
         model.compile(
-            optimizer=_optimizer(config),
+            optimizer=optimizer_of(config),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             # Keras's own MirroredStrategy CPU tests run without XLA.

@@ -1,9 +1,7 @@
 """The init doctor on our plain nets and on architectures Keras ships (weights=None, offline)."""
 
 import json
-import os
 import pathlib
-import subprocess
 import sys
 
 import keras
@@ -11,7 +9,6 @@ import numpy as np
 import pytest
 
 import models
-from initializers import initialize_weights
 from initializers.doctor import examine
 from initializers.doctor.__main__ import main as doctor_main
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from reproductions import blog_cases, harness, sweeps
+from reproductions import blog_cases, sweeps
 from reproductions.run_config import RunConfig
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -177,8 +177,8 @@ def report_markdown(report):
             if cell is None:
                 cells.append("-")
                 continue
-            trained_count = sum(cell["trained"])
-            cells.append(f"{reporting.percent(cell['final_test_error']['mean'])} ({trained_count}/{len(cell['trained'])})")
+            trained, seeds = sum(cell["trained"]), len(cell["trained"])
+            cells.append(f"{reporting.percent(cell['final_test_error']['mean'])} ({trained}/{seeds})")
         rows.append((row["label"], *cells, row["max_trainable_depth"] or "none"))
     map1 = ["Map 1: mean final test error (%) and seeds trained, by depth:", "",
             *reporting.markdown_table(("initializer", *(f"{d} layers" for d in depths), "max trainable depth"),
