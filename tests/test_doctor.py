@@ -37,6 +37,7 @@ def test_xavier_plain30_is_flagged_vanishing_and_padding_explains_why_he_is_not_
     current, he, lsuv = (report.results[m] for m in ("current", "he", "lsuv"))
     assert he.forward_gain > 1000 * current.forward_gain
     assert report.recommended == "lsuv" and 0.5 < lsuv.forward_gain < 2.0
+    assert report.recommended_data_free == "he"  # the best rule that needs no data
     padded = {f["layer"] for f in report.flags if f["kind"] == "padding_loss"}
     assert {l for l in padded if l.startswith("stage3")} == {f"stage3_conv{i}_{k}x{k}" for i, k in
                                                                [(1, 3), (2, 3), (3, 3), (4, 2), (5, 2), (6, 2),
@@ -45,6 +46,7 @@ def test_xavier_plain30_is_flagged_vanishing_and_padding_explains_why_he_is_not_
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), value)
     text = report.to_markdown()
     assert "vanishing_signal" in text and "Thresholds" in text and "cannot judge" in text
+    assert "Best rule without data:** `he`" in text
     assert json.loads(report.to_json())["recommended"] == "lsuv"
 
 

@@ -92,8 +92,11 @@ def test_ctrl_c_stops_the_workers_and_the_sweep_resumes(tmp_path):
     workdir = tmp_path / "interrupted"
     command = [sys.executable, "-m", "reproductions.blog_cases", "--profile", "smoke", "--jobs", "2",
                "--seeds", "0", "1", "2", "3", "--workdir", str(workdir), "--quiet"]
+    # A shell that starts a job in the background (`cmd &`) makes it ignore SIGINT, and
+    # that is inherited: give the child the default disposition, as a terminal would.
     child = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and not list(workdir.glob("runs/*/config.json")):
         time.sleep(0.2)

@@ -78,6 +78,7 @@ class DoctorReport:
     cannot_judge: list
     thresholds: dict
     notes: list = dataclasses.field(default_factory=list)
+    recommended_data_free: str | None = None  # the best rule that needs no data (not LSUV)
 
     @property
     def flags(self):
@@ -87,6 +88,7 @@ class DoctorReport:
 
     def to_dict(self):
         return {"model": self.model, "batch_shape": list(self.batch_shape), "recommended": self.recommended,
+                "recommended_data_free": self.recommended_data_free,
                 "flagged": bool(self.flags), "thresholds": self.thresholds, "cannot_judge": self.cannot_judge,
                 "notes": self.notes,
                 "methods": {name: {"forward_gain": r.forward_gain, "backward_gain": r.backward_gain,
@@ -119,6 +121,13 @@ class DoctorReport:
         if self.recommended:
             lines += [f"**Recommended:** `{self.recommended}` (the fewest flags; among equals a data-free "
                       "rule before LSUV, He first; then gains closest to 1).", ""]
+        if self.recommended_data_free and self.recommended_data_free != self.recommended:
+            best = self.results[self.recommended_data_free]
+            kinds = ", ".join(sorted({f["kind"] for f in best.flags})) or "nothing"
+            lines += [f"**Best rule without data:** `{self.recommended_data_free}` (forward gain "
+                      f"{best.forward_gain:.3g}, backward gain {best.backward_gain:.3g}; still flagged: "
+                      f"{kinds}), for code that cannot run a batch through the model at initialization.",
+                      ""]
         lines += ["## Initializations compared", "",
                   "| method | forward gain (last hidden / first layer signal RMS) | backward gain "
                   "(first / last hidden layer gradient RMS) | flags |", "|---|---|---|---|"]
@@ -261,9 +270,12 @@ def examine(model, batch, labels=None, *, methods=None, seed=0, progress=None):
             initialize_weights(target, method, seed=seed)
         layers, forward, backward = measure(target, batch, labels, from_logits=from_logits)
         results[method] = MethodResult(method, layers, forward, backward, flags(layers, forward, backward))
-    candidates = [name for name in results if name != "current"]
-    recommended = min(candidates, key=lambda n: (len(results[n].flags), _rank(n),
-                                                 results[n].gain_error())) if candidates else None
+    def best(candidates):
+        return min(candidates, key=lambda n: (len(results[n].flags), _rank(n),
+                                              results[n].gain_error())) if candidates else None
+
+    recommended = best([name for name in results if name != "current"])
+    recommended_data_free = best([name for name in results if name not in ("current", "lsuv")])
     thresholds = {"vanishing (forward or backward gain below)": VANISHING_GAIN,
                   "exploding (forward or backward gain above)": EXPLODING_GAIN,
                   "dead ReLU layer (fraction of units never positive above)": DEAD_FRACTION,
@@ -271,7 +283,7 @@ def examine(model, batch, labels=None, *, methods=None, seed=0, progress=None):
                   "fan mismatch (shape-based over layer fan_in, either way, above)": FAN_MISMATCH,
                   "padding loss (fraction of kernel taps on real inputs below)": PADDING_LOSS}
     return DoctorReport(model.name, tuple(np.shape(batch)), results, recommended, _cannot_judge(model),
-                        thresholds, notes)
+                        thresholds, notes, recommended_data_free)
 
 
 def _rank(method):

@@ -175,7 +175,9 @@ def main(argv=None):
         log(f"re-initialized with {args.apply}, saved to {args.output}")
     if not args.quiet:
         flagged = ", ".join(sorted({f["kind"] for f in report.flags})) or "nothing"
-        print(f"{report.model}: flagged {flagged}; recommended {report.recommended}; report in {out}")
+        data_free = report.recommended_data_free
+        also = f" (without data: {data_free})" if data_free and data_free != report.recommended else ""
+        print(f"{report.model}: flagged {flagged}; recommended {report.recommended}{also}; report in {out}")
     return 1 if report.flags else 0
 
 
