@@ -6,8 +6,10 @@ The nets: He et al. 2015's 30-layer plain net at the quick profile's width (1/32
 Shapeset-location images, batch 64, SGD momentum) and Glorot & Bengio's 5 x 1000 tanh
 MLP (flattened Shapeset-3x2, batch 10, plain SGD). Each backend runs in its own
 process (KERAS_BACKEND must be set before Keras is imported) with the same data,
-model and `fit` call; the first `--warmup` steps (compilation) are not timed. The
-table ends with the fastest backend per net and the command that selects it.
+model and `fit` call, compiled as the harness compiles (`harness.compile_options`:
+XLA and 10 steps per execution, torch eagerly one step at a time); the first
+`--warmup` steps (compilation) are not timed. The table ends with the fastest
+backend per net and the command that selects it.
 """
 
 import argparse
@@ -19,11 +21,14 @@ import sys
 NETS = ("he2015 PlainNet 30 layers, width 1/32, batch 64", "glorot2010 DeepMLP 5 x 1000 tanh, batch 10")
 
 _CHILD = r"""
-import json, sys, time
+import json, sys, time, types
 import numpy as np, keras
 import models
 from reproductions.data import shapeset
+from reproductions.harness import compile_options
 steps, warmup = int(sys.argv[1]), int(sys.argv[2])
+# As the harness compiles: XLA and 10 steps per execution where the backend allows them.
+options = compile_options(types.SimpleNamespace(jit_compile=True, steps_per_execution=10))
 results = {}
 for key, build, generator, batch, optimizer, flatten in (
         ("he", lambda: models.PlainNet(30, 1 / 32, (32, 32, 1), 9), shapeset.generate_location, 64,
@@ -34,13 +39,12 @@ for key, build, generator, batch, optimizer, flatten in (
     if flatten:
         images = images.reshape(len(images), -1)
     model = build()
-    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True,
-                  steps_per_execution=10)
+    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True), **options)
     model.fit(images[:batch * warmup], labels[:batch * warmup], batch_size=batch, epochs=1, verbose=0)
     start = time.perf_counter()
     model.fit(images[batch * warmup:], labels[batch * warmup:], batch_size=batch, epochs=1, verbose=0)
     results[key] = steps / (time.perf_counter() - start)
-print("RESULT " + json.dumps({"backend": keras.backend.backend(), **results}))
+print("RESULT " + json.dumps({"backend": keras.backend.backend(), **results, **options}))
 """
 
 
@@ -70,13 +74,14 @@ def main():
             continue
         rows.append(json.loads(lines[-1][len("RESULT "):]))
     print(f"cpus={os.cpu_count()} steps={args.steps} (after {args.warmup} warm-up steps), one process "
-          "per backend, XLA on, steps_per_execution 10\n")
-    print("| backend | " + " | ".join(f"{net} (steps/s)" for net in NETS) + " |")
-    print("|---" * (len(NETS) + 1) + "|")
+          "per backend, compiled as the harness compiles\n")
+    print("| backend | compile | " + " | ".join(f"{net} (steps/s)" for net in NETS) + " |")
+    print("|---" * (len(NETS) + 2) + "|")
     base = rows[0] if rows else {}
     for row in rows:
         cells = [f"{row[key]:.0f} ({row[key] / base[key]:.2f}x)" for key in ("he", "glorot")]
-        print(f"| {row['backend']} | " + " | ".join(cells) + " |")
+        mode = f"{'XLA' if row['jit_compile'] else 'eager'}, steps_per_execution {row['steps_per_execution']}"
+        print(f"| {row['backend']} | {mode} | " + " | ".join(cells) + " |")
     for key, net in zip(("he", "glorot"), NETS):
         if rows:
             best = max(rows, key=lambda r: r[key])

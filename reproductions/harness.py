@@ -52,6 +52,21 @@ def optimizer_of(config):
     return keras.optimizers.SGD(config.learning_rate, momentum=momentum)
 
 
+def compile_options(config, distribute=False):
+    """`jit_compile` and `steps_per_execution` for `model.compile`, as the backend allows.
+
+    The config's values, except: TensorFlow's MirroredStrategy runs without XLA (as
+    Keras's own CPU tests of it do); the torch backend takes one step per execution
+    only, and its `jit_compile=True` would mean `torch.compile`, so it runs eagerly.
+    Neither changes the updates, only how many run per call.
+    """
+    backend = keras.backend.backend()
+    if backend == "torch":
+        return {"jit_compile": False, "steps_per_execution": 1}
+    return {"jit_compile": config.jit_compile and not (distribute and backend == "tensorflow"),
+            "steps_per_execution": config.steps_per_execution}
+
+
 def _finite(value):
     return value is not None and math.isfinite(float(value))
 
@@ -213,9 +228,7 @@ def run(config, workdir, *, verbose=1, tensorboard=False, callbacks=(), log=prin
             optimizer=optimizer_of(config),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            # Keras's own MirroredStrategy CPU tests run without XLA.
-            jit_compile=config.jit_compile and not (distribute and keras.backend.backend() == "tensorflow"),
-            steps_per_execution=config.steps_per_execution,
+            **compile_options(config, distribute),
         )
 
         # Step 0: the initial network, on the test set and on training batches.
