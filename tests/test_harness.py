@@ -215,3 +215,13 @@ def test_config_modules_import_no_keras():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                             cwd=__import__("pathlib").Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_compile_options_follow_what_each_backend_allows(monkeypatch):
+    config = RunConfig(name="c", model="simple_mlp", model_kwargs={}, initializer="he_normal", jit_compile=True,
+                       steps_per_execution=10)
+    assert harness.compile_options(config) == {"jit_compile": True, "steps_per_execution": 10}
+    monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")
+    assert harness.compile_options(config, distribute=True)["jit_compile"] is False  # MirroredStrategy
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")  # Keras's torch trainer: 1 step per call
+    assert harness.compile_options(config) == {"jit_compile": False, "steps_per_execution": 1}
