@@ -47,6 +47,7 @@ def test_xavier_plain30_is_flagged_vanishing_and_padding_explains_why_he_is_not_
     text = report.to_markdown()
     assert "vanishing_signal" in text and "Thresholds" in text and "cannot judge" in text
     assert "Best rule without data:** `he`" in text
+    assert "Narrow layers (the narrowest hidden weight layer has 3 units or channels" in text  # the stem
     assert json.loads(report.to_json())["recommended"] == "lsuv"
 
 
@@ -127,6 +128,8 @@ def test_keras_applications_offline(builder, kwargs):
     layers = report.results["current"].layers
     assert len(layers) == len(models.weight_layers(model))
     kinds = {f["kind"] for f in report.flags}
+    # VGG16 and ResNet50 have at least 64 channels everywhere; MobileNetV2 goes down to 16.
+    assert any("Narrow layers" in note for note in report.cannot_judge) == (builder == "MobileNetV2")
     if builder == "MobileNetV2":  # depthwise kernels: Keras's shape-based fans are wrong
         assert "fan_mismatch" in kinds
         assert {row.activation for row in layers} >= {"relu6"}  # ReLU(max_value=6) read as relu6

@@ -190,9 +190,20 @@ def _copy(model):
     return copy
 
 
-def _cannot_judge(model):
+# Below this many units or channels in some hidden weight layer, one draw's gains are noisy.
+NARROW_WIDTH = 64
+
+
+def _cannot_judge(model, model_probes):
     notes = ["Only initialization is examined: one batch, one draw per method; training dynamics "
              "(learning rate, optimizer, normalization at train time) are out of sight."]
+    hidden = [probe.weight_layer for probe in model_probes[:-1]]
+    widths = [w for w in (getattr(layer, "units", None) or getattr(layer, "filters", None) for layer in hidden) if w]
+    if widths and min(widths) < NARROW_WIDTH:
+        notes.append(f"Narrow layers (the narrowest hidden weight layer has {min(widths)} units or channels, "
+                     f"< {NARROW_WIDTH}): the signal of a deep narrow net drifts from draw to draw (Hanin & "
+                     "Rolnick 2018), so one draw's gains can differ from another's by 10x or more; rerun "
+                     "with other seeds to see the spread.")
     kinds = {type(layer).__name__ for layer in model.layers}
     if kinds & {"BatchNormalization", "SyncBatchNormalization"}:
         notes.append("BatchNormalization is measured in inference mode (at initialization its moving "
@@ -282,8 +293,8 @@ def examine(model, batch, labels=None, *, methods=None, seed=0, progress=None):
                   "saturated layer (fraction of values saturated above)": SATURATED_FRACTION,
                   "fan mismatch (shape-based over layer fan_in, either way, above)": FAN_MISMATCH,
                   "padding loss (fraction of kernel taps on real inputs below)": PADDING_LOSS}
-    return DoctorReport(model.name, tuple(np.shape(batch)), results, recommended, _cannot_judge(model),
-                        thresholds, notes, recommended_data_free)
+    return DoctorReport(model.name, tuple(np.shape(batch)), results, recommended,
+                        _cannot_judge(model, model_probes), thresholds, notes, recommended_data_free)
 
 
 def _rank(method):
