@@ -281,6 +281,7 @@ def examine(model, batch, labels=None, *, methods=None, seed=0, progress=None):
             initialize_weights(target, method, seed=seed)
         layers, forward, backward = measure(target, batch, labels, from_logits=from_logits)
         results[method] = MethodResult(method, layers, forward, backward, flags(layers, forward, backward))
+
     def best(candidates):
         return min(candidates, key=lambda n: (len(results[n].flags), _rank(n),
                                               results[n].gain_error())) if candidates else None
