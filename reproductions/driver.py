@@ -184,8 +184,3 @@ class _BoundCallbacks:
             self._batches[key] = self.factory.load_batch(*key)
         return self.factory.make_callbacks(config, self._batches[key],
                                            harness.run_dir_of(config, self.workdir), self.tensorboard)
-
-
-def fixed_batch_callbacks(load_batch, make_callbacks):
-    """`FixedBatchCallbacks(load_batch, make_callbacks)`."""
-    return FixedBatchCallbacks(load_batch, make_callbacks)

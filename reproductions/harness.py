@@ -85,7 +85,8 @@ def _metrics_record(step, train_loss, train_accuracy, test_loss, test_accuracy, 
     }
 
 
-def _fmt(value):
+def format_metric(value):
+    """A loss or error in progress lines: 4 decimals, "n/a" for none (a diverged run)."""
     return "n/a" if value is None else f"{value:.4f}"
 
 
@@ -121,8 +122,8 @@ class _EvalLogger(keras.callbacks.Callback):
         self.last_record = record
         if self.log:
             self.log(f"  {self.config.run_id}: step {step:>6}/{self.config.steps}  "
-                     f"train_loss {_fmt(record['train_loss'])}  "
-                     f"test_error {_fmt(record['test_error'])}  [{record['time']:.0f}s]")
+                     f"train_loss {format_metric(record['train_loss'])}  "
+                     f"test_error {format_metric(record['test_error'])}  [{record['time']:.0f}s]")
 
 
 def run_dir_of(config, workdir):

@@ -14,6 +14,8 @@ tests check every driver's report with the same `check_report`.
 import json
 import pathlib
 
+import numpy as np
+
 from initializers.diagnostics.jsonio import write_json_atomic
 
 CLAIM_FIELDS = ("id", "criterion", "measured", "holds")
@@ -64,6 +66,14 @@ def check_report(report, paper=None, claim_ids=None):
 def percent(value, decimals=1):
     """`value` (a fraction) in percent with `decimals` decimals; None as "-"."""
     return "-" if value is None else f"{100 * value:.{decimals}f}"
+
+
+def lowest_mean_rate(errors_by_rate):
+    """The learning-rate searches' pick: `(rate, {rate: mean error})` for the rate with the
+    lowest mean of its errors (diverged runs count as 1.0 in the lists), a tie going to
+    the smaller rate."""
+    means = {rate: float(np.mean(errors)) for rate, errors in sorted(errors_by_rate.items())}
+    return min(means, key=means.get), means
 
 
 def markdown_table(columns, rows):

@@ -21,10 +21,6 @@ from initializers.diagnostics.jsonio import read_json
 from reproductions import worker
 
 
-def _format_error(value):
-    return "n/a" if value is None else f"{value:.4f}"
-
-
 class Shard:
     """Run `index` of every `count` runs of a sweep: `Shard.parse("0/4")` is runs 0, 4, 8, ...
 
@@ -105,8 +101,10 @@ def plan(configs, seeds, shard=None):
 
 
 def _summary(config, final):
+    from reproductions.harness import format_metric  # imported by `sweep` already
+
     return (f"{config.run_id}: {final['status']} after {final['steps_done']} steps, "
-            f"test_error {_format_error(final['final']['test_error'])}, {final['wall_time_s']:.0f}s")
+            f"test_error {format_metric(final['final']['test_error'])}, {final['wall_time_s']:.0f}s")
 
 
 def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose=1,
@@ -126,7 +124,7 @@ def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose
         verbose: 0 silent; 1 a progress bar over runs and one line per finished run.
         tensorboard: also log TensorBoard scalars in each run folder.
         callbacks_for: optional `config -> list of callbacks`; with workers or an
-            executor it must be picklable (see `driver.fixed_batch_callbacks`).
+            executor it must be picklable (see `driver.FixedBatchCallbacks`).
         distribute: train each run data-parallel on every device its process sees
             (`harness.data_parallel`).
 

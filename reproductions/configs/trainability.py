@@ -103,7 +103,7 @@ PROFILES = {
              "map2_sigma_w2": (1.0, 1.25, 1.5, 1.76, 2.0, 2.5, 3.0, 3.5, 4.0),
              "map2_depths": (10, 25, 50, 100, 150, 200), "map2_width": 256, "map2_steps": 1000,
              "map2_eval_every": 100,
-             "learning_rate": QUICK_LEARNING_RATES and {
+             "learning_rate": {  # the quick search's; 38 and 46 layers take the 30-layer rate
                  "map1": {**QUICK_LEARNING_RATES["map1"], 38: QUICK_LEARNING_RATES["map1"][30],
                           46: QUICK_LEARNING_RATES["map1"][30]},
                  "map2": QUICK_LEARNING_RATES["map2"]}},

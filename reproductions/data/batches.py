@@ -2,7 +2,7 @@
 TensorFlow's (JAX, torch), which needs no TensorFlow.
 
 `StreamBatches` serves batch i of the same infinite training stream as
-`shapeset.stream` (chunk k drawn from `SeedSequence([seed, k])`), indexed instead of
+`shapeset.stream` (the same chunks, `shapeset.stream_chunk`), indexed instead of
 iterated, so both paths train on identical batches; `ArrayBatches` batches a fixed
 evaluation set.
 """
@@ -10,17 +10,18 @@ evaluation set.
 import math
 
 import keras
-import numpy as np
+
+from reproductions.data import shapeset
 
 
 class StreamBatches(keras.utils.PyDataset):
     """Infinite stream of `(images, labels)` batches from a generator, by index."""
 
-    def __init__(self, generator, batch_size, seed, flatten=False, chunk_size=8192):
+    def __init__(self, generator, batch_size, seed, flatten=False, chunk_size=shapeset.STREAM_CHUNK_SIZE):
         super().__init__()
         self.generator, self.batch_size, self.seed, self.flatten = generator, batch_size, seed, flatten
         # The same chunking as shapeset.stream, so batch i is the same batch there.
-        self.chunk_size = max(chunk_size - chunk_size % batch_size, batch_size)
+        self.chunk_size = shapeset.stream_chunk_size(batch_size, chunk_size)
         self._chunk_index, self._chunk = None, None
 
     @property
@@ -31,7 +32,7 @@ class StreamBatches(keras.utils.PyDataset):
         per_chunk = self.chunk_size // self.batch_size
         chunk_index, position = divmod(index, per_chunk)
         if chunk_index != self._chunk_index:
-            self._chunk = self.generator(self.chunk_size, np.random.SeedSequence([self.seed, chunk_index]))
+            self._chunk = shapeset.stream_chunk(self.generator, self.chunk_size, self.seed, chunk_index)
             self._chunk_index = chunk_index
         images, labels = self._chunk
         batch = slice(position * self.batch_size, (position + 1) * self.batch_size)

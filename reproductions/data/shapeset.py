@@ -262,21 +262,35 @@ def generate_location(num_examples, seed):
     return images, labels
 
 
-def stream(batch_size, seed, chunk_size=8192, generator=None):
+STREAM_CHUNK_SIZE = 8192  # examples generated at once by a stream (rounded to whole batches)
+
+
+def stream_chunk_size(batch_size, chunk_size=STREAM_CHUNK_SIZE):
+    """Examples per chunk of a stream of `batch_size` batches: `chunk_size` rounded down
+    to whole batches, at least one batch."""
+    return max(chunk_size - chunk_size % batch_size, batch_size)
+
+
+def stream_chunk(generator, chunk_size, seed, chunk_index):
+    """Chunk `chunk_index` of the stream of `seed`: `(images, labels)` drawn by `generator`
+    with its own seed, `SeedSequence([seed, chunk_index])`."""
+    return generator(chunk_size, np.random.SeedSequence([seed, chunk_index]))
+
+
+def stream(batch_size, seed, chunk_size=STREAM_CHUNK_SIZE, generator=None):
     """Infinite online stream of `(images, labels)` batches, as in the paper.
 
-    Chunk k is `generate(chunk_size, seed=(seed, k))`-like: every chunk has its own
-    seed derived from `seed` with `numpy.random.SeedSequence`, so the stream is
+    Chunk k is `stream_chunk(generator, size, seed, k)`: every chunk has its own seed
+    derived from `seed` with `numpy.random.SeedSequence`, so the stream is
     reproducible and never repeats. Draw the test set from a different `seed`.
     `generator` (default `generate`) makes the chunks, e.g. `generate_location`.
     """
     generator = generator or generate
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"`batch_size` must be a positive int. Received: batch_size={batch_size!r}")
-    chunk_size = max(chunk_size - chunk_size % batch_size, batch_size)
+    chunk_size = stream_chunk_size(batch_size, chunk_size)
     for chunk_index in itertools.count():
-        chunk_seed = np.random.SeedSequence([seed, chunk_index])
-        images, labels = generator(chunk_size, chunk_seed)
+        images, labels = stream_chunk(generator, chunk_size, seed, chunk_index)
         for start in range(0, chunk_size, batch_size):
             yield images[start:start + batch_size], labels[start:start + batch_size]
 

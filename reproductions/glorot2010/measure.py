@@ -110,7 +110,7 @@ def _recorders(config, batch, run_dir, tensorboard):
 # `(workdir, tensorboard) -> (config -> [ActivationStatsRecorder])`: statistics of
 # activations and gradients on the 300 fixed test examples at step 0 and at every
 # evaluation; with `tensorboard`, also as histograms in `<run>/tensorboard/diagnostics`.
-recorder_callbacks = driver.fixed_batch_callbacks(diagnostics_batch, _recorders)
+recorder_callbacks = driver.FixedBatchCallbacks(diagnostics_batch, _recorders)
 
 
 def records(run):

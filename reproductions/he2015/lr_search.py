@@ -1,7 +1,5 @@
 """The He 2015 learning-rate search table (`lr_search.md`, the `lr_search` profile)."""
 
-import numpy as np
-
 from reproductions import report as reporting
 from reproductions.configs import he2015 as he_config
 from reproductions.runs import fact, final_error
@@ -24,12 +22,10 @@ def lr_search_markdown(runs):
             fact(run, "init")] = 1.0 if error is None else error
     inits = [name for name, _, _ in he_config.INITIALIZERS]
     for figure, by_rate in sorted(table.items()):
-        # In rate order, so that a tie goes to the smaller rate.
-        means = {rate: float(np.mean([errors.get(i, 1.0) for i in inits]))
-                 for rate, errors in sorted(by_rate.items())}
+        best, means = reporting.lowest_mean_rate(
+            {rate: [errors.get(i, 1.0) for i in inits] for rate, errors in by_rate.items()})
         rows = [(f"{rate:g}", *(reporting.percent(errors.get(i)) for i in inits),
                  reporting.percent(means[rate])) for rate, errors in sorted(by_rate.items())]
-        best = min(means, key=means.get)
         lines += [f"## {figure} ({he_config.FIGURES[figure]} layers)", "",
                   *reporting.markdown_table(("lr", *inits, "mean"), rows),
                   "", f"Chosen for {figure}: lr = {best:g}", ""]

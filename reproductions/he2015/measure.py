@@ -22,7 +22,7 @@ def _recorders(config, batch, run_dir, tensorboard):  # the norms are not writte
 
 
 # `(workdir, tensorboard) -> (config -> callbacks)`: one recorder per run, one shared batch.
-gradient_callbacks = driver.fixed_batch_callbacks(_gradient_batch, _recorders)
+gradient_callbacks = driver.FixedBatchCallbacks(_gradient_batch, _recorders)
 
 
 def gradient_norms(group, step=0):

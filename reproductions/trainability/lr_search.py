@@ -1,7 +1,5 @@
 """The trainability maps' learning-rate search table (`lr_search.md`, the `lr_search` profile)."""
 
-import numpy as np
-
 from reproductions import report as reporting
 from reproductions.configs import trainability as config
 from reproductions.runs import fact, final_error, select
@@ -14,12 +12,6 @@ def _errors(runs):
         error = final_error(run)
         table.setdefault(fact(run, "learning_rate"), []).append(1.0 if error is None else error)
     return table
-
-
-def _pick(by_rate):
-    """The rate with the lowest mean error (a tie goes to the smaller rate)."""
-    means = {rate: float(np.mean(errors)) for rate, errors in sorted(by_rate.items())}
-    return min(means, key=means.get), means
 
 
 def lr_search_markdown(runs):
@@ -36,7 +28,7 @@ def lr_search_markdown(runs):
     rows = []
     for depth in sorted({fact(run, "depth") for run in relu}):
         at_depth = select(relu, depth=depth)
-        best, means = _pick(_errors(at_depth))
+        best, means = reporting.lowest_mean_rate(_errors(at_depth))
         picks["map1"][depth] = best
         for rate, mean in means.items():
             errors = [_errors(select(at_depth, init=init, learning_rate=rate)).get(rate) for init in inits]
@@ -45,7 +37,7 @@ def lr_search_markdown(runs):
     lines += reporting.markdown_table(("depth", "lr", *inits, "mean", ""), rows)
     tanh = select(runs, map="tanh")
     if tanh:
-        best, means = _pick(_errors(tanh))
+        best, means = reporting.lowest_mean_rate(_errors(tanh))
         picks["map2"] = best
         lines += ["", "## Map 2 (tanh MLPs)", "",
                   *reporting.markdown_table(("lr", "mean validation error over cells (%)", ""),
