@@ -28,6 +28,7 @@ import models  # noqa: E402
 from initializers import diagnostics, initialize_weights  # noqa: E402
 from reproductions import data, harness  # noqa: E402
 from reproductions.data import shapeset  # noqa: E402
+from reproductions.run_config import RunConfig, RunOptions  # noqa: E402
 
 MODEL_KWARGS = dict(input_dim=1024, hidden_dim=256, output_dim=9)
 BATCH_SIZE = 64
@@ -35,7 +36,7 @@ LEARNING_RATE = 0.01
 
 
 def harness_steps_per_second(steps, steps_per_execution, record=None):
-    config = harness.RunConfig(
+    config = RunConfig(
         name=f"bench-spe{steps_per_execution}", model="simple_mlp", model_kwargs=MODEL_KWARGS,
         initializer="he_normal", flatten=True, batch_size=BATCH_SIZE, steps=steps,
         eval_every=steps, eval_examples=BATCH_SIZE, learning_rate=LEARNING_RATE,
@@ -49,7 +50,7 @@ def harness_steps_per_second(steps, steps_per_execution, record=None):
             callbacks.append(diagnostics.ActivationStatsRecorder(
                 images.reshape(300, -1), os.path.join(workdir, "stats.jsonl"), every=100,
                 labels=labels if record == "gradients" else None))
-        final = harness.run(config, workdir, verbose=0, callbacks=callbacks)
+        final = harness.run(config, workdir, RunOptions(callbacks_for=lambda config: callbacks), verbose=0)
     return final["train_steps_per_s"]
 
 

@@ -11,7 +11,8 @@ import argparse
 import pathlib
 import sys
 
-from reproductions import data, harness, sweeps
+from reproductions import data, run_folder, sweeps
+from reproductions.run_config import RunOptions
 from reproductions.runs import load_runs
 
 
@@ -76,7 +77,7 @@ def exit_on_user_error(function):
     runs of another config, ends with advice and exit code 2, not a traceback."""
     try:
         return function()
-    except (data.DatasetUnavailableError, harness.RunFolderConflictError) as error:
+    except (data.DatasetUnavailableError, run_folder.RunFolderConflictError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
 
@@ -118,23 +119,33 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
         shard = _parse_shard(parser, args.shard)
         if prepare and (shard is None or shard.index == 0):  # one shard measures, not all
             exit_on_user_error(lambda: prepare(args.workdir, args.profile, configs, seeds))
-        extra = callbacks_for(args.workdir, args.tensorboard) if callbacks_for else None
-        jobs = args.jobs or (1 if args.distribute else sweeps.default_jobs())
-        executor = sweeps.dask_executor(args.scheduler, jobs) if args.engine == "dask" else None
-        try:
-            exit_on_user_error(
-                lambda: sweeps.sweep(configs, seeds, args.workdir, jobs=jobs, shard=shard,
-                                     executor=executor, verbose=not args.quiet,
-                                     tensorboard=args.tensorboard, callbacks_for=extra,
-                                     distribute=args.distribute))
-        finally:
-            if executor is not None:
-                executor.close()
-        if shard is not None and not all(harness.is_finished(config, args.workdir)
+        options = RunOptions(tensorboard=args.tensorboard, distribute=args.distribute,
+                             callbacks_for=callbacks_for(args.workdir, args.tensorboard)
+                             if callbacks_for else None)
+        _sweep(args, configs, seeds, shard, options)
+        if shard is not None and not all(run_folder.is_finished(config, args.workdir)
                                          for config in sweeps.plan(configs, seeds)):
             print(f"shard {shard} done; once every shard is, redraw with --plot-only "
                   f"--workdir {args.workdir}")
             return
+    _redraw(args, configs, redraw, search_report)
+
+
+def _sweep(args, configs, seeds, shard, options):
+    """The sweep the command line asks for: local workers, or a Dask cluster."""
+    jobs = args.jobs or (1 if args.distribute else sweeps.default_jobs())
+    executor = sweeps.dask_executor(args.scheduler, jobs) if args.engine == "dask" else None
+    try:
+        exit_on_user_error(
+            lambda: sweeps.sweep(configs, seeds, args.workdir, jobs=jobs, shard=shard, executor=executor,
+                                 verbose=not args.quiet, options=options))
+    finally:
+        if executor is not None:
+            executor.close()
+
+
+def _redraw(args, configs, redraw, search_report):
+    """Figures and reports (or the LR-search table) from the finished run folders."""
     runs = load_runs(args.workdir, configs)
     if not runs:
         raise SystemExit(f"error: no finished runs of this profile in {args.workdir}/runs; "
@@ -183,4 +194,4 @@ class _BoundCallbacks:
         if key not in self._batches:
             self._batches[key] = self.factory.load_batch(*key)
         return self.factory.make_callbacks(config, self._batches[key],
-                                           harness.run_dir_of(config, self.workdir), self.tensorboard)
+                                           run_folder.run_dir_of(config, self.workdir), self.tensorboard)

@@ -1,8 +1,4 @@
-"""What a run ran on: versions, backend, devices, CPU and git commit (`env.json`).
-
-The run folder's JSON files themselves are written by `initializers.diagnostics.
-jsonio`, the one JSON I/O module of the repository.
-"""
+"""What a run ran on: versions, backend, devices, CPU and git commit (`env.json`)."""
 
 import os
 import pathlib

@@ -16,7 +16,7 @@ import pathlib
 
 import numpy as np
 
-from initializers.diagnostics.jsonio import write_json_atomic
+from initializers.jsonio import write_json_atomic
 
 CLAIM_FIELDS = ("id", "criterion", "measured", "holds")
 LR_SEARCH_TITLE = "# Learning-rate search (validation set)"

@@ -1,4 +1,6 @@
-"""`RunConfig`: everything that defines one training run, as JSON-serializable data.
+"""`RunConfig`: everything that defines one training run, as JSON-serializable data;
+`RunOptions`: how a sweep runs it (TensorBoard logs, extra callbacks, data parallelism),
+which does not change what the run computes.
 
 Light on purpose (no Keras, no TensorFlow): the config modules build their
 experiments from it, and tests and tools read run folders with it, without
@@ -108,3 +110,27 @@ class RunConfig:
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How the runs of a sweep are run: one object, handed from the driver's command line
+    through `sweeps.sweep` and the worker processes to `harness.run`. Picklable when
+    `callbacks_for` is (a module-level function, or e.g. `driver.FixedBatchCallbacks`).
+
+    Attributes:
+        tensorboard: also log the same scalars for TensorBoard (`<run>/tensorboard`).
+        callbacks_for: optional `config -> list of extra Keras callbacks` (e.g.
+            diagnostics recorders), called where the run trains.
+        distribute: train each run data-parallel on every device its process sees
+            (`harness.data_parallel`); the global batch and so the updates stay those
+            of one device, up to the order of floating-point sums.
+    """
+
+    tensorboard: bool = False
+    callbacks_for: object = None
+    distribute: bool = False
+
+    def callbacks(self, config):
+        """The extra callbacks of one run."""
+        return list(self.callbacks_for(config)) if self.callbacks_for else []

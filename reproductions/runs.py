@@ -2,11 +2,9 @@
 statistics over seeds: the only way drivers see results (plots and reports are made
 from these files, never from memory)."""
 
-import pathlib
-
 import numpy as np
 
-from initializers.diagnostics.jsonio import read_json, read_jsonl
+from reproductions import run_folder
 
 
 def load_runs(workdir, configs=None):
@@ -24,20 +22,13 @@ def load_runs(workdir, configs=None):
     """
     tags_by_name = None if configs is None else {c.name: c.tags for c in configs}
     runs = []
-    for run_dir in sorted((pathlib.Path(workdir) / "runs").glob("*")):
-        if not (run_dir / "final.json").exists():
-            continue
-        config = read_json(run_dir / "config.json")
+    for run_dir in run_folder.finished_run_dirs(workdir):
+        config = run_folder.read_config(run_dir)
         if tags_by_name is not None:
             if config["name"] not in tags_by_name:
                 continue
             config.setdefault("tags", tags_by_name[config["name"]])
-        runs.append({
-            "dir": run_dir,
-            "config": config,
-            "metrics": read_jsonl(run_dir / "metrics.jsonl"),
-            "final": read_json(run_dir / "final.json"),
-        })
+        runs.append(run_folder.read_run(run_dir, config))
     return runs
 
 

@@ -17,8 +17,8 @@ import shutil
 import subprocess
 import sys
 
-from initializers.diagnostics.jsonio import read_json
-from reproductions import worker
+from reproductions import run_folder, worker
+from reproductions.run_config import RunOptions
 
 
 class Shard:
@@ -100,15 +100,8 @@ def plan(configs, seeds, shard=None):
     return shard.select(runs) if shard is not None else runs
 
 
-def _summary(config, final):
-    from reproductions.harness import format_metric  # imported by `sweep` already
-
-    return (f"{config.run_id}: {final['status']} after {final['steps_done']} steps, "
-            f"test_error {format_metric(final['final']['test_error'])}, {final['wall_time_s']:.0f}s")
-
-
 def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose=1,
-          tensorboard=False, callbacks_for=None, distribute=False):
+          options=RunOptions()):
     """Runs every config for every seed (or one shard), skipping runs already finished.
 
     Args:
@@ -122,73 +115,67 @@ def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose
             `dask.distributed.Client`) to run each run as one task there; `jobs` is
             then ignored. See `dask_executor`.
         verbose: 0 silent; 1 a progress bar over runs and one line per finished run.
-        tensorboard: also log TensorBoard scalars in each run folder.
-        callbacks_for: optional `config -> list of callbacks`; with workers or an
-            executor it must be picklable (see `driver.FixedBatchCallbacks`).
-        distribute: train each run data-parallel on every device its process sees
-            (`harness.data_parallel`).
+        options: a `RunOptions` for every run (TensorBoard, extra callbacks, data
+            parallelism); with workers or an executor its `callbacks_for` must be
+            picklable (see `driver.FixedBatchCallbacks`).
 
     Returns:
         Dict run_id -> final.json content, for the runs of this sweep (or shard).
     """
     from tqdm import tqdm
 
-    from reproductions import harness
-
     if isinstance(shard, str):
         shard = Shard.parse(shard)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"`jobs` must be a positive int. Received: jobs={jobs!r}")
     runs = plan(configs, seeds, shard)
-    results, pending = {}, []
-    for config in runs:
-        if harness.is_finished(config, workdir):
-            results[config.run_id] = read_json(harness.run_dir_of(config, workdir) / "final.json")
-        else:
-            pending.append(config)
+    results = {config.run_id: run_folder.read_final(config, workdir)
+               for config in runs if run_folder.is_finished(config, workdir)}
+    pending = [config for config in runs if config.run_id not in results]
     bar = tqdm(total=len(runs), initial=len(results), desc="sweep", unit="run",
                disable=not verbose, file=sys.stderr)
     if verbose and results:
         bar.write(f"{len(results)} of {len(runs)} runs already finished, skipped")
+    if executor is None and (jobs == 1 or len(pending) <= 1):
+        finished = _run_here(pending, workdir, options, verbose, bar)
+    else:
+        _check_picklable(options)
+        finished = _run_elsewhere(pending, workdir, jobs, executor, options)
     try:
-        if executor is None and (jobs == 1 or len(pending) <= 1):
-            for config in pending:
-                bar.set_postfix_str(config.run_id)
-                extra = callbacks_for(config) if callbacks_for else ()
-                final = harness.run(config, workdir, verbose=verbose, tensorboard=tensorboard,
-                                    callbacks=extra, log=bar.write, distribute=distribute)
-                results[config.run_id] = final
-                bar.update()
-                if verbose:
-                    bar.write(_summary(config, final))
-        else:
-            _check_picklable(callbacks_for)
-            for config, final in _run_elsewhere(pending, workdir, jobs, executor, tensorboard,
-                                                callbacks_for, distribute):
-                results[config.run_id] = final
-                bar.update()
-                if verbose:
-                    bar.write(_summary(config, final))
+        for config, final in finished:
+            results[config.run_id] = final
+            bar.update()
+            if verbose:
+                bar.write(run_folder.summary_line(config, final))
     finally:
         bar.close()
     return results
 
 
-def _check_picklable(callbacks_for):
+def _run_here(pending, workdir, options, verbose, bar):
+    """Yields (config, final) for each run, trained one after the other in this process."""
+    from reproductions import harness  # Keras: only where runs train in this process
+
+    for config in pending:
+        bar.set_postfix_str(config.run_id)
+        yield config, harness.run(config, workdir, options, verbose=verbose, log=bar.write)
+
+
+def _check_picklable(options):
     try:
-        pickle.dumps(callbacks_for)
+        pickle.dumps(options)
     except Exception as error:  # pickle raises several types
         raise ValueError("With several workers or an executor, `callbacks_for` must be picklable "
                          "(a module-level function or an object such as driver.FixedBatchCallbacks). "
-                         f"Received: callbacks_for={callbacks_for!r} ({error})") from None
+                         f"Received: callbacks_for={options.callbacks_for!r} ({error})") from None
 
 
-def _run_elsewhere(pending, workdir, jobs, executor, tensorboard, callbacks_for, distribute):
+def _run_elsewhere(pending, workdir, jobs, executor, options):
     """Yields (config, final) as runs finish, in worker processes or on `executor`."""
     workdir = str(pathlib.Path(workdir).resolve())
     if executor is not None:
-        futures = {executor.submit(worker.run_one, config, workdir, tensorboard, callbacks_for,
-                                   distribute, **_resources(executor)): config for config in pending}
+        futures = {executor.submit(worker.run_one, config, workdir, options, **_resources(executor)): config
+                   for config in pending}
         for future in _as_completed(executor, futures):
             yield futures[future], future.result()
         return
@@ -199,8 +186,7 @@ def _run_elsewhere(pending, workdir, jobs, executor, tensorboard, callbacks_for,
         max_workers=min(jobs, len(pending)), mp_context=context, initializer=worker.configure,
         initargs=(threads, context.Value("i", 0), gpus, os.path.join(workdir, "logs")))
     try:
-        futures = {pool.submit(worker.run_one, config, workdir, tensorboard, callbacks_for, distribute):
-                   config for config in pending}
+        futures = {pool.submit(worker.run_one, config, workdir, options): config for config in pending}
         for future in concurrent.futures.as_completed(futures):
             yield futures[future], future.result()
     except BaseException:

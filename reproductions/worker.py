@@ -63,12 +63,11 @@ def _pin_tensorflow_threads(threads):
         pass
 
 
-def run_one(config, workdir, tensorboard=False, callbacks_for=None, distribute=False):
-    """Trains one run (a `RunConfig`) in this worker; returns its final.json."""
+def run_one(config, workdir, options):
+    """Trains one run (a `RunConfig`, with its sweep's `RunOptions`) in this worker;
+    returns its final.json."""
     if "TF_NUM_INTRAOP_THREADS" in os.environ:  # set by `configure` (or by the user)
         _pin_tensorflow_threads(int(os.environ["TF_NUM_INTRAOP_THREADS"]))
     from reproductions import harness
 
-    callbacks = callbacks_for(config) if callbacks_for else ()
-    return harness.run(config, workdir, verbose=0, tensorboard=tensorboard, callbacks=callbacks,
-                       distribute=distribute)
+    return harness.run(config, workdir, options, verbose=0)

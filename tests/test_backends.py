@@ -75,15 +75,15 @@ if sys.argv[1] == "tensorflow":  # split the CPU into 2 logical devices, before 
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from reproductions import harness
-from reproductions.run_config import RunConfig
-from initializers.diagnostics import read_jsonl
+from reproductions.run_config import RunConfig, RunOptions
+from initializers.jsonio import read_jsonl
 config = RunConfig(name="mlp", model="simple_mlp", model_kwargs=dict(input_dim=1024, hidden_dim=32, output_dim=9),
                    initializer="he_normal", flatten=True, batch_size=16, steps=40, eval_every=10,
                    eval_examples=64, learning_rate=0.01, jit_compile=False)
 curves, replicas = {}, {}
 for distribute in (False, True):
     workdir = tempfile.mkdtemp()
-    replicas[distribute] = harness.run(config, workdir, verbose=0, distribute=distribute)["replicas"]
+    replicas[distribute] = harness.run(config, workdir, RunOptions(distribute=distribute), verbose=0)["replicas"]
     curves[distribute] = [(m["train_loss"], m["test_loss"]) for m in read_jsonl(workdir + "/runs/mlp-seed0/metrics.jsonl")]
 assert replicas == {False: 1, True: 2}, replicas
 for single, parallel in zip(curves[False], curves[True]):

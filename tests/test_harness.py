@@ -5,9 +5,9 @@ import json
 import keras
 import pytest
 
-from initializers.diagnostics.jsonio import read_jsonl
-from reproductions import blog_cases, data, harness, plots, report, runs, sweeps
-from reproductions.harness import RunConfig
+from initializers.jsonio import read_jsonl
+from reproductions import blog_cases, data, harness, plots, report, run_folder, runs, sweeps
+from reproductions.run_config import RunConfig, RunOptions
 
 TINY = dict(model="simple_mlp", model_kwargs=dict(input_dim=1024, hidden_dim=8, output_dim=9),
             initializer="he_normal", flatten=True, batch_size=8, steps=12, eval_every=4,
@@ -67,7 +67,7 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
     configs = [RunConfig(name="first", **TINY), RunConfig(name="second", **TINY)]
     kill_second = lambda config: [_Interrupt()] if config.name == "second" else []
     with pytest.raises(KeyboardInterrupt):
-        sweeps.sweep(configs, [0], tmp_path, verbose=0, callbacks_for=kill_second)
+        sweeps.sweep(configs, [0], tmp_path, verbose=0, options=RunOptions(callbacks_for=kill_second))
     first_final = tmp_path / "runs/first-seed0/final.json"
     second_dir = tmp_path / "runs/second-seed0"
     assert first_final.exists()
@@ -84,7 +84,7 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
-    from initializers.diagnostics import jsonio
+    from initializers import jsonio
 
     target = tmp_path / "final.json"
     monkeypatch.setattr(jsonio.json, "dump", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
@@ -151,7 +151,7 @@ def test_plot_only_without_runs_explains(tmp_path):
 def test_finished_run_of_another_config_is_not_reused(tmp_path):
     harness.run(RunConfig(name="tiny", **TINY), tmp_path, verbose=0)
     changed = RunConfig(name="tiny", **{**TINY, "learning_rate": 0.02})  # same run id
-    with pytest.raises(harness.RunFolderConflictError, match="different config"):
+    with pytest.raises(run_folder.RunFolderConflictError, match="different config"):
         sweeps.sweep([changed], [0], tmp_path, verbose=0)
 
 
@@ -168,7 +168,7 @@ def test_driver_refuses_workdir_of_another_profile(tmp_path, capsys):
 
 
 def test_tensorboard_option_writes_event_files(tmp_path):
-    harness.run(RunConfig(name="tiny", **TINY), tmp_path, verbose=0, tensorboard=True)
+    harness.run(RunConfig(name="tiny", **TINY), tmp_path, RunOptions(tensorboard=True), verbose=0)
     events = list((tmp_path / "runs/tiny-seed0/tensorboard").rglob("events.out.tfevents.*"))
     assert events and all(path.stat().st_size > 0 for path in events)
 
@@ -193,8 +193,8 @@ def test_tags_are_data_and_old_run_folders_without_tags_resume_and_redraw(tmp_pa
     # Another config of the same name (other settings, or a field away from its default)
     # is still refused.
     for changed in (config.replace(learning_rate=0.5), config.replace(bias_initializer=0.1)):
-        with pytest.raises(harness.RunFolderConflictError):
-            harness.is_finished(changed, tmp_path)
+        with pytest.raises(run_folder.RunFolderConflictError):
+            run_folder.is_finished(changed, tmp_path)
 
 
 def test_bad_tags_raise():

@@ -144,6 +144,7 @@ def test_lsuv_is_named_in_configs_but_is_not_a_kernel_initializer():
 
 
 def test_harness_runs_lsuv_from_a_run_config(tmp_path):
+    from initializers.jsonio import read_json
     from reproductions import harness
     from reproductions.run_config import RunConfig
 
@@ -155,5 +156,5 @@ def test_harness_runs_lsuv_from_a_run_config(tmp_path):
                        eval_examples=32)
     final = harness.run(config, tmp_path, verbose=0)
     assert final["status"] == "completed"
-    init = harness.read_json(tmp_path / "runs/lsuv-seed0/init.json")
+    init = read_json(tmp_path / "runs/lsuv-seed0/init.json")
     assert len(init) == 22 and all(abs(r["variance"] - 1) < 0.05 for r in init)

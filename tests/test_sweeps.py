@@ -11,7 +11,7 @@ import time
 import pytest
 
 from reproductions import blog_cases, sweeps
-from reproductions.run_config import RunConfig
+from reproductions.run_config import RunConfig, RunOptions
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TINY = dict(model="simple_mlp", model_kwargs=dict(input_dim=1024, hidden_dim=8, output_dim=9),
@@ -75,7 +75,8 @@ def test_dask_engine_on_a_local_cluster(tmp_path):
 
 def test_unpicklable_callbacks_are_refused_before_any_worker_starts(tmp_path):
     with pytest.raises(ValueError, match="picklable"):
-        sweeps.sweep(CONFIGS, [0, 1], tmp_path, jobs=2, verbose=0, callbacks_for=lambda config: [])
+        sweeps.sweep(CONFIGS, [0, 1], tmp_path, jobs=2, verbose=0,
+                     options=RunOptions(callbacks_for=lambda config: []))
 
 
 def _alive(pid):

@@ -16,7 +16,11 @@ Modules:
   kernel-gradient norms;
 * `recorders`: Keras callbacks recording the above on a fixed batch during training;
 * `plots`: figures in the style of Glorot & Bengio's;
-* `jsonio`: the JSON / JSON-lines files the recorders and the run folders write.
+* `mean_field`: the mean-field theory of deep random nets (Poole et al. 2016;
+  Schoenholz et al. 2017): q*, chi_1, correlation depth, critical sigma_w^2.
+
+The recorders' JSON-lines files are read back with `read_records` (or
+`initializers.jsonio.read_jsonl`).
 
 Example:
 
@@ -36,7 +40,6 @@ from initializers.diagnostics.gradients import (
     kernel_weights,
 )
 from initializers.diagnostics.jacobian import DERIVATIVE_FROM_OUTPUT, jacobian_singular_values
-from initializers.diagnostics.jsonio import append_jsonl, read_json, read_jsonl, write_json_atomic
 from initializers.diagnostics.probing import Probe, layer_activations, probes
 from initializers.diagnostics.recorders import (
     ActivationStatsRecorder,
@@ -57,7 +60,6 @@ __all__ = [
     "Probe",
     "SATURATION_RULES",
     "activation_statistics",
-    "append_jsonl",
     "autodiff_gradients",
     "backend_gradients",
     "backpropagate",
@@ -68,9 +70,6 @@ __all__ = [
     "kernel_weights",
     "layer_activations",
     "probes",
-    "read_json",
-    "read_jsonl",
     "read_records",
     "summarize",
-    "write_json_atomic",
 ]

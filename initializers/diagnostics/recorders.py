@@ -15,7 +15,7 @@ import pathlib
 import keras
 
 from initializers.diagnostics.gradients import gradient_statistics, kernel_gradient_norms
-from initializers.diagnostics.jsonio import append_jsonl, read_jsonl
+from initializers.jsonio import append_jsonl, read_jsonl
 from initializers.diagnostics.probing import probe_model, probes, run
 from initializers.diagnostics.statistics import statistics_rows
 

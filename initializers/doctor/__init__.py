@@ -26,7 +26,7 @@ import pathlib
 import keras
 import numpy as np
 
-from initializers.diagnostics.jsonio import finite_or_none
+from initializers.jsonio import finite_or_none
 from initializers.diagnostics.probing import probes
 from initializers.doctor.examine import (
     DEAD_FRACTION,

@@ -4,7 +4,8 @@ evaluation (`<run>/gradients.jsonl`), He et al.'s "diminishing" gradients (Fig. 
 
 import numpy as np
 
-from initializers.diagnostics import KernelGradientNormRecorder, read_jsonl
+from initializers.diagnostics import KernelGradientNormRecorder
+from initializers.jsonio import read_jsonl
 from reproductions import data, driver
 
 GRADIENT_BATCH = 64  # fixed validation examples the gradient norms are measured on

@@ -1,4 +1,5 @@
-"""The one JSON and JSON-lines I/O of the repository: recorders and run folders alike.
+"""The one JSON and JSON-lines I/O of the repository: the diagnostics' recorders, the
+doctor's report and the drivers' run folders alike (plain file I/O: no Keras).
 
 * `write_json_atomic`: temp file + fsync + rename, so a kill never leaves half a file;
 * `append_jsonl`: one line per record, flushed and fsynced;
