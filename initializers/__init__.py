@@ -22,6 +22,12 @@ from initializers._graph import (
 )
 from initializers._per_layer import fresh_initializer, initializer_factory, layer_seed
 from initializers._registry import get, serialize, valid_names
+from initializers.errors import (
+    InitializationError,
+    LayerOutputError,
+    UnknownInitializerError,
+    UnsupportedModelError,
+)
 from initializers.lsuv import LSUVRecord, LSUVRecords, lsuv, lsuv_options
 from initializers.orthogonal import DeltaOrthogonal, Orthogonal, gain
 from initializers.reinit import (
@@ -51,8 +57,10 @@ __all__ = [
     "GlorotUniform",
     "HeNormal",
     "HeUniform",
+    "InitializationError",
     "InitializationRecords",
     "LSUVRecord",
+    "LayerOutputError",
     "LSUVRecords",
     "LayerInitRecord",
     "LecunNormal",
@@ -61,6 +69,8 @@ __all__ = [
     "SeededInitializer",
     "StandardUniform",
     "TRUNCATED_NORMAL_STD_CORRECTION",
+    "UnknownInitializerError",
+    "UnsupportedModelError",
     "VarianceScalingBase",
     "WEIGHT_LAYER_TYPES",
     "activation_after",

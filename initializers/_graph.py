@@ -28,11 +28,13 @@ from initializers._fans import WEIGHT_LAYER_TYPES
 # nonlinearity to what follows them: per-unit rescaling (normalization), identity
 # at inference (dropout, noise), pooling (max pooling commutes with a monotonic
 # activation), and pure re-arrangements of the units.
-PASS_THROUGH_LAYERS = (
+NORMALIZATION_LAYERS = (
     keras.layers.BatchNormalization,
     keras.layers.LayerNormalization,
     keras.layers.GroupNormalization,
     keras.layers.UnitNormalization,
+)
+PASS_THROUGH_LAYERS = NORMALIZATION_LAYERS + (
     keras.layers.Dropout,
     keras.layers.SpatialDropout1D,
     keras.layers.SpatialDropout2D,

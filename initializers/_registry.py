@@ -10,6 +10,7 @@ The prefix removes all ambiguity: `"he_normal"` is always ours (untruncated), an
 
 import keras
 
+from initializers.errors import UnknownInitializerError
 from initializers.orthogonal import DeltaOrthogonal, Orthogonal
 from initializers.variance_scaling import (
     GlorotNormal,
@@ -69,16 +70,12 @@ def valid_names():
 
 def _unknown(identifier):
     if identifier == "lsuv":
-        return ValueError(
+        return UnknownInitializerError(
             "LSUV is data-dependent, not an initializer of one kernel: call "
-            "`initializers.lsuv(model, batch)` (in a run config, the harness does). "
-            f"Received: identifier={identifier!r}"
-        )
-    return ValueError(
+            "`initializers.lsuv(model, batch)` (in a run config, the harness does).", identifier)
+    return UnknownInitializerError(
         f"Unknown initializer {identifier!r}. Valid names: {', '.join(valid_names())}; "
-        f"or '{KERAS_PREFIX}<name>' for a Keras built-in (e.g. 'keras.he_normal'). "
-        f"Received: identifier={identifier!r}"
-    )
+        f"or '{KERAS_PREFIX}<name>' for a Keras built-in (e.g. 'keras.he_normal').", identifier)
 
 
 def _get_keras(name, config=None):
@@ -87,10 +84,9 @@ def _get_keras(name, config=None):
             return keras.initializers.get(name)
         return keras.initializers.get({"class_name": name, "config": config})
     except (ValueError, TypeError) as error:
-        raise ValueError(
-            f"Unknown Keras built-in initializer {KERAS_PREFIX + name!r} ({error}). "
-            f"Received: identifier={KERAS_PREFIX + name!r}"
-        ) from None
+        raise UnknownInitializerError(
+            f"Unknown Keras built-in initializer {KERAS_PREFIX + name!r} ({error}).",
+            KERAS_PREFIX + name) from None
 
 
 def get(identifier):
@@ -111,8 +107,9 @@ def get(identifier):
         A `keras.initializers.Initializer` (or None).
 
     Raises:
-        ValueError: for an unknown name or a malformed identifier; the message
+        UnknownInitializerError: (a ValueError) for an unknown name; the message
             lists the valid names.
+        ValueError: for a malformed identifier.
 
     Example:
 

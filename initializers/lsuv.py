@@ -17,8 +17,10 @@ import numpy as np
 from initializers._base import validate_real, validate_seed
 from initializers._fans import layer_fans
 from initializers._graph import weight_layers
+from initializers._table import RecordTable
+from initializers.errors import LayerOutputError, UnsupportedModelError
 from initializers.orthogonal import Orthogonal
-from initializers.reinit import format_table, initialize_weights
+from initializers.reinit import initialize_weights
 
 LSUV_NAME = "lsuv"
 # An output variance at or below this (or not finite) is a constant output: nothing
@@ -55,17 +57,11 @@ class LSUVRecord:
         return dataclasses.asdict(self)
 
 
-class LSUVRecords(list):
+class LSUVRecords(RecordTable):
     """List of `LSUVRecord` that prints as a table."""
 
-    _COLUMNS = ("layer", "weight", "shape", "fan_in", "fan_out", "iterations", "variance_before",
-                "variance", "scale", "std", "status")
-
-    def __str__(self):
-        return format_table(self._COLUMNS, [[getattr(r, c) for c in self._COLUMNS] for r in self])
-
-    def _repr_pretty_(self, printer, cycle):  # IPython / Jupyter
-        printer.text(str(self))
+    COLUMNS = ("layer", "weight", "shape", "fan_in", "fan_out", "iterations", "variance_before",
+               "variance", "scale", "std", "status")
 
 
 def lsuv_options(identifier):
@@ -151,20 +147,21 @@ def lsuv(model, batch, *, tol=0.1, max_iterations=10, seed=None, on_constant_out
         `LSUVRecords`: one `LSUVRecord` per kernel, in forward order.
 
     Raises:
-        ValueError: bad arguments, an unsupported model (see `initialize_weights`),
-            or a constant output with `on_constant_output="raise"`. The model is then
-            left exactly as it was.
+        ValueError: bad arguments; `UnsupportedModelError` for an unsupported model
+            (see `initialize_weights`); `LayerOutputError` for a constant output with
+            `on_constant_output="raise"`, or a non-finite one. The model is then left
+            exactly as it was.
     """
     tol, max_iterations = _check_arguments(tol, max_iterations, on_constant_output)
     seed = validate_seed(seed)
     if not getattr(model, "built", False):
-        raise ValueError(f"Model '{model.name}' is not built. Received: model={model.name}")
+        raise UnsupportedModelError(f"Model '{model.name}' is not built.", f"model={model.name}")
     layers = weight_layers(model)
     top_level = {id(layer) for layer in model.layers}
     nested = [layer.name for layer in layers if id(layer) not in top_level]
     if nested:
-        raise ValueError(f"LSUV reads each weight layer's input in the model's own graph; these sit "
-                         f"inside a nested model: {nested}. Received: model={model.name}")
+        raise UnsupportedModelError(f"LSUV reads each weight layer's input in the model's own graph; "
+                                    f"these sit inside a nested model: {nested}.", f"model={model.name}")
     before = [keras.ops.convert_to_numpy(v) for v in model.weights]
     try:
         return _lsuv(model, layers, batch, tol, max_iterations, seed, on_constant_output)
@@ -194,15 +191,14 @@ def _lsuv(model, layers, batch, tol, max_iterations, seed, on_constant_output):
         variance = first = _variance(_linear_output(layer, inputs))
         iterations, scale, status = 1, 1.0, "converged"
         if not math.isfinite(variance):
-            raise ValueError(f"Layer '{layer.name}' outputs non-finite values on the batch "
-                             f"(variance {variance}); check the batch. Received: layer={layer.name}")
+            raise LayerOutputError(f"Layer '{layer.name}' outputs non-finite values on the batch "
+                                   f"(variance {variance}); check the batch.", layer.name)
         if variance <= CONSTANT_OUTPUT_VARIANCE:
             if on_constant_output == "raise":
-                raise ValueError(
+                raise LayerOutputError(
                     f"Layer '{layer.name}' outputs a constant on the batch (variance {variance}), so "
                     "LSUV cannot scale it to unit variance (dead ReLUs upstream, or a constant "
-                    "batch?). Pass on_constant_output='skip' to keep its orthonormal kernel. "
-                    f"Received: layer={layer.name}")
+                    "batch?). Pass on_constant_output='skip' to keep its orthonormal kernel.", layer.name)
             status = "skipped: constant output"
         else:
             while abs(variance - 1.0) >= tol and iterations < max_iterations:

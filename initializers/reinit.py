@@ -6,11 +6,14 @@ import keras
 import numpy as np
 from keras import ops
 
+from initializers._activations import AUTO_ACTIVATIONS, GLOROT_FAMILY, LECUN_FAMILY, RELU_FAMILY
 from initializers._base import validate_real, validate_seed
 from initializers._fans import WEIGHT_LAYER_TYPES, layer_fans
-from initializers._graph import activation_source, is_weight_layer, walk_layers
+from initializers._graph import NORMALIZATION_LAYERS, activation_source, is_weight_layer, walk_layers
 from initializers._per_layer import fresh_initializer
 from initializers._registry import get
+from initializers._table import RecordTable
+from initializers.errors import UnsupportedModelError
 from initializers.variance_scaling import (
     GlorotUniform,
     HeNormal,
@@ -18,39 +21,10 @@ from initializers.variance_scaling import (
     VarianceScalingBase,
 )
 
-# method="auto": the activation that follows a layer picks its initializer.
-# ReLU-like activations (also GELU, SiLU, ELU, whose positive side is the identity
-# and whose negative side is near zero) get He with the rectifier's slope.
-RELU_FAMILY = ("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "swish")
-GLOROT_FAMILY = ("linear", "tanh", "sigmoid", "softsign", "softmax", "hard_sigmoid")
-LECUN_FAMILY = ("selu",)
-AUTO_ACTIVATIONS = RELU_FAMILY + GLOROT_FAMILY + LECUN_FAMILY
-
 # Layers whose weights are not kernels and keep their values (scales 1, offsets 0,
-# PReLU slopes): re-initializing a kernel does not concern them.
-_LEFT_UNCHANGED = (
-    keras.layers.BatchNormalization,
-    keras.layers.LayerNormalization,
-    keras.layers.GroupNormalization,
-    keras.layers.UnitNormalization,
-    keras.layers.PReLU,
-    keras.layers.Normalization,
-)
-
-
-def format_table(columns, rows):
-    """Fixed-width text table: a header, a rule, then one line per row. Floats are
-    shown with 4 significant digits, None as "-"."""
-    def cell(value):
-        if isinstance(value, float):
-            return f"{value:.4g}"
-        return "-" if value is None else str(value)
-
-    cells = [tuple(columns)] + [tuple(cell(v) for v in row) for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
-    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+# PReLU slopes, a Normalization layer's adapted statistics): re-initializing a kernel
+# does not concern them.
+LEFT_UNCHANGED = NORMALIZATION_LAYERS + (keras.layers.PReLU, keras.layers.Normalization)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,17 +51,11 @@ class LayerInitRecord:
         return dataclasses.asdict(self)
 
 
-class InitializationRecords(list):
+class InitializationRecords(RecordTable):
     """List of `LayerInitRecord` that prints as a table."""
 
-    _COLUMNS = ("layer", "weight", "shape", "fan_in", "fan_out", "activation", "decided_by",
-                "method", "target_std", "std")
-
-    def __str__(self):
-        return format_table(self._COLUMNS, [[getattr(r, c) for c in self._COLUMNS] for r in self])
-
-    def _repr_pretty_(self, printer, cycle):  # IPython / Jupyter
-        printer.text(str(self))
+    COLUMNS = ("layer", "weight", "shape", "fan_in", "fan_out", "activation", "decided_by",
+               "method", "target_std", "std")
 
 
 def auto_initializer(activation, negative_slope=0.0):
@@ -103,11 +71,10 @@ def auto_initializer(activation, negative_slope=0.0):
         return GlorotUniform()
     if activation in LECUN_FAMILY:
         return LecunNormal()
-    raise ValueError(
+    raise UnsupportedModelError(
         f"method='auto' has no rule for activation {activation!r}. Known activations: "
-        f"{', '.join(AUTO_ACTIVATIONS)}; pass an explicit method instead. "
-        f"Received: activation={activation!r}"
-    )
+        f"{', '.join(AUTO_ACTIVATIONS)}; pass an explicit method instead.",
+        f"activation={activation!r}")
 
 
 def unsupported_layers(model):
@@ -117,7 +84,7 @@ def unsupported_layers(model):
     for layer in walk_layers(model):
         if layer is model or isinstance(layer, keras.Model) or is_weight_layer(layer):
             continue
-        if isinstance(layer, _LEFT_UNCHANGED) or not layer.weights:
+        if isinstance(layer, LEFT_UNCHANGED) or not layer.weights:
             continue
         found.append(f"{layer.name} ({type(layer).__name__})")
     return found
@@ -129,13 +96,18 @@ def _method_name(initializer):
     return ("keras." if cls.__module__.startswith("keras.") else "") + cls.__name__
 
 
-def _draw(initializer, variable, fans):
+def _draw(initializer, variable, fans, layer):
     """(value, target std or None) of a new kernel for `variable`, fans from the layer."""
     shape = tuple(variable.shape)
-    if isinstance(initializer, VarianceScalingBase):
-        value = initializer.sample(shape, fans.fan_in, fans.fan_out, dtype=variable.dtype)
-        return value, initializer.stddev(fans.fan_in, fans.fan_out)
-    return initializer(shape, dtype=variable.dtype), None
+    try:
+        if isinstance(initializer, VarianceScalingBase):
+            value = initializer.sample(shape, fans.fan_in, fans.fan_out, dtype=variable.dtype)
+            return value, initializer.stddev(fans.fan_in, fans.fan_out)
+        return initializer(shape, dtype=variable.dtype), None
+    except ValueError as error:  # e.g. DeltaOrthogonal asked for a Dense kernel
+        raise UnsupportedModelError(
+            f"{_method_name(initializer)} cannot draw the {shape} kernel of layer '{layer.name}' "
+            f"({type(layer).__name__}): {error}", f"layer={layer.name}") from None
 
 
 def _bias_initializer(bias):
@@ -203,75 +175,75 @@ def initialize_weights(model, method="he", *, seed=None, bias=0.0, skip_unsuppor
         std).
 
     Raises:
-        ValueError: unbuilt model, unknown method, bad seed or bias, a model
-            without any kernel, an initializer that cannot draw some kernel, or an
-            unsupported layer with weights (unless `skip_unsupported`).
+        UnsupportedModelError: an unbuilt model, a model without any kernel, an
+            initializer that cannot draw some kernel, an activation `"auto"` has no
+            rule for, or an unsupported layer with weights (unless `skip_unsupported`).
+        UnknownInitializerError: an unknown method (the message lists the valid names).
+        ValueError: a bad seed or bias. (All three are ValueErrors;
+            `initializers.errors`.)
     """
     seed = validate_seed(seed)
     bias_prototype = _bias_initializer(bias)
-    if not getattr(model, "built", False):
-        raise ValueError(
-            f"Model '{model.name}' is not built; build it (call it on data or give it an "
-            f"Input) before re-initializing. Received: model={model.name}"
-        )
-    prototype = None if method == "auto" else get(method)
-    if prototype is None and method != "auto":
-        raise ValueError(f"`method` must not be None. Received: method={method!r}")
-
+    prototype = _checked_prototype(model, method)
     # 1. Draw everything and check everything; the model is not touched yet.
-    assignments = []  # (variable, new value)
-    records = InitializationRecords()
-    handled = set()
+    assignments, records, handled = [], InitializationRecords(), set()
     for layer in walk_layers(model):
-        if isinstance(layer, _LEFT_UNCHANGED):
+        if isinstance(layer, LEFT_UNCHANGED):
             handled.update(id(v) for v in layer.weights)
-            continue
-        if not is_weight_layer(layer):
-            continue
-        source = activation_source(layer, model)
-        layer_prototype = prototype or auto_initializer(source.activation, source.negative_slope)
-        for weight_name, fans in layer_fans(layer).items():
-            variable = getattr(layer, weight_name)
-            initializer = fresh_initializer(layer_prototype, len(records), seed)
-            value, target_std = _draw(initializer, variable, fans)
-            assignments.append((variable, value))
-            handled.add(id(variable))
-            slope = source.negative_slope
-            records.append(
-                LayerInitRecord(
-                    layer=layer.name,
-                    weight=weight_name,
-                    shape=tuple(variable.shape),
-                    fan_in=fans.fan_in,
-                    fan_out=fans.fan_out,
-                    activation=source.activation if slope == 0 else f"{source.activation}({slope:g})",
-                    decided_by=source.output_layer.name,
-                    method=_method_name(initializer),
-                    target_std=target_std,
-                    std=float(np.std(ops.convert_to_numpy(value))),
-                )
-            )
-        if getattr(layer, "bias", None) is not None:
-            bias_initializer = fresh_initializer(bias_prototype, len(records) - 1, seed, stream=1)
-            assignments.append((layer.bias, bias_initializer(tuple(layer.bias.shape),
-                                                             dtype=layer.bias.dtype)))
-            handled.add(id(layer.bias))
-
-    if not records:
-        raise ValueError(
-            f"Model '{model.name}' has no kernel to initialize (supported layers: "
-            f"{', '.join(c.__name__ for c in WEIGHT_LAYER_TYPES)}). "
-            f"Received: model={model.name}"
-        )
-    unhandled = [v.path for v in model.weights if id(v) not in handled]
-    if unhandled and not skip_unsupported:
-        raise ValueError(
-            "initialize_weights does not know how to initialize these weights: "
-            f"{unhandled}. Pass skip_unsupported=True to leave them unchanged (the model "
-            f"has not been changed). Received: model={model.name}"
-        )
-
+        elif is_weight_layer(layer):
+            layer_assignments = _draw_layer(model, layer, prototype, bias_prototype, seed, records)
+            assignments += layer_assignments
+            handled.update(id(variable) for variable, _ in layer_assignments)
+    _check_everything_handled(model, records, handled, skip_unsupported)
     # 2. Only now change the model.
     for variable, value in assignments:
         variable.assign(value)
     return records
+
+
+def _checked_prototype(model, method):
+    """The initializer `method` names (None for "auto"), once the model is known to be built."""
+    if not getattr(model, "built", False):
+        raise UnsupportedModelError(
+            f"Model '{model.name}' is not built; build it (call it on data or give it an "
+            "Input) before re-initializing.", f"model={model.name}")
+    if method is None:
+        raise ValueError(f"`method` must not be None. Received: method={method!r}")
+    return None if method == "auto" else get(method)
+
+
+def _draw_layer(model, layer, prototype, bias_prototype, seed, records):
+    """[(variable, new value)] of one weight layer's kernels and bias; appends one record
+    per kernel to `records` (whose length numbers the kernels, for their seeds)."""
+    source = activation_source(layer, model)
+    layer_prototype = prototype or auto_initializer(source.activation, source.negative_slope)
+    slope = source.negative_slope
+    assignments = []
+    for weight_name, fans in layer_fans(layer).items():
+        variable = getattr(layer, weight_name)
+        initializer = fresh_initializer(layer_prototype, len(records), seed)
+        value, target_std = _draw(initializer, variable, fans, layer)
+        assignments.append((variable, value))
+        records.append(LayerInitRecord(
+            layer=layer.name, weight=weight_name, shape=tuple(variable.shape),
+            fan_in=fans.fan_in, fan_out=fans.fan_out,
+            activation=source.activation if slope == 0 else f"{source.activation}({slope:g})",
+            decided_by=source.output_layer.name, method=_method_name(initializer),
+            target_std=target_std, std=float(np.std(ops.convert_to_numpy(value)))))
+    if getattr(layer, "bias", None) is not None:
+        bias_initializer = fresh_initializer(bias_prototype, len(records) - 1, seed, stream=1)
+        assignments.append((layer.bias, bias_initializer(tuple(layer.bias.shape), dtype=layer.bias.dtype)))
+    return assignments
+
+
+def _check_everything_handled(model, records, handled, skip_unsupported):
+    if not records:
+        raise UnsupportedModelError(
+            f"Model '{model.name}' has no kernel to initialize (supported layers: "
+            f"{', '.join(c.__name__ for c in WEIGHT_LAYER_TYPES)}).", f"model={model.name}")
+    unhandled = [v.path for v in model.weights if id(v) not in handled]
+    if unhandled and not skip_unsupported:
+        raise UnsupportedModelError(
+            "initialize_weights does not know how to initialize these weights: "
+            f"{unhandled}. Pass skip_unsupported=True to leave them unchanged (the model "
+            "has not been changed).", f"model={model.name}")

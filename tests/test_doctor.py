@@ -8,9 +8,10 @@ import keras
 import numpy as np
 import pytest
 
+import initializers
 import models
 from initializers.doctor import examine
-from initializers.doctor.__main__ import main as doctor_main
+from initializers.doctor.cli import main as doctor_main
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PLAIN30_XAVIER = json.dumps({"depth": 30, "width_multiplier": 0.03125, "input_shape": [32, 32, 1],
@@ -87,6 +88,42 @@ def test_cli_bad_input_exits_2_with_one_line(argv, reason, capsys, tmp_path):
     assert doctor_main(argv + ["--out", str(tmp_path), "--quiet"]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error:") and reason in error and "\n" not in error
+
+
+def test_cli_data_from_a_generator_module(tmp_path):
+    # --data module:function: any (batch_size, seed) -> (images, labels) generator, here the
+    # offline Shapeset-location data the He 2015 reproduction trains on (labels used).
+    out = tmp_path / "report"
+    code = doctor_main(["models:PlainNet", "--kwargs", PLAIN30_XAVIER, "--methods", "current", "he",
+                        "--data", "reproductions.data.shapeset:generate_location", "--out", str(out),
+                        "--quiet"])
+    report = json.loads((out / "report.json").read_text())
+    assert code == 1 and report["batch_shape"] == [8, 32, 32, 1]
+    assert report["methods"]["he"]["forward_gain"] > 100 * report["methods"]["current"]["forward_gain"]
+
+
+def test_cli_data_generator_of_the_wrong_shape_exits_2(tmp_path, capsys):
+    code = doctor_main(["models:DeepMLP", "--kwargs", MLP30_XAVIER, "--data",
+                        "reproductions.data.shapeset:generate", "--out", str(tmp_path), "--quiet"])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and "the model takes (256,)" in error and "\n" not in error
+
+
+def test_errors_are_typed_and_carry_their_reason():
+    # The command line prints `reason`: no parsing of message texts.
+    with pytest.raises(initializers.UnknownInitializerError) as info:
+        initializers.get("kaiming")
+    assert info.value.identifier == "kaiming" and "Valid names" in info.value.reason
+    assert str(info.value) == f"{info.value.reason} Received: identifier='kaiming'"
+    unbuilt = keras.Sequential([keras.layers.Dense(3)])
+    with pytest.raises(initializers.UnsupportedModelError, match="not built"):
+        examine(unbuilt, np.zeros((2, 4), "float32"))
+    with pytest.raises(initializers.UnsupportedModelError, match="cannot draw"):
+        initializers.initialize_weights(_plain30("he"), "delta_orthogonal")  # the fc layers are Dense
+    dead = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(2)])
+    with pytest.raises(initializers.LayerOutputError) as info:
+        initializers.lsuv(dead, np.zeros((8, 4), "float32"))
+    assert info.value.layer == dead.layers[0].name and "constant" in info.value.reason
 
 
 def test_cli_unbuilt_model_and_unsupported_layer_exit_2(tmp_path, capsys):

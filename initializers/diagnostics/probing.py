@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from initializers._graph import activation_source, weight_layers
+from initializers.errors import UnsupportedModelError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,23 +31,23 @@ def probes(model):
     forward order (see the module docstring for what is probed).
 
     Raises:
-        ValueError: unbuilt model, no weight layer, or weight layers inside a nested
-            model (probe the nested model itself).
+        UnsupportedModelError: (a ValueError) unbuilt model, no weight layer, or
+            weight layers inside a nested model (probe the nested model itself).
     """
     if not getattr(model, "built", False):
-        raise ValueError(f"Model '{model.name}' is not built. Received: model={model.name}")
+        raise UnsupportedModelError(f"Model '{model.name}' is not built.", f"model={model.name}")
     top_level = {id(layer) for layer in model.layers}
     found = []
     for layer in weight_layers(model):
         if id(layer) not in top_level:
-            raise ValueError(
+            raise UnsupportedModelError(
                 f"Layer '{layer.name}' sits inside a nested model; the probes read layers of "
-                f"the model's own graph. Probe the nested model itself. Received: model={model.name}")
+                "the model's own graph. Probe the nested model itself.", f"model={model.name}")
         source = activation_source(layer, model)
         found.append(Probe(layer, source.output_layer, source.activation))
     if not found:
-        raise ValueError(f"Model '{model.name}' has no Dense or Conv layer (no weight layer) to probe. "
-                         f"Received: model={model.name}")
+        raise UnsupportedModelError(f"Model '{model.name}' has no Dense or Conv layer (no weight layer) "
+                                    "to probe.", f"model={model.name}")
     return found
 
 

@@ -4,7 +4,7 @@ histogram (what Glorot & Bengio 2010 plot in their Figs. 2-4 and 6-8)."""
 import numpy as np
 
 from initializers.diagnostics.probing import at_least_float32, layer_activations, probes
-from initializers.reinit import format_table as _format_rows
+from initializers._table import format_table as _format_rows
 
 # Saturation thresholds (the paper plots the distributions but fixes no threshold;
 # these are our choice): tanh / softsign near their asymptotes +-1, sigmoid near 0

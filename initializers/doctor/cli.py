@@ -1,0 +1,233 @@
+"""python -m initializers.doctor MODEL: examine a model's initialization, optionally fix it.
+
+MODEL is a `.keras` file or an importable builder `module:function` (e.g.
+`keras.applications:ResNet50`, `models:PlainNet`) called with `--kwargs` (JSON). A
+builder that takes `weights` gets `weights=None` unless --kwargs says otherwise:
+nothing is downloaded. Writes report.md, report.json and doctor.png into --out.
+
+--data is `random` (default: unit-variance inputs of the model's input shape, what the
+init formulas assume), a FILE.npz with arrays `x` (and optionally `y`), or an importable
+generator `module:function` called as `function(batch_size, seed) -> (images, labels)`.
+
+Exit codes: 0 nothing flagged, 1 something flagged (so it can guard a CI), 2 bad input
+(with a one-line reason).
+
+Example:
+
+    python -m initializers.doctor models:PlainNet --kwargs '{"depth": 30,
+        "width_multiplier": 0.03125, "input_shape": [32, 32, 1], "num_classes": 9,
+        "kernel_initializer": "lecun_normal"}' --out doctor_plain30
+"""
+
+import argparse
+import importlib
+import inspect
+import json
+import pathlib
+import sys
+
+# Methods that are not initializer names (`initializers.get` does not know them).
+NOT_INITIALIZERS = ("current", "auto", "lsuv")
+
+
+class BadInput(Exception):
+    """Bad command-line input: exit code 2 with a one-line reason."""
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="python -m initializers.doctor", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="a .keras file, or module:builder (e.g. keras.applications:ResNet50)")
+    parser.add_argument("--kwargs", default="{}", help="JSON keyword arguments of the builder")
+    parser.add_argument("--data", default="random",
+                        help="random (unit-variance inputs of the model's input shape, what the init "
+                             "formulas assume), FILE.npz with arrays x (and optionally y), or "
+                             "module:function returning (images, labels) for (batch_size, seed)")
+    parser.add_argument("--batch-size", type=int, default=8, help="examples in the batch (default 8)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the model's build, the data, the labels and the candidate draws")
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="initializations to compare (default: current auto he glorot orthogonal "
+                             "lsuv; without lsuv for a model with BatchNormalization)")
+    parser.add_argument("--out", default="doctor", help="folder for report.md, report.json, doctor.png")
+    parser.add_argument("--apply", default=None, metavar="METHOD",
+                        help="re-initialize the model with METHOD (any name initialize_weights takes, "
+                             "or lsuv) and save it to --output")
+    parser.add_argument("--output", default=None, help="where --apply saves the model (.keras)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    return parser
+
+
+def _one_line(text):
+    return str(text).replace("\n", " ")
+
+
+def _import(spec, what):
+    """The attribute `name` of the module of a `module:name` spec."""
+    module_name, attribute = spec.split(":", 1)
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise BadInput(f"cannot import {what} {spec}: {error}") from None
+
+
+def _load_model(spec, kwargs, log):
+    if spec.endswith(".keras"):
+        path = pathlib.Path(spec)
+        if not path.exists():
+            raise BadInput(f"no such file: {spec}")
+        import initializers
+
+        return initializers.load_model(path), []
+    if ":" not in spec:
+        raise BadInput(f"MODEL must be a .keras file or module:builder, got {spec!r}")
+    builder = _import(spec, "builder")
+    notes = []
+    try:
+        parameters = inspect.signature(builder).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    if "weights" in parameters and "weights" not in kwargs:
+        kwargs = {**kwargs, "weights": None}
+        notes.append(f"{spec} was built with weights=None (no download; the doctor examines initialization).")
+    log(f"building {spec}")
+    try:
+        model = builder(**kwargs)
+    except (TypeError, ValueError) as error:
+        raise BadInput(_one_line(f"{spec}(**{json.dumps(kwargs)}) failed: {error}")) from None
+    return model, notes
+
+
+def _input_shape(model):
+    if not getattr(model, "built", False) or not getattr(model, "inputs", None):
+        raise BadInput(f"model '{model.name}' is not built and has no input shape: build it or pass one")
+    shape = tuple(model.inputs[0].shape[1:])
+    if any(d is None for d in shape):
+        raise BadInput(f"model input shape {shape} has unknown dimensions; use --data FILE.npz")
+    return shape
+
+
+def _batch(args, model):
+    """(inputs, labels or None) of the batch --data names, shaped for the model."""
+    import numpy as np
+
+    shape = _input_shape(model)
+    if args.data == "random":
+        rng = np.random.default_rng(args.seed)
+        return rng.standard_normal((args.batch_size, *shape)).astype("float32"), None
+    if args.data.endswith(".npz"):
+        return _npz_batch(pathlib.Path(args.data), args.batch_size, shape)
+    if ":" in args.data:
+        images, labels = _import(args.data, "data generator")(args.batch_size, args.seed)
+        images = np.asarray(images, dtype="float32")
+        if images[0].size == int(np.prod(shape)) and images.shape[1:] != shape:
+            images = images.reshape(len(images), *shape)  # e.g. flat inputs of an MLP
+        if images.shape[1:] != shape:
+            raise BadInput(f"{args.data} gives images of shape {images.shape[1:]}, the model takes {shape}")
+        return images, labels
+    raise BadInput(f"--data must be random, an existing FILE.npz or module:function, got {args.data!r}")
+
+
+def _npz_batch(path, batch_size, shape):
+    import numpy as np
+
+    if not path.exists():
+        raise BadInput(f"--data must be random, an existing FILE.npz or module:function; no such file: {path}")
+    arrays = np.load(path)
+    if "x" not in arrays:
+        raise BadInput(f"{path} has no array 'x' (found: {', '.join(arrays.files)})")
+    x = arrays["x"][:batch_size].astype("float32")
+    if x.shape[1:] != shape:
+        raise BadInput(f"{path}: x is {x.shape[1:]} per example, the model takes {shape}")
+    return x, (arrays["y"][:batch_size] if "y" in arrays else None)
+
+
+def _checked_arguments(args):
+    """The builder's kwargs and the methods to compare, once the arguments are known good."""
+    if args.batch_size < 1:
+        raise BadInput(f"--batch-size must be positive, got {args.batch_size}")
+    if args.apply and not args.output:
+        raise BadInput("--apply needs --output FILE.keras")
+    if args.output and not args.output.endswith(".keras"):
+        raise BadInput(f"--output must name a .keras file, got {args.output!r}")
+    try:
+        kwargs = json.loads(args.kwargs)
+    except json.JSONDecodeError as error:
+        raise BadInput(f"--kwargs is not JSON: {error}") from None
+    if not isinstance(kwargs, dict):
+        raise BadInput("--kwargs must be a JSON object")
+    import initializers
+    from initializers.doctor import DEFAULT_METHODS
+    from initializers.errors import UnknownInitializerError
+
+    methods = tuple(args.methods) if args.methods else None
+    for method in (methods or DEFAULT_METHODS) + ((args.apply,) if args.apply else ()):
+        if method not in NOT_INITIALIZERS:
+            try:
+                initializers.get(method)
+            except UnknownInitializerError as error:
+                raise BadInput(f"unknown method {method!r}: {error.reason}") from None
+    return kwargs, methods
+
+
+def _examine(args, log):
+    """(model, batch, report) of the model and data the command line names."""
+    kwargs, methods = _checked_arguments(args)
+    import keras
+
+    from initializers.doctor import examine
+    from initializers.errors import InitializationError
+
+    keras.utils.set_random_seed(args.seed)  # a builder's unseeded draws: the same report every time
+    model, notes = _load_model(args.model, kwargs, log)
+    batch, labels = _batch(args, model)
+    try:
+        report = examine(model, batch, labels, methods=methods, seed=args.seed, progress=log)
+    except InitializationError as error:
+        raise BadInput(_one_line(error.reason)) from None
+    report.notes.extend(notes)
+    return model, batch, report
+
+
+def _write_report(report, out):
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(report.to_markdown())
+    report.to_json(out / "report.json")
+    report.plot(out / "doctor.png")
+
+
+def _apply(args, model, batch, log):
+    """Re-initializes the model with --apply and saves it to --output; nothing is saved
+    when that cannot be done (e.g. LSUV on a layer with a constant output)."""
+    import initializers
+    from initializers.errors import InitializationError
+
+    try:
+        if args.apply == "lsuv":
+            initializers.lsuv(model, batch, seed=args.seed)
+        else:
+            initializers.initialize_weights(model, args.apply, seed=args.seed)
+    except InitializationError as error:  # the model is unchanged
+        raise BadInput(_one_line(f"--apply {args.apply}: {error.reason}")) from None
+    model.save(args.output)
+    log(f"re-initialized with {args.apply}, saved to {args.output}")
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    log = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    try:
+        model, batch, report = _examine(args, log)
+        _write_report(report, args.out)
+        if args.apply:
+            _apply(args, model, batch, log)
+    except BadInput as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        flagged = ", ".join(sorted({f["kind"] for f in report.flags})) or "nothing"
+        data_free = report.recommended_data_free
+        also = f" (without data: {data_free})" if data_free and data_free != report.recommended else ""
+        print(f"{report.model}: flagged {flagged}; recommended {report.recommended}{also}; report in {args.out}")
+    return 1 if report.flags else 0

@@ -1,0 +1,133 @@
+"""The doctor's measurements: one model state, every weight layer, one batch."""
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+
+from initializers._activations import RELU_FAMILY
+from initializers._fans import compute_fans, layer_fans
+from initializers.diagnostics.gradients import autodiff_gradients
+from initializers.diagnostics.probing import layer_activations, probes
+from initializers.diagnostics.statistics import SATURATION_RULES
+
+
+@dataclasses.dataclass
+class LayerMeasurement:
+    """One weight layer's numbers in one model state (see `examine`)."""
+
+    layer: str
+    kind: str
+    activation: str
+    fan_in: int
+    fan_out: int
+    kernel_std: float
+    target_std: dict          # rule -> the std that rule asks for with this layer's fans
+    signal_mean: float
+    signal_std: float
+    signal_rms: float
+    dead_fraction: float | None       # ReLU family: units never positive on the batch
+    saturated_fraction: float | None  # tanh / sigmoid / softsign: values near the asymptotes
+    gradient_rms: float               # back-propagated d loss / d (probed signal), per example
+    weight_gradient_norm: float
+    shape_fan_in: int                 # fan_in a shape-based initializer (Keras's) uses
+    real_tap_fraction: float          # mean fraction of kernel taps on real inputs (not padding)
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+
+def _moments(values):
+    """(mean, second moment) of all values, accumulated in float64 without a float64 copy."""
+    flat = np.asarray(values).ravel()
+    return float(np.mean(flat, dtype=np.float64)), float(np.dot(flat, flat)) / max(flat.size, 1)
+
+
+def _dead_fraction(values):
+    """Fraction of output units (last axis: units or channels) never positive on the batch."""
+    units = values.reshape(-1, values.shape[-1])
+    return float(np.mean(units.max(axis=0) <= 0))
+
+
+def real_tap_fraction(layer):
+    """Mean fraction of a convolution's kernel taps that read real inputs rather than the
+    zeros of "same" padding, over output positions (1.0 for Dense, "valid" padding and
+    transposed convolutions).
+
+    Every fan-in rule (He et al. 2015, Eq. 10: n = k^2 c) assumes each tap reads a real
+    input; on feature maps not much larger than the kernel, e.g. a 3x3 convolution on a
+    2x2 map (4 of 9 taps), the output's variance is that fraction of what the rule
+    plans for, at every such layer.
+    """
+    if getattr(layer, "padding", None) != "same" or "Transpose" in type(layer).__name__:
+        return 1.0
+    channels_first = getattr(layer, "data_format", "channels_last") == "channels_first"
+    spatial = tuple(layer.input.shape[2:] if channels_first else layer.input.shape[1:-1])
+    fraction = 1.0
+    for size, kernel, stride, dilation in zip(spatial, layer.kernel_size, layer.strides, layer.dilation_rate):
+        if size is None:
+            return 1.0
+        reach = (kernel - 1) * dilation + 1
+        outputs = -(-size // stride)
+        before = max((outputs - 1) * stride + reach - size, 0) // 2
+        taps = [sum(0 <= position * stride - before + tap * dilation < size for tap in range(kernel))
+                for position in range(outputs)]
+        fraction *= float(np.mean(taps)) / kernel
+    return fraction
+
+
+def target_stds(fan_in, fan_out):
+    """The std each rule asks for: He (2 / fan_in), Glorot (2 / (fan_in + fan_out)), LeCun
+    (1 / fan_in)."""
+    return {"he": math.sqrt(2.0 / fan_in), "glorot": math.sqrt(2.0 / (fan_in + fan_out)),
+            "lecun": math.sqrt(1.0 / fan_in)}
+
+
+def measure(model, inputs, labels, model_probes=None, from_logits=None):
+    """`LayerMeasurement`s of every weight layer, in forward order, and the whole-net gains.
+
+    One forward pass gives every probed signal; one backward pass (the backend's autodiff)
+    every back-propagated and weight gradient.
+
+    Returns:
+        `(layers, forward_gain, backward_gain)`: forward gain = RMS of the last hidden
+        weight layer's signal over the first weight layer's; backward gain = RMS of the
+        back-propagated gradient at the first weight layer over the last hidden one's.
+        The output layer is left out of the gains (its output is logits, on another
+        scale by design: with He's init a linear output layer has twice the second
+        moment of the ReLU outputs it reads).
+    """
+    model_probes = model_probes or probes(model)
+    signals = layer_activations(model, inputs, model_probes)
+    backprop, weight_gradients = autodiff_gradients(model, inputs, labels, from_logits=from_logits)
+    layers = [_measure_layer(*values) for values in zip(model_probes, signals, backprop, weight_gradients)]
+    first, last = layers[0], layers[-2] if len(layers) >= 3 else layers[-1]
+    forward = last.signal_rms / first.signal_rms if first.signal_rms > 0 else math.inf
+    backward = first.gradient_rms / last.gradient_rms if last.gradient_rms > 0 else 0.0
+    return layers, forward, backward
+
+
+def _measure_layer(probe, signal, gradient, weight_gradient):
+    """The `LayerMeasurement` of one probed weight layer from its signal and gradients."""
+    layer = probe.weight_layer
+    name = "pointwise_kernel" if hasattr(layer, "pointwise_kernel") else "kernel"
+    fans = layer_fans(layer)[name]
+    kernel = keras.ops.convert_to_numpy(getattr(layer, name))
+    mean, second = _moments(signal)
+    rule = SATURATION_RULES.get(probe.activation)
+    return LayerMeasurement(
+        layer=layer.name, kind=type(layer).__name__, activation=probe.activation,
+        fan_in=fans.fan_in, fan_out=fans.fan_out, kernel_std=float(np.std(kernel)),
+        target_std=target_stds(fans.fan_in, fans.fan_out),
+        signal_mean=mean, signal_std=math.sqrt(max(second - mean * mean, 0.0)),
+        signal_rms=math.sqrt(second),
+        dead_fraction=_dead_fraction(signal) if probe.activation in RELU_FAMILY else None,
+        saturated_fraction=(float(rule(signal).mean()) if rule is not None and probe.activation != "relu"
+                            else None),
+        gradient_rms=math.sqrt(_moments(gradient)[1]),
+        weight_gradient_norm=float(np.linalg.norm(weight_gradient)),
+        shape_fan_in=compute_fans(kernel.shape).fan_in, real_tap_fraction=real_tap_fraction(layer))
+
+
+__all__ = ["LayerMeasurement", "measure", "real_tap_fraction", "target_stds"]

@@ -1,0 +1,157 @@
+"""The doctor's report: what `examine` found, as markdown, JSON and a figure."""
+
+import dataclasses
+import json
+import math
+import pathlib
+
+import numpy as np
+
+from initializers.jsonio import finite_or_none
+
+
+@dataclasses.dataclass
+class MethodResult:
+    """The measurements of one initialization (`"current"`: the model as given)."""
+
+    method: str
+    layers: list
+    forward_gain: float
+    backward_gain: float
+    flags: list
+
+    def gain_error(self):
+        """How far the forward and backward gains are from 1, on a log scale."""
+        return sum(abs(math.log(g)) if 0 < g < math.inf else math.inf
+                   for g in (self.forward_gain, self.backward_gain))
+
+
+@dataclasses.dataclass
+class DoctorReport:
+    """What `examine` found; `.to_markdown()`, `.to_json()`, `.plot(path)`."""
+
+    model: str
+    batch_shape: tuple
+    results: dict
+    recommended: str | None
+    cannot_judge: list
+    thresholds: dict
+    notes: list = dataclasses.field(default_factory=list)
+    recommended_data_free: str | None = None  # the best rule that needs no data (not LSUV)
+
+    @property
+    def flags(self):
+        """The flags of the model as given (empty: nothing found)."""
+        current = self.results.get("current")
+        return current.flags if current else []
+
+    def to_dict(self):
+        return {"model": self.model, "batch_shape": list(self.batch_shape), "recommended": self.recommended,
+                "recommended_data_free": self.recommended_data_free,
+                "flagged": bool(self.flags), "thresholds": self.thresholds, "cannot_judge": self.cannot_judge,
+                "notes": self.notes,
+                "methods": {name: {"forward_gain": r.forward_gain, "backward_gain": r.backward_gain,
+                                   "flags": r.flags, "layers": [row.as_dict() for row in r.layers]}
+                            for name, r in self.results.items()}}
+
+    def to_json(self, path=None):
+        text = json.dumps(finite_or_none(self.to_dict()), indent=2)
+        if path is not None:
+            pathlib.Path(path).write_text(text + "\n")
+        return text
+
+    def to_markdown(self):
+        lines = [f"# Init doctor: {self.model}", "",
+                 f"Batch of shape {tuple(self.batch_shape)}; every weight layer in forward order; each "
+                 "candidate initialization drawn on a copy of the model.", ""]
+        lines += self._findings_lines() + self._recommendation_lines() + self._comparison_lines()
+        lines += self._per_layer_lines()
+        lines += ["", "## Thresholds", ""] + [f"- {key}: {value}" for key, value in self.thresholds.items()]
+        lines += ["", "## What the doctor cannot judge", ""] + [f"- {note}" for note in self.cannot_judge]
+        if self.notes:
+            lines += ["", "## Notes", ""] + [f"- {note}" for note in self.notes]
+        return "\n".join(lines) + "\n"
+
+    def _findings_lines(self):
+        """The model-as-given's flags, one line per kind."""
+        if "current" not in self.results:
+            return []
+        if not self.flags:
+            return ["## Findings (the model as given)", "", "Nothing flagged.", ""]
+        lines = ["## Findings (the model as given)", ""]
+        by_kind = {}
+        for flag in self.flags:
+            by_kind.setdefault(flag["kind"], []).append(flag)
+        for kind, found in by_kind.items():
+            others = [flag["layer"] for flag in found[1:]]
+            also = f" The same for {len(others)} more: {', '.join(others)}." if others else ""
+            lines.append(f"- **{kind}**: {found[0]['reason']}{also}")
+        return lines + [""]
+
+    def _recommendation_lines(self):
+        lines = []
+        if self.recommended:
+            lines += [f"**Recommended:** `{self.recommended}` (the fewest flags; among equals a data-free "
+                      "rule before LSUV, He first; then gains closest to 1).", ""]
+        if self.recommended_data_free and self.recommended_data_free != self.recommended:
+            best = self.results[self.recommended_data_free]
+            kinds = ", ".join(sorted({f["kind"] for f in best.flags})) or "nothing"
+            lines += [f"**Best rule without data:** `{self.recommended_data_free}` (forward gain "
+                      f"{best.forward_gain:.3g}, backward gain {best.backward_gain:.3g}; still flagged: "
+                      f"{kinds}), for code that cannot run a batch through the model at initialization.",
+                      ""]
+        return lines
+
+    def _comparison_lines(self):
+        lines = ["## Initializations compared", "",
+                 "| method | forward gain (last hidden / first layer signal RMS) | backward gain "
+                 "(first / last hidden layer gradient RMS) | flags |", "|---|---|---|---|"]
+        for name, result in self.results.items():
+            kinds = ", ".join(sorted({f["kind"] for f in result.flags})) or "none"
+            lines.append(f"| {name} | {result.forward_gain:.3g} | {result.backward_gain:.3g} | {kinds} |")
+        return lines
+
+    def _per_layer_lines(self):
+        """Per layer: fans, kernel std and targets, and the signal and gradient of the model
+        as given beside the recommended method's."""
+        shown = [name for name in ("current", self.recommended) if name in self.results]
+        lines = ["", f"## Per layer ({' vs '.join(shown)})", "",
+                 "| layer | activation | fan_in | fan_out | kernel std | He / Glorot target | "
+                 + " | ".join(f"signal std ({n}) | gradient RMS ({n})" for n in shown) + " |",
+                 "|---" * (6 + 2 * len(shown)) + "|"]
+        for index, row in enumerate(self.results[shown[0]].layers):
+            cells = []
+            for name in shown:
+                other = self.results[name].layers[index]
+                cells += [f"{other.signal_std:.3g}", f"{other.gradient_rms:.3g}"]
+            lines.append(f"| {row.layer} | {row.activation} | {row.fan_in} | {row.fan_out} | "
+                         f"{row.kernel_std:.3g} | {row.target_std['he']:.3g} / {row.target_std['glorot']:.3g} | "
+                         + " | ".join(cells) + " |")
+        return lines
+
+    def plot(self, path=None):
+        """Signal RMS and back-propagated gradient RMS per layer, one line per method (log scale)."""
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=(11, 4.2))
+        axes = figure.subplots(1, 2)
+        for index, (name, result) in enumerate(self.results.items()):
+            x = np.arange(1, len(result.layers) + 1)
+            style = dict(lw=2.2 if name == "current" else 1.3, ls="-" if name == "current" else "--",
+                         color=f"C{index}", label=name)
+            axes[0].plot(x, [max(r.signal_rms, 1e-30) for r in result.layers], **style)
+            axes[1].plot(x, [max(r.gradient_rms, 1e-30) for r in result.layers], **style)
+        for axis, label in zip(axes, ("signal RMS (post-activation)", "back-propagated gradient RMS")):
+            axis.set_yscale("log")
+            axis.set_xlabel("weight layer (forward order)")
+            axis.set_ylabel(label)
+            axis.grid(alpha=0.3, which="both")
+        axes[0].legend(fontsize=8)
+        figure.suptitle(f"Init doctor: {self.model}, batch {tuple(self.batch_shape)}", fontsize=10)
+        figure.tight_layout()
+        if path is not None:
+            figure.savefig(path, dpi=150)
+        return figure
+
+
+__all__ = ["DoctorReport", "MethodResult"]
