@@ -77,6 +77,18 @@ def seed_statistics(group, metric):
                 np.nanmax(table, axis=0), count[keep])
 
 
+def chance_error(run):
+    """The error of guessing at chance on a run's balanced classes: 1 - 1 / classes."""
+    return 1.0 - 1.0 / run["config"]["model_kwargs"]["num_classes"]
+
+
+def first_step_at_or_below(run, threshold, metric="test_error"):
+    """The first evaluated step at which `metric` is <= `threshold` (None: never), e.g. when
+    a run leaves chance or first converges."""
+    steps = [m["step"] for m in run["metrics"] if m.get(metric) is not None and m[metric] <= threshold]
+    return steps[0] if steps else None
+
+
 def final_error(run):
     """A run's final error on its evaluation set, or None if it diverged."""
     return run["final"]["final"]["test_error"] if run["final"]["status"] == "completed" else None

@@ -148,10 +148,6 @@ def render_masks(objects):
     return masks
 
 
-def _take(objects, index):
-    return {key: value[index] for key, value in objects.items()}
-
-
 def _overlap_ok(first, second):
     shared = np.logical_and(first, second).sum(axis=(1, 2))
     smaller = np.minimum(first.sum(axis=(1, 2)), second.sum(axis=(1, 2)))

@@ -6,21 +6,18 @@ import numpy as np
 from reproductions import report as reporting
 from reproductions.configs import he2015 as he_config
 from reproductions.he2015.measure import gradient_norms
-from reproductions.runs import diverged_count, final_test_errors, seed_summary, select
+from reproductions.runs import (
+    chance_error,
+    diverged_count,
+    final_test_errors,
+    first_step_at_or_below,
+    seed_summary,
+    select,
+)
 
 # Claim criteria, fixed before the runs (errors are fractions; chance = 1 - 1/K).
 CONVERGED_BELOW_CHANCE = 0.10  # converges: final test error <= chance - 0.10, every seed
 STALLED_WITHIN_CHANCE = 0.02   # stalls: final test error >= chance - 0.02, every seed
-
-
-def steps_to_reach(group, threshold):
-    """Per seed: first evaluated step with test error <= threshold (None: never)."""
-    result = []
-    for run in group:
-        reached = [m["step"] for m in run["metrics"]
-                   if m.get("test_error") is not None and m["test_error"] <= threshold]
-        result.append(reached[0] if reached else None)
-    return result
 
 
 def _converged(errors, chance):
@@ -42,62 +39,84 @@ def _gradient_ratio(he_group, xavier_group):
     return {"stem": ratio(0), "logits": ratio(-1)}
 
 
-def build_report(runs, profile):
-    """report.json's content: the four claims and the final errors per initializer."""
-    first = runs[0]["config"]
-    chance = 1 - 1 / first["model_kwargs"]["num_classes"]
-    threshold = chance - CONVERGED_BELOW_CHANCE
-    group = lambda figure, init: select(runs, figure=figure, init=init)
-    errors = lambda figure, init: final_test_errors(group(figure, init))
-    he3, xavier3 = errors("fig3", "he"), errors("fig3", "xavier")
-    he2, xavier2 = errors("fig2", "he"), errors("fig2", "xavier")
-    he2_steps = steps_to_reach(group("fig2", "he"), threshold)
-    xavier2_steps = steps_to_reach(group("fig2", "xavier"), threshold)
-    steps_of = {figure: group(figure, "he")[0]["config"]["steps"] for figure in he_config.FIGURES
-                if group(figure, "he")}
-    budget = steps_of.get("fig2", first["steps"])  # fig2_he_earlier: the 22-layer runs' budget
-    beyond = lambda steps: [budget + 1 if s is None else s for s in steps]
-    claims = [
+def _errors(runs, figure, init):
+    """Per seed: the final test errors of one curve (None for a diverged run)."""
+    return final_test_errors(select(runs, figure=figure, init=init))
+
+
+def _steps_of(runs):
+    """Each figure's training budget in updates (from its He runs)."""
+    return {figure: select(runs, figure=figure, init="he")[0]["config"]["steps"]
+            for figure in he_config.FIGURES if select(runs, figure=figure, init="he")}
+
+
+def fig3_claims(runs, chance):
+    """Fig. 3, 30 layers: Xavier stalls, He converges."""
+    he, xavier = _errors(runs, "fig3", "he"), _errors(runs, "fig3", "xavier")
+    ratio = _gradient_ratio(select(runs, figure="fig3", init="he"), select(runs, figure="fig3", init="xavier"))
+    return [
         reporting.claim(
             "fig3_xavier_stalls",
             f"30 layers, Xavier (Var=1/fan_in): final test error >= chance - "
             f"{STALLED_WITHIN_CHANCE:g} (chance = {chance:.4f}) on every seed",
-            {"final_test_error": seed_summary(xavier3), "chance": chance,
-             "init_gradient_norm_xavier_over_he": _gradient_ratio(group("fig3", "he"),
-                                                                  group("fig3", "xavier"))},
-            bool(xavier3) and _stalled(xavier3, chance)),
+            {"final_test_error": seed_summary(xavier), "chance": chance,
+             "init_gradient_norm_xavier_over_he": ratio},
+            bool(xavier) and _stalled(xavier, chance)),
         reporting.claim(
             "fig3_he_converges",
             f"30 layers, He (fan_in): final test error <= chance - "
-            f"{CONVERGED_BELOW_CHANCE:g} = {threshold:.4f} on every seed, no divergence",
-            {"final_test_error": seed_summary(he3), "chance": chance},
-            bool(he3) and _converged(he3, chance)),
+            f"{CONVERGED_BELOW_CHANCE:g} = {chance - CONVERGED_BELOW_CHANCE:.4f} on every seed, no divergence",
+            {"final_test_error": seed_summary(he), "chance": chance},
+            bool(he) and _converged(he, chance)),
+    ]
+
+
+def fig2_claims(runs, chance, budget):
+    """Fig. 2, 22 layers: both converge, He earlier (a seed that never converges counts as
+    converging at `budget` + 1)."""
+    threshold = chance - CONVERGED_BELOW_CHANCE
+    he, xavier = _errors(runs, "fig2", "he"), _errors(runs, "fig2", "xavier")
+    he_steps, xavier_steps = ([first_step_at_or_below(run, threshold) for run in select(runs, figure="fig2", init=init)]
+                              for init in ("he", "xavier"))
+
+    def beyond(steps):  # a seed that never converged counts as converging just after the budget
+        return [budget + 1 if step is None else step for step in steps]
+
+    return [
         reporting.claim(
             "fig2_both_converge",
             f"22 layers: He and Xavier both reach final test error <= {threshold:.4f} "
             "on every seed, no divergence",
-            {"he_final_test_error": seed_summary(he2), "xavier_final_test_error": seed_summary(xavier2),
+            {"he_final_test_error": seed_summary(he), "xavier_final_test_error": seed_summary(xavier),
              "chance": chance},
-            bool(he2) and bool(xavier2) and _converged(he2, chance) and _converged(xavier2, chance)),
+            bool(he) and bool(xavier) and _converged(he, chance) and _converged(xavier, chance)),
         reporting.claim(
             "fig2_he_earlier",
             f"22 layers: mean over seeds of the first evaluated step with test error <= "
             f"{threshold:.4f} is smaller for He than for Xavier (never reached = "
             f"budget + 1 = {budget + 1})",
-            {"he_steps": he2_steps, "xavier_steps": xavier2_steps,
-             "he_mean": float(np.mean(beyond(he2_steps))) if he2_steps else None,
-             "xavier_mean": float(np.mean(beyond(xavier2_steps))) if xavier2_steps else None},
-            bool(he2_steps) and bool(xavier2_steps) and any(s is not None for s in he2_steps)
-            and np.mean(beyond(he2_steps)) < np.mean(beyond(xavier2_steps))),
+            {"he_steps": he_steps, "xavier_steps": xavier_steps,
+             "he_mean": float(np.mean(beyond(he_steps))) if he_steps else None,
+             "xavier_mean": float(np.mean(beyond(xavier_steps))) if xavier_steps else None},
+            bool(he_steps) and bool(xavier_steps) and any(s is not None for s in he_steps)
+            and np.mean(beyond(he_steps)) < np.mean(beyond(xavier_steps))),
     ]
+
+
+def build_report(runs, profile):
+    """report.json's content: the four claims and the final errors per initializer."""
+    first = runs[0]["config"]
+    chance = chance_error(runs[0])
+    steps_of = _steps_of(runs)
+    budget = steps_of.get("fig2", first["steps"])  # fig2_he_earlier: the 22-layer runs' budget
     per_init = {
-        figure: {name: {"label": label, "final_test_error": seed_summary(errors(figure, name)),
-                        "diverged": diverged_count(group(figure, name))}
+        figure: {name: {"label": label, "final_test_error": seed_summary(_errors(runs, figure, name)),
+                        "diverged": diverged_count(select(runs, figure=figure, init=name))}
                  for name, label, _ in he_config.INITIALIZERS}
         for figure in he_config.FIGURES
     }
-    learning_rates = {figure: group(figure, "he")[0]["config"]["learning_rate"]
-                      for figure in he_config.FIGURES if group(figure, "he")}
+    learning_rates = {figure: select(runs, figure=figure, init="he")[0]["config"]["learning_rate"]
+                      for figure in he_config.FIGURES if select(runs, figure=figure, init="he")}
     return {
         "paper": "he2015",
         "profile": profile,
@@ -107,7 +126,7 @@ def build_report(runs, profile):
                    "batch_size": first["batch_size"], "learning_rate": learning_rates,
                    "optimizer": f"{first['optimizer']} {first['momentum']}",
                    "width_multiplier": first["model_kwargs"]["width_multiplier"]},
-        "claims": claims,
+        "claims": fig3_claims(runs, chance) + fig2_claims(runs, chance, budget),
         "final_test_error_by_initializer": per_init,
     }
 

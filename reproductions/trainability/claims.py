@@ -8,24 +8,18 @@ import numpy as np
 from initializers.diagnostics import mean_field
 from reproductions import report as reporting
 from reproductions.configs import trainability as config
-from reproductions.runs import fact, final_error, seed_summary, select
-
-
-def chance(run):
-    return 1.0 - 1.0 / run["config"]["model_kwargs"]["num_classes"]
+from reproductions.runs import chance_error, fact, final_error, first_step_at_or_below, seed_summary, select
 
 
 def trained(run):
     """Final test error <= chance - TRAINED_BELOW_CHANCE (a diverged run did not train)."""
     error = final_error(run)
-    return error is not None and error <= chance(run) - config.TRAINED_BELOW_CHANCE
+    return error is not None and error <= chance_error(run) - config.TRAINED_BELOW_CHANCE
 
 
 def updates_to_leave_chance(run):
     """First evaluated step with test error <= chance - LEFT_CHANCE_BELOW (None: never)."""
-    threshold = chance(run) - config.LEFT_CHANCE_BELOW
-    steps = [m["step"] for m in run["metrics"] if m.get("test_error") is not None and m["test_error"] <= threshold]
-    return steps[0] if steps else None
+    return first_step_at_or_below(run, chance_error(run) - config.LEFT_CHANCE_BELOW)
 
 
 def _depths(runs):
