@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # He et al. 2015, Figs. 2-3: 22- and 30-layer plain ReLU nets, He vs Xavier vs Keras built-ins.
-# Default: the quick profile on offline Shapeset-location data (36 runs; 19 min 31 s on 2 CPU cores
-# with the default --jobs 2; KERAS_BACKEND=jax: 16 min 33 s).
+# Default: the quick profile on offline Shapeset-location data (36 runs; runtime:
+# reproductions/configs/he2015.py).
 # Extra arguments go to the driver: --profile full|smoke|lr_search, --seeds 0 1 2, --workdir DIR, ...
 set -euo pipefail
 cd "$(dirname "$0")/.."

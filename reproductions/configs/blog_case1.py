@@ -20,7 +20,8 @@ initializers matter little; the depth experiments (He 2015, Glorot 2010) are whe
 they separate. This experiment is the end-to-end proof that data, harness, logs
 and plots work together.
 
-Runtime (2-core CPU): quick ~3 min; smoke a few seconds (tests only).
+Runtime (2-core CPU): quick 2 min 20 s (the committed results, `results/blog_case1/quick/`);
+smoke a few seconds (tests only).
 Command: `bash scripts/reproduce_blog_cases.sh`
     (= `python -m reproductions.blog_cases --profile quick`).
 """

@@ -38,7 +38,8 @@ Profiles:
 * `quick` (default): offline, width 256 (the paper: 1000), 30,000 updates (the
   paper: 5 million, 167x more), 3 seeds, 7 combinations (3 activations x
   standard/normalized, plus `keras.GlorotUniform` with tanh): 21 runs plus the
-  full-width init diagnostics, about 10 min on a 2-core CPU. Activation and
+  full-width init diagnostics. Runtime on a 2-core CPU: 10 min 43 s for the committed
+  results (`results/glorot2010/quick/`, clean commit 19222ea). Activation and
   gradient statistics at every evaluation (1,500 updates) on 300 fixed test
   examples. Learning rates from the `lr_search` profile.
 * `lr_search`: every combination at each rate of `LR_GRID`, one seed (100),

@@ -38,8 +38,9 @@ Profiles:
 * `smoke`: seconds per run; tests only.
 * `quick` (default): map 1 at depths 8, 14, 22, 30, 600 updates; map 2 at sigma_w^2 in
   {1.0, 1.4, 1.76, 2.5, 4.0} x depth {10, 25, 50, 100}, width 64, 400 updates; 3 seeds;
-  84 + 60 runs. Runtime: see `results/trainability/quick/env.json` and the README (the
-  estimate before the run: about 15 min on 2 CPU cores with the default --jobs 2).
+  84 + 60 runs. Runtime on a 2-core CPU with the default --jobs 2: 9 min 47 s for the
+  committed results (`results/trainability/quick/`, runs at clean commit f2e2512; the
+  estimate before the run was about 15 min).
 * `lr_search`: the search that picked the quick profile's learning rates, scored on the
   validation set, one seed (100), grids `LR_GRID`. Rules, fixed before looking: map 1,
   per depth, the rate with the lowest validation error averaged over all seven
