@@ -1,6 +1,6 @@
 """Seed handling shared by every initializer of this package.
 
-Seeding contract (differs from Keras 3 on purpose, see README):
+Seeding contract (differs from Keras 3 on purpose, see docs/initializers.md):
 
 * `seed=<int>`: every call returns bit-identical values for the same shape and
   dtype. Reusing one *seeded* instance for two layers of the same shape therefore

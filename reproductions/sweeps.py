@@ -88,7 +88,7 @@ def default_jobs():
 
     Why: the drivers' nets are small, so one process cannot keep the cores busy; on 2
     cores, two one-thread workers trained the He 30-layer net at 1.33x the steps/s of
-    one two-thread process (README, Benchmarks). One run per GPU keeps runs from
+    one two-thread process (benchmarks/README.md). One run per GPU keeps runs from
     competing for a device's memory.
     """
     return visible_gpus() or usable_cores()

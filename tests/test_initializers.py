@@ -432,7 +432,7 @@ def test_load_model_in_a_fresh_process_registers_our_initializers(tmp_path):
         assert result.returncode == 0, result.stderr[-2000:]
         return result.stdout.strip().splitlines()[-1]
 
-    # What users hit without our import: Keras cannot find the class (why the README says so).
+    # What users hit without our import: Keras cannot find the class (why docs/initializers.md says so).
     assert load("keras").startswith("KERAS_FAILED")
     assert load("ours") == "HeNormal"
 

@@ -49,7 +49,7 @@ Profiles:
   orthogonal left chance at either rate), 1e-2 for map 2; `results/trainability/lr_search.md`.
 * `full` (GPU): map 1 at width 1/4 up to 46 layers, 3,000 updates; map 2 at width 256,
   depths up to 200, nine sigma_w^2 values, 1,000 updates. Learning rates: the quick
-  search's (not re-searched). Not run for the README.
+  search's (not re-searched). Not run yet (no GPU has been lent).
 
 Command: `bash scripts/reproduce_trainability.sh [--profile quick|full|smoke|lr_search]`
 """
