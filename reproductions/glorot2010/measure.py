@@ -14,7 +14,7 @@ import sys
 
 import models
 from initializers import diagnostics, initialize_weights
-from initializers.diagnostics import read_json, write_json_atomic
+from initializers.jsonio import read_json, write_json_atomic
 from reproductions import data, driver
 from reproductions.configs import glorot2010 as glorot_config
 
