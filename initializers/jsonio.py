@@ -3,7 +3,10 @@ doctor's report and the drivers' run folders alike (plain file I/O: no Keras).
 
 * `write_json_atomic`: temp file + fsync + rename, so a kill never leaves half a file;
 * `append_jsonl`: one line per record, flushed and fsynced;
-* `read_jsonl`: tolerates a torn last line (a writer killed mid-line);
+* `read_json`: a file that is not JSON (cut short by a full disk, an interrupted copy)
+  raises `DamagedFileError`, which names the file;
+* `read_jsonl`: a line that is not JSON (a torn last line: a writer killed mid-line) is
+  left out with a `DamagedFileWarning` naming the file and line;
 * NaN and infinity are not JSON: they are written as null (a diverged metric is
   recorded as null plus the run's status).
 """
@@ -13,6 +16,19 @@ import math
 import os
 import pathlib
 import tempfile
+import warnings
+
+
+class DamagedFileError(ValueError):
+    """A JSON file that cannot be parsed; `path` is the file."""
+
+    def __init__(self, path, error):
+        self.path = pathlib.Path(path)
+        super().__init__(f"{path} is damaged: not valid JSON ({error}). Received: path={path}")
+
+
+class DamagedFileWarning(UserWarning):
+    """Lines of a JSON-lines file that are not JSON were left out."""
 
 
 def finite_or_none(value):
@@ -45,8 +61,13 @@ def write_json_atomic(path, data):
 
 
 def read_json(path):
+    """The content of a JSON file; `DamagedFileError` (naming it) if it is not JSON."""
     with open(path) as handle:
-        return json.load(handle)
+        text = handle.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DamagedFileError(path, error) from None
 
 
 def append_jsonl(path, record):
@@ -58,14 +79,19 @@ def append_jsonl(path, record):
 
 
 def read_jsonl(path):
-    """Records of a JSON-lines file; a torn last line (killed writer) is ignored."""
-    records = []
+    """Records of a JSON-lines file. A line that is not JSON (a torn last line: a writer
+    killed mid-line, or a file cut short) is left out, with a `DamagedFileWarning` that
+    names the file and the line."""
+    records, damaged = [], []
     with open(path) as handle:
-        for line in handle:
+        for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
-                break
+                damaged.append(number)
+    if damaged:
+        warnings.warn(f"{path}: line {', '.join(map(str, damaged))} is not JSON (cut short?); left out",
+                      DamagedFileWarning, stacklevel=2)
     return records

@@ -73,11 +73,13 @@ def _parse_shard(parser, text):
 
 
 def exit_on_user_error(function):
-    """Runs `function()`; a dataset that cannot be had offline, or a workdir holding
-    runs of another config, ends with advice and exit code 2, not a traceback."""
+    """Runs `function()`; a dataset that cannot be had offline, a workdir holding runs of
+    another config, or a workdir that cannot be written, ends with advice and exit code 2,
+    not a traceback."""
     try:
         return function()
-    except (data.DatasetUnavailableError, run_folder.RunFolderConflictError) as error:
+    except (data.DatasetUnavailableError, run_folder.RunFolderConflictError,
+            run_folder.WorkdirNotWritableError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
 
@@ -92,7 +94,10 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
     """The `main()` of every reproduction driver.
 
     Parses the common flags, sweeps the profile's configs x seeds (unless
-    `--plot-only`), then redraws figures and report from the run folders.
+    `--plot-only`), then redraws figures and report from the run folders. Exit codes:
+    0 done; 1 some runs failed (named in the summary; rerun to retry them, nothing is
+    redrawn); 2 bad input (a dataset not available offline, a workdir that cannot be
+    written or holds runs of another config).
 
     Args:
         argv: command-line arguments (None: sys.argv).
@@ -117,12 +122,16 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
     seeds = args.seeds or seeds
     if not args.plot_only:
         shard = _parse_shard(parser, args.shard)
+        exit_on_user_error(lambda: run_folder.check_writable(args.workdir))  # before anything is written
         if prepare and (shard is None or shard.index == 0):  # one shard measures, not all
             exit_on_user_error(lambda: prepare(args.workdir, args.profile, configs, seeds))
         options = RunOptions(tensorboard=args.tensorboard, distribute=args.distribute,
                              callbacks_for=callbacks_for(args.workdir, args.tensorboard)
                              if callbacks_for else None)
-        _sweep(args, configs, seeds, shard, options)
+        results = _sweep(args, configs, seeds, shard, options)
+        if sweeps.failed_runs(results):
+            print(f"not redrawn: {len(sweeps.failed_runs(results))} runs failed (see above)", file=sys.stderr)
+            sys.exit(1)
         if shard is not None and not all(run_folder.is_finished(config, args.workdir)
                                          for config in sweeps.plan(configs, seeds)):
             print(f"shard {shard} done; once every shard is, redraw with --plot-only "
@@ -136,12 +145,15 @@ def _sweep(args, configs, seeds, shard, options):
     jobs = args.jobs or (1 if args.distribute else sweeps.default_jobs())
     executor = sweeps.dask_executor(args.scheduler, jobs) if args.engine == "dask" else None
     try:
-        exit_on_user_error(
+        results = exit_on_user_error(
             lambda: sweeps.sweep(configs, seeds, args.workdir, jobs=jobs, shard=shard, executor=executor,
                                  verbose=not args.quiet, options=options))
     finally:
         if executor is not None:
             executor.close()
+    if args.quiet:  # the sweep's own summary is silenced too
+        print(sweeps.failure_summary(results), file=sys.stderr, end="")
+    return results
 
 
 def _redraw(args, configs, redraw, search_report):

@@ -11,19 +11,28 @@ A run folder `<workdir>/runs/<run_id>/` holds
   batches before any update), test_loss, test_error, time (s since the run
   started);
 * `final.json`: written last, `status` "completed" or "diverged", final metrics;
+* `failed.json`, instead of `final.json`, for a run the sweep gave up on (its worker
+  died twice, or a write failed): the reason, the exit signal, the worker log's tail;
 * whatever a driver's callbacks add (e.g. the He 2015 driver's `gradients.jsonl`).
 
 Rules: a run whose `final.json` exists is finished and never redone, and it is reused
 only for exactly the config that made it (`RunFolderConflictError` otherwise); a
-folder without one (a killed run) is cleared and run again, so an interrupted sweep
-resumes where it stopped. JSON files are written atomically (`initializers.jsonio`).
+folder without one (a killed or failed run) is cleared and run again, so an
+interrupted sweep resumes where it stopped and a rerun retries exactly the failed
+runs. A finished run whose `final.json` or `config.json` cannot be parsed (a full
+disk, an interrupted copy) is reported in one line naming the file, and its folder is
+moved aside (`<run_id>.damaged-<time>`, never deleted), so the run is redone. JSON
+files are written atomically (`initializers.jsonio`).
 """
 
 import json
+import os
 import pathlib
 import shutil
+import sys
+import time
 
-from initializers.jsonio import append_jsonl, read_json, read_jsonl, write_json_atomic
+from initializers.jsonio import DamagedFileError, append_jsonl, read_json, read_jsonl, write_json_atomic
 from reproductions.run_config import RunConfig
 
 CONFIG_FILE = "config.json"
@@ -31,10 +40,15 @@ ENVIRONMENT_FILE = "env.json"
 INIT_FILE = "init.json"
 METRICS_FILE = "metrics.jsonl"
 FINAL_FILE = "final.json"
+FAILED_FILE = "failed.json"
 
 
 class RunFolderConflictError(ValueError):
     """A run folder holds a finished run of a different config."""
+
+
+class WorkdirNotWritableError(OSError):
+    """The experiment folder cannot be written (read-only, full disk, not a folder)."""
 
 
 def runs_dir(workdir):
@@ -47,15 +61,25 @@ def run_dir_of(config, workdir):
 
 
 def is_finished(config, workdir):
-    """Whether the run has a `final.json`; raises if its folder holds another config.
+    """Whether the run has a readable `final.json`; raises if its folder holds another config.
 
     A finished run is only reused for exactly the config that made it, so a workdir
     shared by two profiles (same run ids, other settings) cannot mix their results.
+    A run whose `final.json` or `config.json` cannot be parsed is not finished: its
+    folder is moved aside (`set_aside`), with one line on stderr naming the file.
     """
     run_dir = run_dir_of(config, workdir)
     if not (run_dir / FINAL_FILE).exists():
         return False
-    stored, current = read_json(run_dir / CONFIG_FILE), json.loads(json.dumps(config.to_dict()))
+    try:
+        stored = read_json(run_dir / CONFIG_FILE)
+        read_json(run_dir / FINAL_FILE)
+    except DamagedFileError as error:
+        moved = set_aside(run_dir)
+        print(f"warning: {error.path} cannot be parsed (damaged or cut short); the run is redone, "
+              f"its old folder kept as {moved}", file=sys.stderr)
+        return False
+    current = json.loads(json.dumps(config.to_dict()))
     # A run folder written before a field existed matches a config that leaves the field
     # at its default (e.g. `tags` in the drivers' configs: the profile's tags are filled in
     # when the folder is read back).
@@ -70,6 +94,65 @@ def is_finished(config, workdir):
             f"Received: run_id={config.run_id}"
         )
     return True
+
+
+def set_aside(run_dir):
+    """Renames a damaged run folder to `<run_id>.damaged-<time>` (never deleted); returns
+    the new path. Folders so named are not run folders of any config."""
+    run_dir = pathlib.Path(run_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = run_dir.with_name(f"{run_dir.name}.damaged-{stamp}")
+    for index in range(1, 1000):  # two damaged folders of one run within a second
+        if not target.exists():
+            break
+        target = run_dir.with_name(f"{run_dir.name}.damaged-{stamp}-{index}")
+    run_dir.rename(target)
+    return target
+
+
+def check_writable(workdir):
+    """Creates `<workdir>/runs` and writes, syncs and removes a probe file there, once,
+    before a sweep starts: a workdir that cannot be written (read-only, full disk, a path
+    through a file) stops the sweep with one line, before any run."""
+    probe = runs_dir(workdir) / f".write-probe-{os.getpid()}"
+    try:
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        with open(probe, "w") as handle:
+            handle.write("probe\n" * 512)  # a few KB: a full disk fails here, not mid-run
+            handle.flush()
+            os.fsync(handle.fileno())
+        probe.unlink()
+    except OSError as error:
+        try:  # a probe cut short by a full disk is not left behind
+            probe.unlink()
+        except OSError:
+            pass
+        raise WorkdirNotWritableError(f"cannot write to the workdir {workdir} ({error.strerror or error}); "
+                                      "use another --workdir, or free or unlock this one") from None
+
+
+def failure(reason, **details):
+    """The record of a run the sweep gave up on: `{"status": "failed", "reason", ...}`."""
+    return {"status": "failed", "reason": reason, **details}
+
+
+def failure_of_error(error):
+    """The failure record of an error a run raised, when it is that run's failure alone (a
+    write that failed: a full disk, a folder that went away), else None: the sweep stops
+    on it (a different config in the run's folder, a missing dataset, a bug)."""
+    if isinstance(error, OSError):
+        return failure(f"a write failed: {error}", error=type(error).__name__)
+    return None
+
+
+def record_failure(config, workdir, record):
+    """Writes `failed.json` (a `failure` record: the reason, and where known the exit
+    signals and the worker log's tail) into the run's folder, as far as the disk allows:
+    a run fails exactly when writing may not work. The run stays unfinished."""
+    try:
+        write_json_atomic(run_dir_of(config, workdir) / FAILED_FILE, record)
+    except OSError:
+        pass
 
 
 def read_final(config, workdir):
@@ -110,16 +193,19 @@ def format_metric(value):
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def summary_line(config, final):
-    """One line on a finished run, from its `final.json` content."""
-    return (f"{config.run_id}: {final['status']} after {final['steps_done']} steps, "
-            f"test_error {format_metric(final['final']['test_error'])}, {final['wall_time_s']:.0f}s")
+def summary_line(config, outcome):
+    """One line on a run that ended, from its `final.json` content (or its failure record)."""
+    if outcome["status"] == "failed":
+        return f"{config.run_id}: failed ({outcome['reason']})"
+    return (f"{config.run_id}: {outcome['status']} after {outcome['steps_done']} steps, "
+            f"test_error {format_metric(outcome['final']['test_error'])}, {outcome['wall_time_s']:.0f}s")
 
 
 def finished_run_dirs(workdir):
-    """The folders of every finished run in `workdir`, in name order."""
+    """The folders of every finished run in `workdir`, in name order (folders set aside as
+    damaged are not run folders)."""
     return [run_dir for run_dir in sorted(runs_dir(workdir).glob("*"))
-            if (run_dir / FINAL_FILE).exists()]
+            if (run_dir / FINAL_FILE).exists() and ".damaged-" not in run_dir.name]
 
 
 def read_config(run_dir):

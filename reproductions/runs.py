@@ -2,8 +2,11 @@
 statistics over seeds: the only way drivers see results (plots and reports are made
 from these files, never from memory)."""
 
+import sys
+
 import numpy as np
 
+from initializers.jsonio import DamagedFileError
 from reproductions import run_folder
 
 
@@ -18,17 +21,25 @@ def load_runs(workdir, configs=None):
             profile), so old run folders still redraw.
 
     Returns:
-        A list of `{"dir", "config", "metrics", "final"}` dicts.
+        A list of `{"dir", "config", "metrics", "final"}` dicts. A run whose files cannot
+        be parsed is left out, with one line on stderr naming the file (a damaged line of
+        `metrics.jsonl` only loses that line, with a warning).
     """
     tags_by_name = None if configs is None else {c.name: c.tags for c in configs}
     runs = []
     for run_dir in run_folder.finished_run_dirs(workdir):
-        config = run_folder.read_config(run_dir)
-        if tags_by_name is not None:
-            if config["name"] not in tags_by_name:
+        try:
+            config = run_folder.read_config(run_dir)
+            if tags_by_name is not None and config["name"] not in tags_by_name:
                 continue
+            run = run_folder.read_run(run_dir, config)
+        except DamagedFileError as error:  # the next sweep sets the folder aside and redoes it
+            print(f"warning: {error.path} cannot be parsed (damaged or cut short); run left out",
+                  file=sys.stderr)
+            continue
+        if tags_by_name is not None:
             config.setdefault("tags", tags_by_name[config["name"]])
-        runs.append(run_folder.read_run(run_dir, config))
+        runs.append(run)
     return runs
 
 

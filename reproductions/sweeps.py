@@ -1,14 +1,20 @@
 """Running a sweep of independent runs: in this process, in N worker processes on this
 machine, one shard of it (scheduler array jobs), or as tasks on a Dask cluster.
 
-Every way keeps the harness's rules: a run whose `final.json` exists is never redone,
-a run folder without one (a killed run) is redone, each run is handed to exactly one
+Every way keeps the run folder's rules (`reproductions.run_folder`): a run whose
+`final.json` exists is never redone, a run folder without one (a killed or failed run)
+is redone, a damaged one is set aside and redone, each run is handed to exactly one
 worker, and a run's results depend on its config and seed only (not on `jobs`, up to
 the order of floating-point sums in multi-threaded kernels).
+
+Faults cost one run, never the sweep: a worker that dies is replaced and its run
+retried once (`reproductions.local_pool`; Dask does the same for its workers), a run
+whose worker dies twice or whose writes fail ends `failed` (`failed.json` says why) and
+the sweep goes on; the summary names the failed runs, and rerunning the same command
+retries exactly those. A workdir that cannot be written stops the sweep before any run.
 """
 
 import concurrent.futures
-import multiprocessing
 import os
 import pathlib
 import pickle
@@ -17,7 +23,7 @@ import shutil
 import subprocess
 import sys
 
-from reproductions import run_folder, worker
+from reproductions import local_pool, run_folder, worker
 from reproductions.run_config import RunOptions
 
 
@@ -114,13 +120,19 @@ def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose
         executor: a `concurrent.futures.Executor`-like object with `submit` (e.g. a
             `dask.distributed.Client`) to run each run as one task there; `jobs` is
             then ignored. See `dask_executor`.
-        verbose: 0 silent; 1 a progress bar over runs and one line per finished run.
+        verbose: 0 silent; 1 a progress bar over runs, one line per ended run and a
+            summary of the failed ones.
         options: a `RunOptions` for every run (TensorBoard, extra callbacks, data
             parallelism); with workers or an executor its `callbacks_for` must be
             picklable (see `driver.FixedBatchCallbacks`).
 
     Returns:
-        Dict run_id -> final.json content, for the runs of this sweep (or shard).
+        Dict run_id -> final.json content, or the failure record (`{"status": "failed",
+        "reason", ...}`, also written to the run's `failed.json`) of a run that failed,
+        for the runs of this sweep (or shard).
+
+    Raises:
+        run_folder.WorkdirNotWritableError: before any run, when `workdir` cannot be written.
     """
     from tqdm import tqdm
 
@@ -128,6 +140,7 @@ def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose
         shard = Shard.parse(shard)
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"`jobs` must be a positive int. Received: jobs={jobs!r}")
+    run_folder.check_writable(workdir)
     runs = plan(configs, seeds, shard)
     results = {config.run_id: run_folder.read_final(config, workdir)
                for config in runs if run_folder.is_finished(config, workdir)}
@@ -137,28 +150,54 @@ def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose
     if verbose and results:
         bar.write(f"{len(results)} of {len(runs)} runs already finished, skipped")
     if executor is None and (jobs == 1 or len(pending) <= 1):
-        finished = _run_here(pending, workdir, options, verbose, bar)
+        ended = _run_here(pending, workdir, options, verbose, bar)
     else:
         _check_picklable(options)
-        finished = _run_elsewhere(pending, workdir, jobs, executor, options)
+        ended = _run_elsewhere(pending, workdir, jobs, executor, options,
+                               bar.write if verbose else (lambda text: None))
     try:
-        for config, final in finished:
-            results[config.run_id] = final
+        for config, outcome in ended:
+            if outcome["status"] == "failed":
+                run_folder.record_failure(config, workdir, outcome)
+            results[config.run_id] = outcome
             bar.update()
             if verbose:
-                bar.write(run_folder.summary_line(config, final))
+                bar.write(run_folder.summary_line(config, outcome))
     finally:
         bar.close()
+    if verbose:
+        print(failure_summary(results), file=sys.stderr, end="")
     return results
 
 
+def failed_runs(results):
+    """The run ids of a sweep's results that failed."""
+    return [run_id for run_id, outcome in results.items() if outcome["status"] == "failed"]
+
+
+def failure_summary(results):
+    """Lines on the failed runs of a sweep's results, and how to retry them ("" if none)."""
+    failed = failed_runs(results)
+    if not failed:
+        return ""
+    lines = [f"{len(failed)} of {len(results)} runs failed:"]
+    lines += [f"  {run_id}: {results[run_id]['reason']}" for run_id in failed]
+    lines.append("Their folders hold failed.json (the reason, and a dead worker's log tail). Rerun "
+                 "the same command to retry exactly these runs; --plot-only draws from the finished ones.")
+    return "\n".join(lines) + "\n"
+
+
 def _run_here(pending, workdir, options, verbose, bar):
-    """Yields (config, final) for each run, trained one after the other in this process."""
+    """Yields (config, outcome) for each run, trained one after the other in this process."""
     from reproductions import harness  # Keras: only where runs train in this process
 
     for config in pending:
         bar.set_postfix_str(config.run_id)
-        yield config, harness.run(config, workdir, options, verbose=verbose, log=bar.write)
+        try:
+            final = harness.run(config, workdir, options, verbose=verbose, log=bar.write)
+        except OSError as error:  # this run's writes failed: recorded, the sweep goes on
+            final = run_folder.failure_of_error(error)
+        yield config, final
 
 
 def _check_picklable(options):
@@ -170,33 +209,30 @@ def _check_picklable(options):
                          f"Received: callbacks_for={options.callbacks_for!r} ({error})") from None
 
 
-def _run_elsewhere(pending, workdir, jobs, executor, options):
-    """Yields (config, final) as runs finish, in worker processes or on `executor`."""
+def _run_elsewhere(pending, workdir, jobs, executor, options, log):
+    """Yields (config, outcome) as runs end, in worker processes or on `executor`."""
     workdir = str(pathlib.Path(workdir).resolve())
-    if executor is not None:
-        futures = {executor.submit(worker.run_one, config, workdir, options, **_resources(executor)): config
-                   for config in pending}
-        for future in _as_completed(executor, futures):
-            yield futures[future], future.result()
+    if executor is None:
+        yield from local_pool.run(pending, workdir, options, jobs=jobs, threads=max(1, usable_cores() // jobs),
+                                  gpus=visible_gpu_ids(), log_dir=os.path.join(workdir, "logs"), log=log)
         return
-    gpus = visible_gpu_ids()
-    context = multiprocessing.get_context("spawn")  # TensorFlow's state must not be forked
-    threads = max(1, usable_cores() // jobs)  # jobs workers share the cores, never oversubscribe
-    pool = concurrent.futures.ProcessPoolExecutor(
-        max_workers=min(jobs, len(pending)), mp_context=context, initializer=worker.configure,
-        initargs=(threads, context.Value("i", 0), gpus, os.path.join(workdir, "logs")))
-    try:
-        futures = {pool.submit(worker.run_one, config, workdir, options): config for config in pending}
-        for future in concurrent.futures.as_completed(futures):
+    futures = {executor.submit(worker.run_one, config, workdir, options, **_resources(executor)): config
+               for config in pending}
+    for future in _as_completed(executor, futures):
+        try:
             yield futures[future], future.result()
-    except BaseException:
-        # Ctrl-C, a failed run or a killed worker: stop every worker now. Their unfinished
-        # run folders have no final.json and are redone on the next sweep.
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+        except Exception as error:  # a run's own failure is recorded; anything else stops the sweep
+            failure = _dask_failure(error) or run_folder.failure_of_error(error)
+            if failure is None:
+                raise
+            yield futures[future], failure
+
+
+def _dask_failure(error):
+    """The failure record of a Dask task whose workers kept dying (`KilledWorker`)."""
+    if type(error).__name__ != "KilledWorker":
+        return None
+    return run_folder.failure(f"its Dask workers died (KilledWorker: {error})")
 
 
 def _as_completed(executor, futures):
@@ -225,6 +261,9 @@ def dask_executor(address=None, workers=None):
 
     Each run is one task. Workers that declare a GPU resource (`dask worker ADDRESS
     --resources GPU=1`, one per GPU with `CUDA_VISIBLE_DEVICES` set) get one run each.
+    A task whose worker dies is retried by the scheduler (`distributed.scheduler.
+    allowed-failures`: once on a local cluster, the scheduler's own setting elsewhere),
+    then recorded as failed.
     """
     try:
         from distributed import Client
@@ -233,8 +272,12 @@ def dask_executor(address=None, workers=None):
                          f"distributed). Received: address={address!r}") from error
     if address:
         return Client(address)
+    import dask
+
     workers = workers or default_jobs()
     threads = max(1, usable_cores() // workers)
-    # A client that starts its own local cluster also shuts it down when closed.
-    return Client(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                  env=worker.thread_environment(threads))
+    # A client that starts its own local cluster also shuts it down when closed. Its
+    # scheduler retries a task whose worker died as often as the local pool does.
+    with dask.config.set({"distributed.scheduler.allowed-failures": local_pool.RETRIES_AFTER_A_DEATH}):
+        return Client(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      env=worker.thread_environment(threads))

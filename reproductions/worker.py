@@ -6,6 +6,9 @@ machine do not each start one thread per core.
 """
 
 import os
+import pickle
+import signal
+import traceback
 
 
 def thread_environment(threads, base_xla_flags=""):
@@ -20,33 +23,33 @@ def thread_environment(threads, base_xla_flags=""):
     return environment
 
 
-def configure(threads, gpu_counter=None, gpus=(), log_dir=None):
-    """Process initializer: thread counts for every backend, one GPU per worker, and
-    the worker's own output in a log file.
+def log_path(log_dir, pid):
+    """The log file of the worker process `pid`."""
+    return os.path.join(log_dir, f"worker-{pid}.log")
+
+
+def configure(threads, gpu=None, log_dir=None):
+    """Process set-up: thread counts for every backend, the worker's GPU, and the
+    worker's own output in a log file.
 
     Args:
         threads: intra-op threads for this worker (TensorFlow, XLA/JAX, OpenMP/oneDNN).
-        gpu_counter: a shared `multiprocessing.Value` handing out GPU indices.
-        gpus: the `CUDA_VISIBLE_DEVICES` entries of the GPUs to share out, one per
-            worker in turn (empty: leave the devices alone).
+        gpu: the `CUDA_VISIBLE_DEVICES` entry (index or UUID) of this worker's GPU (None:
+            leave the devices alone).
         log_dir: folder for `worker-<pid>.log`, which receives everything the worker
             and its libraries print (TensorFlow's C++ start-up lines included), so the
             parent's terminal shows one progress bar and one line per finished run.
     """
     if log_dir is not None:
         os.makedirs(log_dir, exist_ok=True)
-        log = os.open(os.path.join(log_dir, f"worker-{os.getpid()}.log"),
-                      os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        log = os.open(log_path(log_dir, os.getpid()), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.close(log)
     os.environ.update(thread_environment(threads, os.environ.get("XLA_FLAGS", "")))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if gpus and gpu_counter is not None:
-        with gpu_counter.get_lock():
-            index = gpu_counter.value % len(gpus)
-            gpu_counter.value += 1
-        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[index]
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
 
 
 def _pin_tensorflow_threads(threads):
@@ -71,3 +74,34 @@ def run_one(config, workdir, options):
     from reproductions import harness
 
     return harness.run(config, workdir, options, verbose=0)
+
+
+def serve(connection, threads, gpu=None, log_dir=None):
+    """The main loop of a local pool's worker process (`reproductions.local_pool`).
+
+    Receives `(config, workdir, options)` tasks on `connection` and answers each with
+    `("done", final)` or `("error", exception, traceback text)`; `None`, or the parent
+    gone, ends it. Ctrl-C belongs to the parent, which stops the workers itself.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure(threads, gpu, log_dir)
+    while True:
+        try:
+            task = connection.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if task is None:
+            return
+        try:
+            message = ("done", run_one(*task))
+        except Exception as error:  # handed to the parent, which decides
+            message = ("error", _picklable(error), traceback.format_exc())
+        connection.send(message)
+
+
+def _picklable(error):
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # pickle raises several types
+        return RuntimeError(f"{type(error).__name__}: {error}")

@@ -120,18 +120,17 @@ def test_ctrl_c_stops_the_workers_and_the_sweep_resumes(tmp_path):
 @pytest.mark.parametrize("visible, ids", [("2,3", ["2", "3"]), ("GPU-ab12,GPU-cd34", ["GPU-ab12", "GPU-cd34"]),
                                           ("1,-1,0", ["1"]), ("", []), ("-1", [])])
 def test_workers_get_the_gpus_cuda_visible_devices_names_one_each(monkeypatch, visible, ids):
-    from multiprocessing import Value
-
-    from reproductions import worker
+    from reproductions import local_pool, worker
 
     monkeypatch.setattr(os, "environ", dict(os.environ))  # `configure` also sets thread variables
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
     assert sweeps.visible_gpu_ids() == ids and sweeps.visible_gpus() == len(ids)
     if not ids:
+        assert local_pool.gpu_of_slot(0, ids) is None
         return
-    counter, handed = Value("i", 0), []
-    for _ in range(len(ids) + 1):  # one worker more than GPUs: the first GPU again
-        worker.configure(1, counter, ids)
+    handed = []
+    for slot in range(len(ids) + 1):  # one worker more than GPUs: the first GPU again
+        worker.configure(1, local_pool.gpu_of_slot(slot, ids))
         handed.append(os.environ["CUDA_VISIBLE_DEVICES"])
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
     assert handed == ids + ids[:1]
