@@ -140,9 +140,9 @@ def run(pending, workdir, options, *, jobs, threads, gpus=(), log_dir, log=print
                     if ended is not None:
                         yield ended
         graceful = True
-    finally:
-        for busy_worker in slots.values():
-            busy_worker.stop(graceful)
+    finally:  # Ctrl-C or a run's error: stop every worker at once; done: let each exit
+        for each in slots.values():
+            each.stop(graceful)
 
 
 def _outcome(slots, slot, queue, deaths, log):

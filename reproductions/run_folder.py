@@ -141,7 +141,7 @@ def failure_of_error(error):
     write that failed: a full disk, a folder that went away), else None: the sweep stops
     on it (a different config in the run's folder, a missing dataset, a bug)."""
     if isinstance(error, OSError):
-        return failure(f"a write failed: {error}", error=type(error).__name__)
+        return failure(f"I/O error: {error}", error=type(error).__name__)
     return None
 
 

@@ -186,7 +186,7 @@ def test_a_full_disk_stops_the_driver_before_any_run(tmp_path):
 def test_a_write_that_fails_mid_run_fails_that_run_only(tmp_path):
     faults = Faults(tmp_path, remove_folder={"he-seed0"}, workdir=tmp_path / "w")
     results = sweeps.sweep(CONFIGS, [0, 1], tmp_path / "w", verbose=0, options=RunOptions(callbacks_for=faults))
-    assert results["he-seed0"]["status"] == "failed" and "a write failed" in results["he-seed0"]["reason"]
+    assert results["he-seed0"]["status"] == "failed" and "I/O error" in results["he-seed0"]["reason"]
     assert json.loads((tmp_path / "w/runs/he-seed0/failed.json").read_text())["error"] == "FileNotFoundError"
     others = {run_id: final for run_id, final in _finals(tmp_path / "w").items()}
     assert sorted(others) == ["glorot-seed0", "glorot-seed1", "he-seed1"]
@@ -204,7 +204,7 @@ def test_the_driver_exits_1_and_names_the_runs_that_failed(tmp_path, capsys):
         blog_cases.main(["--profile", "smoke", "--workdir", str(workdir), "--quiet", "--jobs", "1"])
     error = capsys.readouterr().err
     assert exit_info.value.code == 1
-    assert "1 of 6 runs failed" in error and "he-seed0: a write failed" in error and "Rerun the same command" in error
+    assert "1 of 6 runs failed" in error and "he-seed0: I/O error" in error and "Rerun the same command" in error
     assert len(_finals(workdir)) == 5 and not (workdir / "summary.md").exists()
 
 
