@@ -28,8 +28,9 @@ Profiles:
   TensorFlow (the committed results, `results/he2015/quick/`, clean commit 8d119d2;
   peak memory 2.5 GB), 16 min 33 s with KERAS_BACKEND=jax (same verdicts, other draws).
   The issue that asked for this profile set a 15-minute target; the earlier 24-run
-  profile (1,500 updates for both figures) took 13 min 18 s in one process. Learning rates chosen by the `lr_search` profile (below), on the
-  validation set, not the test set.
+  profile (1,500 updates for both figures) took 13 min 18 s in one process. Learning
+  rates chosen by the `lr_search` profile (below), on the validation set, not the test
+  set.
   Why not Shapeset-3x2 itself: its which-shapes label needs millions of updates
   even for shallow nets (Glorot & Bengio 2010; our 1-hidden-layer MLP is at 74%
   error after 4,000). A probe of the 30-layer He net at lr 1e-3 and 3e-3 (1,500
