@@ -85,12 +85,16 @@ class _Worker:
         except OSError:
             return ""
 
+    def ask_to_stop(self):
+        try:
+            self.connection.send(None)
+        except OSError:  # already gone
+            pass
+
     def stop(self, graceful):
-        if graceful and self.process.is_alive():
-            try:
-                self.connection.send(None)
-            except OSError:
-                pass
+        """Ends the process: after `ask_to_stop`, waits for it to exit (`graceful`); else, or
+        if it does not exit in time, terminates it."""
+        if graceful:
             self.process.join(STOP_TIMEOUT_S)
         if self.process.is_alive():
             self.process.terminate()
@@ -140,7 +144,10 @@ def run(pending, workdir, options, *, jobs, threads, gpus=(), log_dir, log=print
                     if ended is not None:
                         yield ended
         graceful = True
-    finally:  # Ctrl-C or a run's error: stop every worker at once; done: let each exit
+    finally:  # Ctrl-C or a run's error: stop every worker at once; done: let them all exit
+        if graceful:
+            for each in slots.values():
+                each.ask_to_stop()
         for each in slots.values():
             each.stop(graceful)
 

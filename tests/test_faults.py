@@ -109,7 +109,7 @@ def _workers(parent):
 def test_sigkill_of_a_worker_mid_sweep_through_the_driver(tmp_path):
     workdir = tmp_path / "w"
     command = [sys.executable, "-m", "reproductions.blog_cases", "--profile", "smoke", "--jobs", "2",
-               "--seeds", "0", "1", "2", "--workdir", str(workdir), "--quiet"]
+               "--seeds", "0", "1", "--workdir", str(workdir), "--quiet"]
     child = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
@@ -121,7 +121,7 @@ def test_sigkill_of_a_worker_mid_sweep_through_the_driver(tmp_path):
     _, stderr = child.communicate(timeout=300)
     assert child.returncode == 0, stderr.decode()[-2000:]
     finals = _finals(workdir)
-    assert len(finals) == 9 and {final["status"] for final in finals.values()} == {"completed"}
+    assert len(finals) == 6 and {final["status"] for final in finals.values()} == {"completed"}
     assert not list(workdir.glob("runs/*/failed.json"))
     assert (workdir / "summary.md").exists()
 
