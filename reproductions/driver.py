@@ -128,9 +128,9 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
         options = RunOptions(tensorboard=args.tensorboard, distribute=args.distribute,
                              callbacks_for=callbacks_for(args.workdir, args.tensorboard)
                              if callbacks_for else None)
-        results = _sweep(args, configs, seeds, shard, options)
-        if sweeps.failed_runs(results):
-            print(f"not redrawn: {len(sweeps.failed_runs(results))} runs failed (see above)", file=sys.stderr)
+        failed = sweeps.failed_runs(_sweep(args, configs, seeds, shard, options))
+        if failed:
+            print(f"not redrawn: {len(failed)} runs failed (see above)", file=sys.stderr)
             sys.exit(1)
         if shard is not None and not all(run_folder.is_finished(config, args.workdir)
                                          for config in sweeps.plan(configs, seeds)):

@@ -144,8 +144,9 @@ def run(config, workdir, options=RunOptions(), *, verbose=1, log=print):
         verbose: 0 silent, 1 one line per evaluation (through `log`).
         log: where progress lines go.
     """
-    if run_folder.is_finished(config, workdir):
-        return run_folder.read_final(config, workdir)
+    final = run_folder.finished_final(config, workdir)
+    if final is not None:
+        return final
     if options.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise ValueError("tensorboard=True needs the `tensorboard` package (pip install "
                          "tensorboard). Received: tensorboard=True")

@@ -60,8 +60,9 @@ def run_dir_of(config, workdir):
     return runs_dir(workdir) / config.run_id
 
 
-def is_finished(config, workdir):
-    """Whether the run has a readable `final.json`; raises if its folder holds another config.
+def finished_final(config, workdir):
+    """The `final.json` content of the run if it is finished, else None; raises if its
+    folder holds another config.
 
     A finished run is only reused for exactly the config that made it, so a workdir
     shared by two profiles (same run ids, other settings) cannot mix their results.
@@ -70,15 +71,15 @@ def is_finished(config, workdir):
     """
     run_dir = run_dir_of(config, workdir)
     if not (run_dir / FINAL_FILE).exists():
-        return False
+        return None
     try:
         stored = read_json(run_dir / CONFIG_FILE)
-        read_json(run_dir / FINAL_FILE)
+        final = read_json(run_dir / FINAL_FILE)
     except DamagedFileError as error:
         moved = set_aside(run_dir)
         print(f"warning: {error.path} cannot be parsed (damaged or cut short); the run is redone, "
               f"its old folder kept as {moved}", file=sys.stderr)
-        return False
+        return None
     current = json.loads(json.dumps(config.to_dict()))
     # A run folder written before a field existed matches a config that leaves the field
     # at its default (e.g. `tags` in the drivers' configs: the profile's tags are filled in
@@ -93,7 +94,12 @@ def is_finished(config, workdir):
             "changed settings). Use another --workdir, or delete that folder to rerun it. "
             f"Received: run_id={config.run_id}"
         )
-    return True
+    return final
+
+
+def is_finished(config, workdir):
+    """Whether the run is finished (`finished_final`)."""
+    return finished_final(config, workdir) is not None
 
 
 def set_aside(run_dir):
@@ -111,9 +117,10 @@ def set_aside(run_dir):
 
 
 def check_writable(workdir):
-    """Creates `<workdir>/runs` and writes, syncs and removes a probe file there, once,
-    before a sweep starts: a workdir that cannot be written (read-only, full disk, a path
-    through a file) stops the sweep with one line, before any run."""
+    """Creates `<workdir>/runs` and writes, syncs and removes a probe file there, before a
+    sweep starts (and in the drivers before their `prepare` step, which writes too): a
+    workdir that cannot be written (read-only, full disk, a path through a file) stops
+    with one line, before any run."""
     probe = runs_dir(workdir) / f".write-probe-{os.getpid()}"
     try:
         probe.parent.mkdir(parents=True, exist_ok=True)
@@ -153,11 +160,6 @@ def record_failure(config, workdir, record):
         write_json_atomic(run_dir_of(config, workdir) / FAILED_FILE, record)
     except OSError:
         pass
-
-
-def read_final(config, workdir):
-    """The `final.json` content of a finished run."""
-    return read_json(run_dir_of(config, workdir) / FINAL_FILE)
 
 
 def start(config, workdir, environment):

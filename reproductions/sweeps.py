@@ -142,8 +142,8 @@ def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose
         raise ValueError(f"`jobs` must be a positive int. Received: jobs={jobs!r}")
     run_folder.check_writable(workdir)
     runs = plan(configs, seeds, shard)
-    results = {config.run_id: run_folder.read_final(config, workdir)
-               for config in runs if run_folder.is_finished(config, workdir)}
+    finals = {config.run_id: run_folder.finished_final(config, workdir) for config in runs}
+    results = {run_id: final for run_id, final in finals.items() if final is not None}
     pending = [config for config in runs if config.run_id not in results]
     bar = tqdm(total=len(runs), initial=len(results), desc="sweep", unit="run",
                disable=not verbose, file=sys.stderr)
