@@ -20,6 +20,14 @@ Our choices (the paper does not give them, or gives them for 224x224 ImageNet):
   filter), so the same topology runs on a CPU (e.g. 1/32) or near the paper's
   size on a GPU (1.0). `input_shape` and `num_classes` follow the dataset.
 * All convolutions use "same" padding.
+* `stem` (our option for small images): "paper" is the 7x7 stride-2 stem convolution
+  followed by 2x2 max-pooling, which takes 224x224 inputs to 56x56 maps in the first
+  stage (56 / 28 / 14 over the three stages, as in the paper). On 32x32 inputs the same
+  stem leaves 8 / 4 / 2: a 3x3 convolution on a 2x2 map reads padding on 5 of its 9
+  taps, and every such layer loses that fraction of the variance He's rule plans for
+  (`reproductions.fidelity` measures what the whole net loses). "small_images" is the same 7x7 convolution at stride 1 without the pooling, so
+  32x32 inputs give 32 / 16 / 8 maps: the last stage stays on maps of at least 8x8, as
+  the ImageNet net's does. The layouts (22 and 30 layers) are otherwise unchanged.
 * Other depths (the trainability maps): the same stem, three stages of 3x3
   convolutions (256, 512, 512 filters) sharing depth - 4 convolutions as evenly
   as possible (the first stages get the extra ones), the same fc head. 22 and 30
@@ -32,7 +40,9 @@ import keras
 
 from initializers import initializer_factory
 
-STEM = ("stem", 7, 96, 2)  # (name, kernel, filters, stride)
+STEM_KERNEL, STEM_FILTERS = 7, 96
+# stem name -> (stride of the stem convolution, whether a 2x2 max-pool follows it)
+STEMS = {"paper": (2, True), "small_images": (1, False)}
 FC_UNITS = 4096
 # Per stage: list of (kernel size, filters) of the stage's convolutions.
 LAYOUTS = {
@@ -75,6 +85,7 @@ def PlainNet(
     activation="relu",
     kernel_initializer="he_normal",
     name=None,
+    stem="paper",
 ):
     """Plain deep ReLU/PReLU CNN of He et al. 2015 (22 or 30 weight layers, or any depth).
 
@@ -96,6 +107,9 @@ def PlainNet(
         kernel_initializer: identifier for `initializers.get` (every kernel; each
             layer gets its own draw).
         name: model name (default `plain{depth}`).
+        stem: "paper" (7x7 stride-2 convolution + 2x2 max-pooling, for 224x224 inputs)
+            or "small_images" (the same convolution at stride 1, no pooling: 32x32 inputs
+            keep maps of 32 / 16 / 8 in the three stages); see the module docstring.
 
     Reference:
         He, Zhang, Ren, Sun. "Delving Deep into Rectifiers", ICCV 2015, Table 3
@@ -108,6 +122,8 @@ def PlainNet(
         raise ValueError(f"`activation` must be one of {ACTIVATIONS}. Received: activation={activation!r}")
     if not (isinstance(width_multiplier, (int, float)) and width_multiplier > 0):
         raise ValueError(f"`width_multiplier` must be positive. Received: width_multiplier={width_multiplier!r}")
+    if stem not in STEMS:
+        raise ValueError(f"`stem` must be one of {tuple(STEMS)}. Received: stem={stem!r}")
     new_initializer = initializer_factory(kernel_initializer)  # one instance and draw per layer
 
     def nonlinearity(x, layer_name):
@@ -118,11 +134,12 @@ def PlainNet(
                                   name=f"{layer_name}_prelu")(x)
 
     inputs = keras.Input(tuple(input_shape), name="images")
-    stem_name, stem_kernel, stem_filters, stem_stride = STEM
-    x = keras.layers.Conv2D(_scaled(stem_filters, width_multiplier), stem_kernel, strides=stem_stride,
-                            padding="same", kernel_initializer=new_initializer(), name=stem_name)(inputs)
-    x = nonlinearity(x, stem_name)
-    x = keras.layers.MaxPooling2D(2, padding="same", name="stem_pool")(x)
+    stem_stride, stem_pool = STEMS[stem]
+    x = keras.layers.Conv2D(_scaled(STEM_FILTERS, width_multiplier), STEM_KERNEL, strides=stem_stride,
+                            padding="same", kernel_initializer=new_initializer(), name="stem")(inputs)
+    x = nonlinearity(x, "stem")
+    if stem_pool:
+        x = keras.layers.MaxPooling2D(2, padding="same", name="stem_pool")(x)
     stages = layout(depth)
     for stage_index, stage in enumerate(stages, start=1):
         for conv_index, (kernel_size, filters) in enumerate(stage, start=1):

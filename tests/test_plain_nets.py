@@ -57,3 +57,18 @@ def test_any_depth_builds_with_that_many_weight_layers(depth):
     layers = weight_layers(model)
     assert len(layers) == depth and layers[0].name == "stem" and layers[-1].name == "logits"
     assert all(l.kernel_size == (3, 3) for l in layers[1:-3])
+
+
+@pytest.mark.parametrize("stem, maps", [("paper", (8, 4, 2)), ("small_images", (32, 16, 8))])
+def test_stem_sets_the_stage_maps_of_small_images(stem, maps):
+    model = PlainNet(30, width_multiplier=1 / 16, input_shape=(32, 32, 1), num_classes=9, stem=stem)
+    layers = weight_layers(model)
+    assert len(layers) == 30 and layers[0].strides == ((2, 2) if stem == "paper" else (1, 1))
+    stage_maps = [next(l.output.shape[1] for l in layers if l.name.startswith(f"stage{s}_")) for s in (1, 2, 3)]
+    assert tuple(stage_maps) == maps
+    assert ("stem_pool" in [l.name for l in model.layers]) == (stem == "paper")
+
+
+def test_unknown_stem_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"\('paper', 'small_images'\). Received: stem='tiny'"):
+        PlainNet(22, input_shape=(32, 32, 1), num_classes=9, stem="tiny")
