@@ -25,6 +25,13 @@ def test_smoke_profile_end_to_end(tmp_path):
     report = json.loads((workdir / "report.json").read_text())
     _check_schema(report)
     assert report["profile"] == "smoke" and report["seeds"] == [0]
+    # The fidelity gauge, measured before the sweep: both depths, He and Xavier, against the paper size.
+    fidelity = json.loads((workdir / "fidelity.json").read_text())
+    assert {(row["depth"], row["init"]) for row in fidelity["rows"]} == {
+        (22, "he"), (22, "xavier"), (30, "he"), (30, "xavier")}
+    assert all(row["forward_ratio"] > 0 for row in fidelity["rows"]) and fidelity["draws"] == 1
+    assert report["fidelity"] == fidelity
+    assert "Fidelity at initialization" in (workdir / "report.md").read_text()
     runs = sorted(p.name for p in (workdir / "runs").iterdir())
     assert len(runs) == 2 * len(he_config.INITIALIZERS)
     gradients = (workdir / "runs" / "fig3_he-seed0" / "gradients.jsonl").read_text().splitlines()

@@ -6,15 +6,16 @@
 
 Writes into the workdir: `runs/*/` (one folder per run, with `gradients.jsonl`,
 the per-layer kernel-gradient norms on a fixed batch at every evaluation),
-`fig2_22layer.png`, `fig3_30layer.png`, `gradients_30layer.png`, `report.json`
-and `report.md`. The `lr_search` profile writes `lr_search.md` instead. Settings,
+`fig2_22layer.png`, `fig3_30layer.png`, `gradients_30layer.png`, `fidelity.json`
+(the fidelity gauge: how much signal the profile's nets keep at initialization next to
+the paper-size net, `reproductions.fidelity`), `report.json` and `report.md`. The `lr_search` profile writes `lr_search.md` instead. Settings,
 profiles and runtimes: `reproductions/configs/he2015.py`; claims:
 `reproductions/he2015/claims.py`.
 """
 
 import pathlib
 
-from reproductions import driver
+from reproductions import driver, fidelity
 from reproductions import report as reporting
 from reproductions.configs import he2015 as he_config
 from reproductions.he2015 import claims, figures
@@ -22,14 +23,24 @@ from reproductions.he2015.lr_search import lr_search_markdown
 from reproductions.he2015.measure import gradient_callbacks
 
 
+def _fidelity(workdir, profile, configs):
+    return fidelity.ensure_fidelity(workdir, configs, fidelity.draws_of(he_config.PROFILES[profile]))
+
+
+def prepare(workdir, profile, configs, seeds):
+    """Before the sweep: the fidelity gauge of the profile's plain nets (`fidelity.json`)."""
+    _fidelity(workdir, profile, configs)
+
+
 def redraw(workdir, profile, configs, runs):
     """Figures, report.json and report.md from the loaded runs."""
     figures.draw_error_curves(workdir, profile, configs, runs)
     figures.plot_gradients(runs, pathlib.Path(workdir) / "gradients_30layer.png")
-    report = claims.build_report(runs, profile)
+    report = claims.build_report(runs, profile, _fidelity(workdir, profile, configs))
     return reporting.write_report(workdir, report, claims.report_markdown(report), paper="he2015")
 
 
 def main(argv=None):
     driver.run_driver(argv, __doc__, he_config, "workdirs/he2015", redraw,
-                      callbacks_for=gradient_callbacks, search_report=lr_search_markdown)
+                      callbacks_for=gradient_callbacks, prepare=prepare,
+                      search_report=lr_search_markdown)

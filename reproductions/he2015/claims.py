@@ -5,6 +5,7 @@ import numpy as np
 
 from reproductions import report as reporting
 from reproductions.configs import he2015 as he_config
+from reproductions.fidelity import fidelity_markdown
 from reproductions.he2015.measure import gradient_norms
 from reproductions.runs import (
     chance_error,
@@ -103,8 +104,9 @@ def fig2_claims(runs, chance, budget):
     ]
 
 
-def build_report(runs, profile):
-    """report.json's content: the four claims and the final errors per initializer."""
+def build_report(runs, profile, fidelity=None):
+    """report.json's content: the four claims, the final errors per initializer (those the
+    profile runs) and the profile's fidelity gauge (`reproductions.fidelity`), if given."""
     first = runs[0]["config"]
     chance = chance_error(runs[0])
     steps_of = _steps_of(runs)
@@ -112,7 +114,7 @@ def build_report(runs, profile):
     per_init = {
         figure: {name: {"label": label, "final_test_error": seed_summary(_errors(runs, figure, name)),
                         "diverged": diverged_count(select(runs, figure=figure, init=name))}
-                 for name, label, _ in he_config.INITIALIZERS}
+                 for name, label, _ in he_config.INITIALIZERS if select(runs, figure=figure, init=name)}
         for figure in he_config.FIGURES
     }
     learning_rates = {figure: select(runs, figure=figure, init="he")[0]["config"]["learning_rate"]
@@ -125,9 +127,11 @@ def build_report(runs, profile):
         "budget": {"steps": steps_of if len(set(steps_of.values())) > 1 else budget,
                    "batch_size": first["batch_size"], "learning_rate": learning_rates,
                    "optimizer": f"{first['optimizer']} {first['momentum']}",
-                   "width_multiplier": first["model_kwargs"]["width_multiplier"]},
+                   "width_multiplier": first["model_kwargs"]["width_multiplier"],
+                   "stem": first["model_kwargs"].get("stem", "paper")},
         "claims": fig3_claims(runs, chance) + fig2_claims(runs, chance, budget),
         "final_test_error_by_initializer": per_init,
+        "fidelity": fidelity,
     }
 
 
@@ -135,7 +139,8 @@ def report_markdown(report):
     budget = report["budget"]
     setting = (f"Dataset {report['dataset']}, seeds {report['seeds']}, {budget['steps']} updates "
                f"of batch {budget['batch_size']}, {budget['optimizer']}, "
-               f"learning rates {budget['learning_rate']}, width x{budget['width_multiplier']:g}.")
+               f"learning rates {budget['learning_rate']}, width x{budget['width_multiplier']:g}, "
+               f"stem {budget.get('stem', 'paper')}.")
     sections = []
     for figure, depth in he_config.FIGURES.items():
         rows = []
@@ -147,6 +152,8 @@ def report_markdown(report):
         sections.append([f"Final test error (%) after the budget, {depth} layers ({figure}):", "",
                          *reporting.markdown_table(("initializer", "mean", "std", "per seed", "diverged"),
                                                    rows)])
+    sections.append(fidelity_markdown(report.get("fidelity")) or
+                    ["Fidelity at initialization: not measured (no fidelity.json in the workdir)."])
     return reporting.report_markdown(
         f"He et al. 2015, Figs. 2-3: claims ({report['profile']} profile)", setting, report["claims"],
         sections)

@@ -25,7 +25,8 @@ def draw_error_curves(workdir, profile, configs, runs):
         names = [config.name for config in configs if config.tags["figure"] == figure]
         lr = selected[0]["config"]["learning_rate"]
         title = (f"He et al. 2015 Fig. {figure[-1]}: {depth}-layer plain ReLU net (no BN), {first['dataset']}, "
-                 f"width x{first['model_kwargs']['width_multiplier']:g}, SGD momentum lr {lr:g}")
+                 f"width x{first['model_kwargs']['width_multiplier']:g}, stem {first['model_kwargs'].get('stem', 'paper')}, "
+                 f"SGD momentum lr {lr:g}")
         plots.plot_error_curves(selected, pathlib.Path(workdir) / f"{figure}_{depth}layer.png", title, names,
                                 x_label=x_label, steps_per_x_unit=per_epoch or 1.0)
 

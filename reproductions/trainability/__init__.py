@@ -5,23 +5,33 @@
     python -m reproductions.trainability --plot-only          # redraw from the logs only
 
 Writes into the workdir: `runs/*/` (one folder per run), `map1_test_error.png`,
-`map1_leave_chance.png`, `map2_accuracy.png`, `report.json` and `report.md`. The
+`map1_leave_chance.png`, `map2_accuracy.png`, `fidelity.json` (map 1's nets against the
+paper-size net at initialization, `reproductions.fidelity`), `report.json` and `report.md`. The
 `lr_search` profile writes `lr_search.md` instead. Settings, profiles, criteria and
 runtimes: `reproductions/configs/trainability.py`; claims:
 `reproductions/trainability/claims.py`.
 """
 
-from reproductions import driver
+from reproductions import driver, fidelity
 from reproductions import report as reporting
 from reproductions.configs import trainability as trainability_config
 from reproductions.trainability.lr_search import lr_search_markdown
+
+
+def _fidelity(workdir, profile, configs):
+    return fidelity.ensure_fidelity(workdir, configs, fidelity.draws_of(trainability_config.PROFILES[profile]))
+
+
+def prepare(workdir, profile, configs, seeds):
+    """Before the sweep: the fidelity gauge of the profile's plain nets (`fidelity.json`)."""
+    _fidelity(workdir, profile, configs)
 
 
 def redraw(workdir, profile, configs, runs):
     """Figures, report.json and report.md from the loaded runs."""
     from reproductions.trainability import claims, figures
 
-    report = claims.build_report(runs, profile)
+    report = claims.build_report(runs, profile, _fidelity(workdir, profile, configs))
     figures.draw_map1(workdir, runs, report)
     figures.draw_map2(workdir, runs, report)
     return reporting.write_report(workdir, report, claims.report_markdown(report), paper="trainability")
@@ -29,4 +39,5 @@ def redraw(workdir, profile, configs, runs):
 
 def main(argv=None):
     driver.run_driver(argv, __doc__, trainability_config, "workdirs/trainability", redraw,
+                      prepare=prepare,
                       search_report=lr_search_markdown)

@@ -8,6 +8,7 @@ import numpy as np
 from initializers.diagnostics import mean_field
 from reproductions import report as reporting
 from reproductions.configs import trainability as config
+from reproductions.fidelity import fidelity_markdown
 from reproductions.runs import chance_error, fact, final_error, first_step_at_or_below, seed_summary, select
 
 
@@ -132,7 +133,9 @@ def map2_claims(cells, critical):
     ]
 
 
-def build_report(runs, profile):
+def build_report(runs, profile, fidelity=None):
+    """report.json's content: claims, both maps' tables and map 1's fidelity gauge
+    (`reproductions.fidelity`), if given."""
     first = runs[0]["config"]
     table, cells = map1_table(runs), map2_table(runs)
     critical = mean_field.critical_sigma_w2("tanh", config.SIGMA_B2)
@@ -152,6 +155,7 @@ def build_report(runs, profile):
         "claims": map1_claims(table) + map2_claims(cells, critical),
         "map1": table,
         "map2": {"critical_sigma_w2": critical, "cells": cells},
+        "fidelity": fidelity,
     }
 
 
@@ -190,4 +194,6 @@ def report_markdown(report):
     map2 = ["Map 2: mean final test accuracy (%) by sigma_w^2 and depth (* trained by majority of seeds):",
             "", *reporting.markdown_table(("sigma_w^2", "xi_c", *(f"depth {d}" for d in map2_depths)), map2_rows)]
     return reporting.report_markdown(
-        f"Trainability maps: claims ({report['profile']} profile)", setting, report["claims"], [map1, map2])
+        f"Trainability maps: claims ({report['profile']} profile)", setting, report["claims"],
+        [map1, map2, fidelity_markdown(report.get("fidelity"))
+         or ["Fidelity of map 1 at initialization: not measured (no fidelity.json in the workdir)."]])
