@@ -71,18 +71,28 @@ FIGURES = {"fig2": 22, "fig3": 30}
 LR_GRID = (3e-4, 1e-3, 3e-3, 1e-2)
 CIFAR10_TRAIN_EXAMPLES = data.info("cifar10").train_examples  # TFDS train[:90%]
 
-_QUICK = dict(dataset="shapeset_location", seeds=(0, 1, 2), width_multiplier=1 / 32, batch_size=64,
-              steps={"fig2": 1500, "fig3": 3000}, eval_every=100, eval_examples=2000,
-              steps_per_execution=10,
+INITIALIZER_KEYS = tuple(key for key, _, _ in INITIALIZERS)
+# The faithful profiles leave out two curves that add nothing there: our GlorotUniform
+# coincides with keras.GlorotUniform draw for draw, and He fan_out with He fan_in in
+# these nets up to the stage transitions (the quick profile shows both).
+FAITHFUL_INITIALIZERS = ("he", "xavier", "keras_he_normal", "keras_glorot_uniform")
+
+_QUICK = dict(dataset="shapeset_location", seeds=(0, 1, 2), width_multiplier=1 / 32, stem="paper",
+              batch_size=64, steps={"fig2": 1500, "fig3": 3000}, eval_every=100, eval_examples=2000,
+              steps_per_execution=10, initializers=INITIALIZER_KEYS,
               learning_rate={"fig2": 3e-3, "fig3": 1e-3})  # from the lr_search profile
+# Found by the fidelity gauge (results/he2015/fidelity_search.md); no XLA (benchmarks/README.md).
+_FAITHFUL = dict(_QUICK, width_multiplier=1 / 16, stem="small_images", steps={"fig2": 1500, "fig3": 1000},
+                 eval_examples=1000, initializers=FAITHFUL_INITIALIZERS, jit_compile=False)
 PROFILES = {
     "quick": _QUICK,
+    "faithful": _FAITHFUL,
     # The search as it ran (results/he2015/lr_search.md): 1,500 updates for both figures.
     "lr_search": {**_QUICK, "seeds": (100,), "steps": 1500, "learning_rate": None,
                   "eval_split": "validation"},
     "smoke": dict(_QUICK, seeds=(0,), batch_size=16, steps=20, eval_every=10, eval_examples=64,
-                  steps_per_execution=5, jit_compile=False),
-    "full": dict(_QUICK, dataset="cifar10", seeds=(0, 1, 2), width_multiplier=1 / 4,
+                  steps_per_execution=5, jit_compile=False, fidelity_draws=1),
+    "full": dict(_FAITHFUL, dataset="cifar10", width_multiplier=1 / 4, jit_compile=True,
                  steps=30 * (CIFAR10_TRAIN_EXAMPLES // 64), eval_every=CIFAR10_TRAIN_EXAMPLES // 64,
                  eval_examples=10_000, steps_per_execution=37),  # 703 steps/epoch = 19 x 37
 }
@@ -99,6 +109,14 @@ def _steps(settings, figure):
     return steps[figure] if isinstance(steps, dict) else steps
 
 
+def _model_kwargs(settings, dataset, depth):
+    kwargs = dict(depth=depth, width_multiplier=settings["width_multiplier"],
+                  input_shape=list(data.input_shape(dataset)), num_classes=data.num_classes(dataset))
+    if settings["stem"] != "paper":  # PlainNet's default, left out so earlier run folders stay valid
+        kwargs["stem"] = settings["stem"]
+    return kwargs
+
+
 def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
     """(run configs, seeds) of a profile; `dataset` overrides the profile's."""
     settings = PROFILES[profile]
@@ -109,12 +127,12 @@ def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
         for rate in rates:
             prefix = f"lr{rate:g}_{figure}" if settings["learning_rate"] is None else figure
             for name, label, initializer in INITIALIZERS:
+                if name not in settings["initializers"]:
+                    continue
                 configs.append(RunConfig(
                     name=f"{prefix}_{name}", label=label, model="plain_net",
                     tags={"figure": figure, "depth": depth, "init": name},
-                    model_kwargs=dict(depth=depth, width_multiplier=settings["width_multiplier"],
-                                      input_shape=list(data.input_shape(dataset)),
-                                      num_classes=data.num_classes(dataset)),
+                    model_kwargs=_model_kwargs(settings, dataset, depth),
                     initializer=initializer, dataset=dataset, optimizer="momentum", momentum=0.9,
                     learning_rate=rate, batch_size=settings["batch_size"], steps=_steps(settings, figure),
                     eval_every=settings["eval_every"], eval_examples=settings["eval_examples"],

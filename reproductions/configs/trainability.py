@@ -86,7 +86,8 @@ QUICK_LEARNING_RATES = {"map1": {8: 3e-3, 14: 3e-3, 22: 3e-3, 30: 3e-3}, "map2":
 
 _QUICK = dict(
     dataset="shapeset_location", seeds=(0, 1, 2), batch_size=64, eval_examples=512,
-    map1_depths=(8, 14, 22, 30), map1_width_multiplier=1 / 32, map1_steps=600, map1_eval_every=100,
+    map1_depths=(8, 14, 22, 30), map1_width_multiplier=1 / 32, map1_stem="paper", map1_steps=600,
+    map1_eval_every=100,
     map2_sigma_w2=(1.0, 1.4, 1.76, 2.5, 4.0), map2_depths=(10, 25, 50, 100), map2_width=64,
     map2_steps=400, map2_eval_every=100, steps_per_execution=10,
     learning_rate=QUICK_LEARNING_RATES,
@@ -97,9 +98,13 @@ PROFILES = {
     "smoke": {**_QUICK, "seeds": (0,), "batch_size": 16, "eval_examples": 32, "map1_depths": (7, 8),
               "map1_steps": 20, "map1_eval_every": 10, "map2_sigma_w2": (1.0, 1.76, 4.0),
               "map2_depths": (2, 4), "map2_width": 16, "map2_steps": 20, "map2_eval_every": 10,
-              "steps_per_execution": 5,
+              "steps_per_execution": 5, "fidelity_draws": 1,
               "learning_rate": {"map1": {7: 1e-3, 8: 1e-3}, "map2": 3e-3}},
-    "full": {**_QUICK, "map1_depths": (8, 14, 22, 30, 38, 46), "map1_width_multiplier": 1 / 4,
+    # Map 1 on the He reproduction's faithful net (width 1/16, stride-1 stem, no stem pooling;
+    # reproductions/configs/he2015.py), map 2 as in quick.
+    "faithful": {**_QUICK, "map1_width_multiplier": 1 / 16, "map1_stem": "small_images"},
+    "full": {**_QUICK, "map1_depths": (8, 14, 22, 30, 38, 46), "map1_width_multiplier": 1 / 8,
+             "map1_stem": "small_images",
              "map1_steps": 3000, "map1_eval_every": 250, "eval_examples": 2000,
              "map2_sigma_w2": (1.0, 1.25, 1.5, 1.76, 2.0, 2.5, 3.0, 3.5, 4.0),
              "map2_depths": (10, 25, 50, 100, 150, 200), "map2_width": 256, "map2_steps": 1000,
@@ -119,6 +124,14 @@ def map2_initializers(sigma_w2):
               "config": {"scale": sigma_w2, "mode": "fan_in", "distribution": "untruncated_normal"}}
     bias = {"class_name": "keras.RandomNormal", "config": {"stddev": math.sqrt(SIGMA_B2)}}
     return kernel, bias
+
+
+def _map1_kwargs(settings, depth, dataset):
+    kwargs = dict(depth=depth, width_multiplier=settings["map1_width_multiplier"],
+                  input_shape=list(data.input_shape(dataset)), num_classes=data.num_classes(dataset))
+    if settings["map1_stem"] != "paper":  # PlainNet's default, left out so earlier run folders stay valid
+        kwargs["stem"] = settings["map1_stem"]
+    return kwargs
 
 
 def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
@@ -141,9 +154,7 @@ def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
                 configs.append(RunConfig(
                     name=f"{prefix}map1_d{depth}_{key}", label=label,
                     tags={"map": "relu", "depth": depth, "init": key},
-                    model="plain_net", model_kwargs=dict(
-                        depth=depth, width_multiplier=settings["map1_width_multiplier"],
-                        input_shape=[height, width, channels], num_classes=data.num_classes(dataset)),
+                    model="plain_net", model_kwargs=_map1_kwargs(settings, depth, dataset),
                     initializer=identifier, optimizer="momentum", momentum=0.9, learning_rate=rate,
                     steps=settings["map1_steps"], eval_every=settings["map1_eval_every"], **shared))
     for sigma_w2 in settings["map2_sigma_w2"]:
