@@ -11,6 +11,8 @@ factor of the paper-size net's, for He and Xavier at every depth it runs.
 
     python -m reproductions.fidelity --paper-size            # the reference (minutes)
     python -m reproductions.fidelity --candidates --out FILE # widths x stems, cheapest faithful
+    python -m reproductions.fidelity --experiment he2015 --profile quick --workdir DIR
+                                                             # a profile's gauge, as its driver writes it
 
 The paper-size gains are measured once and kept in `paper_size_gains.json` next to this
 module (deterministic given the seed; regenerate with `--paper-size`). The drivers write
@@ -250,6 +252,26 @@ def measure_paper_size(depths):
         "gains": dict(sorted(stored.items(), key=lambda item: int(item[0])))})
 
 
+EXPERIMENTS = ("he2015", "trainability")
+
+
+def gauge_profile(experiment, profile, workdir):
+    """A driver's profile gauged as its driver gauges it (`<workdir>/fidelity.json`), plus
+    `fidelity.md`: for results folders whose runs predate the gauge."""
+    import importlib
+
+    config_module = importlib.import_module(f"reproductions.configs.{experiment}")
+    if profile not in config_module.PROFILES:
+        raise SystemExit(f"error: {experiment} has no profile {profile!r}; valid: {', '.join(config_module.PROFILES)}")
+    configs, _ = config_module.get_experiment(profile)
+    lines = fidelity_markdown(ensure_fidelity(workdir, configs, draws_of(config_module.PROFILES[profile])))
+    lines = [f"# Fidelity of the {experiment} {profile} profile's plain nets", "",
+             f"Written by `python -m reproductions.fidelity --experiment {experiment} --profile {profile} "
+             f"--workdir {workdir}`.", "", *lines, ""]
+    (pathlib.Path(workdir) / "fidelity.md").write_text("\n".join(lines))
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--paper-size", action="store_true",
@@ -259,9 +281,17 @@ def main(argv=None):
     parser.add_argument("--candidates", action="store_true",
                         help="gauge every candidate width x stem and name the cheapest faithful one")
     parser.add_argument("--out", default=None, help="write the --candidates table here too")
+    parser.add_argument("--experiment", choices=EXPERIMENTS, default=None,
+                        help="gauge this driver's --profile into --workdir (fidelity.json and fidelity.md)")
+    parser.add_argument("--profile", default=None, help="the profile for --experiment")
+    parser.add_argument("--workdir", default=None, help="the folder for --experiment")
     args = parser.parse_args(argv)
-    if not (args.paper_size or args.candidates):
-        parser.error("give --paper-size and/or --candidates")
+    if not (args.paper_size or args.candidates or args.experiment):
+        parser.error("give --paper-size, --candidates or --experiment")
+    if args.experiment:
+        if not (args.profile and args.workdir):
+            parser.error("--experiment needs --profile and --workdir")
+        print("\n".join(gauge_profile(args.experiment, args.profile, args.workdir)))
     if args.paper_size:
         measure_paper_size(args.depths)
     if args.candidates:
