@@ -27,7 +27,7 @@ trainability tracks xi_c (agreement fraction and best-fitting constant), and the
 critical init trains deepest.
 
 Setting. Map 1: `PlainNet` at width 1/32 on offline Shapeset-location (as the He quick
-profile), SGD momentum 0.9, batch 64, biases 0, seven initializers (`MAP1_INITIALIZERS`),
+profile; the faithful and full profiles change width and stem), SGD momentum 0.9, batch 64, biases 0, seven initializers (`MAP1_INITIALIZERS`),
 one learning rate per depth shared by all of them (`lr_search` below). Map 2: `DeepMLP`
 (tanh, width `map2_width`, the logits layer drawn like the hidden ones) on flattened
 Shapeset-location, plain SGD, batch 64, one learning rate for every cell (`lr_search`).
@@ -47,7 +47,17 @@ Profiles:
   initializers (diverged = 1.0); map 2, the rate with the lowest validation error
   averaged over all cells. Result: 3e-3 at every depth (at 30 layers only LSUV and
   orthogonal left chance at either rate), 1e-2 for map 2; `results/trainability/lr_search.md`.
-* `full` (GPU): map 1 at width 1/4 up to 46 layers, 3,000 updates; map 2 at width 256,
+* `faithful`: map 1 on the He reproduction's faithful net (width 1/16, stride-1 stem
+  without pooling: `models.PlainNet(stem="small_images")`, whose gains at initialization
+  are within 10x of the paper-size net's; `results/he2015/fidelity_search.md`), map 2
+  as in quick; 600 updates, learning rates of the quick search (not re-searched). Not
+  run yet: map 1's 84 runs at the faithful net's ~4.8 steps/s per worker
+  (`benchmarks/README.md`) need about 1.5 h on a 2-core CPU, over the 20 minutes a
+  quick map may take. The quick map 1 answers "where does each init stop training in
+  a fast miniature that loses more signal than the paper's nets"; this one, the same
+  question for nets that lose what the paper's lose.
+* `full` (GPU): map 1 at width 1/4 with the stride-1 stem (as the faithful net) up to
+  46 layers, 3,000 updates; map 2 at width 256,
   depths up to 200, nine sigma_w^2 values, 1,000 updates. Learning rates: the quick
   search's (not re-searched). Not run yet (no GPU has been lent).
 
@@ -103,7 +113,7 @@ PROFILES = {
     # Map 1 on the He reproduction's faithful net (width 1/16, stride-1 stem, no stem pooling;
     # reproductions/configs/he2015.py), map 2 as in quick.
     "faithful": {**_QUICK, "map1_width_multiplier": 1 / 16, "map1_stem": "small_images"},
-    "full": {**_QUICK, "map1_depths": (8, 14, 22, 30, 38, 46), "map1_width_multiplier": 1 / 8,
+    "full": {**_QUICK, "map1_depths": (8, 14, 22, 30, 38, 46), "map1_width_multiplier": 1 / 4,
              "map1_stem": "small_images",
              "map1_steps": 3000, "map1_eval_every": 250, "eval_examples": 2000,
              "map2_sigma_w2": (1.0, 1.25, 1.5, 1.76, 2.0, 2.5, 3.0, 3.5, 4.0),
