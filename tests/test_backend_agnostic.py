@@ -61,6 +61,10 @@ assert all(abs(r.variance - 1) < 0.1 for r in records)
 from initializers.doctor import examine
 report = examine(cnn, np.random.default_rng(0).normal(size=(4, 6, 6, 1)).astype("float32"), methods=("current", "he"))
 assert report.recommended == "he"
+# The fidelity gauge's gains over draws, on the He reproduction's net with the small-image stem.
+from initializers.doctor.gains import initialization_gains
+gains = initialization_gains(lambda: models.PlainNet(8, 1 / 64, (16, 16, 1), 4, stem="small_images"), draws=2)
+assert len(gains["forward"].per_draw) == 2 and gains["forward"].median > 0
 assert sys.modules["tensorflow"] is None, "tensorflow was imported"
 """
 

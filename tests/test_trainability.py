@@ -27,7 +27,12 @@ def test_smoke_profile_end_to_end(tmp_path):
     assert len(lsuv_init) == 7 and all("variance" in record for record in lsuv_init)
     map2_config = json.loads((workdir / "runs" / "map2_sw1.76_d4-seed0" / "config.json").read_text())
     assert map2_config["tags"] == {"map": "tanh", "depth": 4, "sigma_w2": 1.76, "sigma_b2": 0.05}
-    # Redraw from the logs only.
+    # Map 1's fidelity gauge: depth 8 against the stored paper-size net, depth 7 has no reference.
+    ratios = {(row["depth"], row["init"]): row["forward_ratio"] for row in report["fidelity"]["rows"]}
+    assert set(ratios) == {(7, "he"), (7, "xavier"), (8, "he"), (8, "xavier")}
+    assert ratios[7, "he"] is None and ratios[8, "he"] > 0
+    assert "no paper-size reference at depth 7" in (workdir / "report.md").read_text()
+    # Redraw from the logs only (fidelity.json is read, not measured again).
     (workdir / "report.json").unlink()
     trainability.main(["--profile", "smoke", "--workdir", str(workdir), "--plot-only", "--quiet"])
     check_report_schema(json.loads((workdir / "report.json").read_text()), "trainability", CLAIM_IDS)
