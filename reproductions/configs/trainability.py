@@ -49,8 +49,9 @@ Profiles:
   orthogonal left chance at either rate), 1e-2 for map 2; `results/trainability/lr_search.md`.
 * `faithful`: map 1 on the He reproduction's faithful net (width 1/16, stride-1 stem
   without pooling: `models.PlainNet(stem="small_images")`, whose gains at initialization
-  are within 10x of the paper-size net's; `results/he2015/fidelity_search.md`), map 2
-  as in quick; 600 updates, learning rates of the quick search (not re-searched). Not
+  are within 10x of the paper-size net's; `results/he2015/fidelity_search.md`; at
+  map 1's depths 8-30 within 3.7x, measured with `python -m reproductions.fidelity
+  --experiment trainability --profile faithful`), map 2 as in quick; 600 updates, learning rates of the quick search (not re-searched). Not
   run yet: map 1's 84 runs at the faithful net's ~4.8 steps/s per worker
   (`benchmarks/README.md`) need about 1.5 h on a 2-core CPU, over the 20 minutes a
   quick map may take. The quick map 1 answers "where does each init stop training in
