@@ -106,9 +106,10 @@ LR_GRID = (3e-4, 1e-3, 3e-3, 1e-2)
 CIFAR10_TRAIN_EXAMPLES = data.info("cifar10").train_examples  # TFDS train[:90%]
 
 INITIALIZER_KEYS = tuple(key for key, _, _ in INITIALIZERS)
-# The faithful profiles leave out two curves that add nothing there: our GlorotUniform
-# coincides with keras.GlorotUniform draw for draw, and He fan_out with He fan_in in
-# these nets up to the stage transitions (the quick profile shows both).
+# The faithful profiles run four of the six, the paper's two and the two Keras built-ins,
+# to fit a CPU: left out are our GlorotUniform (it coincides with keras.GlorotUniform draw
+# for draw) and He fan_out (not a curve of the paper's Figs. 2-3); the quick profile
+# shows both.
 FAITHFUL_INITIALIZERS = ("he", "xavier", "keras_he_normal", "keras_glorot_uniform")
 
 _QUICK = dict(dataset="shapeset_location", seeds=(0, 1, 2), width_multiplier=1 / 32, stem="paper",
