@@ -120,8 +120,8 @@ def plain_net_kwargs(configs):
 
 def ensure_fidelity(workdir, configs, draws=DRAWS):
     """`<workdir>/fidelity.json` for the configs' plain nets: read if it gauges exactly
-    those nets, else measured (`draws` per init and net) and written. None when no
-    config is a plain net."""
+    those nets with at least `draws` draws, else measured (`draws` per init and net)
+    and written. None when no config is a plain net."""
     kwargs_list = plain_net_kwargs(configs)
     if not kwargs_list:
         return None
@@ -129,7 +129,8 @@ def ensure_fidelity(workdir, configs, draws=DRAWS):
     wanted = sorted({(describe(_setting(kwargs)), kwargs["depth"]) for kwargs in kwargs_list})
     if path.exists():
         stored = read_json(path)
-        if sorted({(row["setting"], row["depth"]) for row in stored["rows"]}) == wanted:
+        if (sorted({(row["setting"], row["depth"]) for row in stored["rows"]}) == wanted
+                and stored["draws"] >= draws):
             return stored
     print(f"fidelity: gauging {len(wanted)} nets at initialization ({draws} draws each, He and Xavier)",
           file=sys.stderr, flush=True)

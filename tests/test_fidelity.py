@@ -98,9 +98,11 @@ def test_ensure_fidelity_measures_once_per_set_of_nets(monkeypatch, tmp_path):
     first = fidelity.ensure_fidelity(tmp_path / "work", configs, draws=1)
     assert len(calls) == 1 and (tmp_path / "work" / fidelity.FILE_NAME).exists()
     assert fidelity.ensure_fidelity(tmp_path / "work", configs, draws=1) == first and len(calls) == 1
+    assert fidelity.ensure_fidelity(tmp_path / "work", configs, draws=2)["draws"] == 2  # more draws asked
+    assert len(calls) == 2
     other = [configs[0].replace(name="c", model_kwargs={**TINY, "depth": 8})]
     fidelity.ensure_fidelity(tmp_path / "work", other, draws=1)
-    assert len(calls) == 2  # other nets: measured again
+    assert len(calls) == 3  # other nets: measured again
     assert fidelity.ensure_fidelity(tmp_path / "work", configs[1:]) is None  # no plain net
 
 

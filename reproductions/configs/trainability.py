@@ -40,7 +40,9 @@ Profiles:
   {1.0, 1.4, 1.76, 2.5, 4.0} x depth {10, 25, 50, 100}, width 64, 400 updates; 3 seeds;
   84 + 60 runs. Runtime on a 2-core CPU with the default --jobs 2: 9 min 47 s for the
   committed results (`results/trainability/quick/`, runs at clean commit f2e2512; the
-  estimate before the run was about 15 min).
+  estimate before the run was about 15 min). Fidelity of map 1's nets
+  (`results/trainability/quick/fidelity.md`): forward gains 0.71x and 0.25x of the
+  paper-size net's at 8 and 14 layers, 0.029x and 0.00076x at 22 and 30.
 * `lr_search`: the search that picked the quick profile's learning rates, scored on the
   validation set, one seed (100), grids `LR_GRID`. Rules, fixed before looking: map 1,
   per depth, the rate with the lowest validation error averaged over all seven
