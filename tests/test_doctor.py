@@ -175,3 +175,45 @@ def test_keras_applications_offline(builder, kwargs):
         assert any("Residual" in note for note in report.cannot_judge)
     if builder == "VGG16":  # deep plain ReLU net with Keras's default Glorot: no BN to rescue it
         assert report.results["current"].forward_gain < report.results["he"].forward_gain
+
+
+def _dense_net(hidden, units, outputs, width=128, activation="relu"):
+    inputs = keras.Input((width,))
+    x = inputs
+    for _ in range(hidden):
+        x = keras.layers.Dense(units, activation=activation, kernel_initializer="glorot_uniform")(x)
+    return keras.Model(inputs, keras.layers.Dense(outputs)(x))
+
+
+def test_one_output_regressor_gets_a_squared_output_surrogate_not_a_zero_gradient():
+    # Regression: a 1-unit output was measured as a 1-class cross-entropy, whose gradient is
+    # exactly 0, so the doctor reported a backward gain of 0 and flagged a vanishing gradient.
+    model = _dense_net(hidden=6, units=256, outputs=1)
+    batch = np.random.default_rng(0).standard_normal((32, 128)).astype("float32")
+    report = examine(model, batch, methods=("current", "he"))
+    he = report.results["he"]
+    assert 0.3 < he.backward_gain < 3.0 and 0.5 < he.forward_gain < 2.0
+    assert not any(flag["kind"].startswith("vanishing") for flag in he.flags)
+    assert any("regressor" in note for note in report.notes)
+
+
+def test_squared_output_surrogate_gradient_is_the_output():
+    from initializers.diagnostics.gradients import autodiff_gradients
+
+    model = _dense_net(hidden=2, units=16, outputs=3, width=8)
+    batch = np.random.default_rng(1).standard_normal((5, 8)).astype("float32")
+    activation_gradients, _ = autodiff_gradients(model, batch, None, loss="squared_output")
+    np.testing.assert_allclose(activation_gradients[-1], keras.ops.convert_to_numpy(model(batch)), rtol=1e-5)
+    with pytest.raises(ValueError, match="Received: loss='mse'"):
+        autodiff_gradients(model, batch, None, loss="mse")
+
+
+def test_one_hidden_layer_has_unit_gains_not_a_hidden_vs_output_ratio():
+    # Regression: with two weight layers the "last hidden" layer was the output layer, so
+    # the backward gain compared a hidden layer with the softmax output: a false flag.
+    model = _dense_net(hidden=1, units=64, outputs=10)
+    batch = np.random.default_rng(0).standard_normal((16, 128)).astype("float32")
+    report = examine(model, batch, methods=("current", "he"))
+    for result in report.results.values():
+        assert result.forward_gain == 1.0 and result.backward_gain == 1.0
+        assert not any(flag["kind"].startswith(("vanishing", "exploding")) for flag in result.flags)

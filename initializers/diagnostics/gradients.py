@@ -141,8 +141,12 @@ def backend_gradients(model, loss_of_outputs, inputs, variables):
                      f"Received: backend={backend!r}")
 
 
-def autodiff_gradients(model, inputs, labels, from_logits=None):
-    """Per-layer gradients of any model under sparse softmax cross-entropy, by autodiff.
+LOSSES = ("cross_entropy", "squared_output")
+
+
+def autodiff_gradients(model, inputs, labels, from_logits=None, loss="cross_entropy"):
+    """Per-layer gradients of any model under sparse softmax cross-entropy (or, for a
+    regressor, a squared-output surrogate), by autodiff.
 
     Works for any functional or Sequential model with Dense/Conv layers (the probed
     layers of `probes`): a copy of the model that shares its layers gets a zero
@@ -153,15 +157,23 @@ def autodiff_gradients(model, inputs, labels, from_logits=None):
         model, inputs, labels: a built model, a batch and its integer labels.
         from_logits: whether the model outputs logits (default: True unless the last
             probed layer's activation is softmax).
+        loss: "cross_entropy" (sparse softmax cross-entropy with `labels`) or
+            "squared_output" (0.5 * the sum of the squared outputs, so d loss / d output
+            = output; `labels` unused): a surrogate for a regressor, whose one-output
+            "cross-entropy" would have zero gradient everywhere.
 
     Returns:
         `(activation_gradients, weight_gradients)` in the format of `backpropagate`:
         per probed layer, d loss_i / d h_l for each example i (h_l the probed output,
         for the last layer its output: logits or probabilities), and d mean_loss / d W_l.
     """
+    if loss not in LOSSES:
+        raise ValueError(f"`loss` must be one of {LOSSES}. Received: loss={loss!r}")
     model_probes = probes(model)
     n = len(inputs) if not isinstance(inputs, dict) else len(next(iter(inputs.values())))
-    if from_logits is None:
+    if loss == "squared_output":
+        from_logits = True  # not used: the outputs are taken as they are
+    elif from_logits is None:
         if model_probes[-1].activation not in ("linear", "softmax"):
             raise ValueError("The last probed layer must output logits (linear) or softmax "
                              "probabilities, or pass `from_logits`. Received: "
@@ -185,16 +197,23 @@ def autodiff_gradients(model, inputs, labels, from_logits=None):
         functional = keras.Model(single(model.inputs), single(model.outputs))
     tapped = keras.models.clone_model(functional, clone_function=lambda layer: layer,
                                       call_function=call_function)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, reduction="sum")
-    labels = np.asarray(labels).astype(np.int64).ravel()
     tap_variables = [taps[id(p.output_layer)].tap for p in model_probes]
     kernels = [p.weight_layer.kernel for p in model_probes]
-    gradients = backend_gradients(tapped, lambda outputs: loss_fn(labels, outputs), inputs,
+    gradients = backend_gradients(tapped, _summed_loss(loss, labels, from_logits), inputs,
                                    tap_variables + kernels)
     count = len(model_probes)
     activation_gradients = [at_least_float32(g) for g in gradients[:count]]
     weight_gradients = [at_least_float32(g) / n for g in gradients[count:]]
     return activation_gradients, weight_gradients
+
+
+def _summed_loss(loss, labels, from_logits):
+    """`outputs -> loss summed over the batch` for `autodiff_gradients`."""
+    if loss == "squared_output":
+        return lambda outputs: 0.5 * keras.ops.sum(keras.ops.square(outputs))
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, reduction="sum")
+    labels = np.asarray(labels).astype(np.int64).ravel()
+    return lambda outputs: loss_fn(labels, outputs)
 
 
 def _shared_range(values):

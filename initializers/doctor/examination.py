@@ -32,7 +32,9 @@ def examine(model, batch, labels=None, *, methods=None, seed=0, progress=None):
         batch: inputs (numpy array or tensor).
         labels: integer labels of `batch` for the cross-entropy whose gradients are
             measured (None: random labels drawn with `seed`, what initialization-time
-            gradients look like before the net knows anything).
+            gradients look like before the net knows anything). A model with one
+            output unit (a regressor) is measured under a squared-output surrogate
+            instead (`autodiff_gradients`), and its report says so.
         methods: "current" (the model as given) and any of `initializers.get`'s names,
             "auto" or "lsuv"; each is drawn on a copy of the model with `seed`. Default:
             `DEFAULT_METHODS`, without "lsuv" for a model with BatchNormalization.
@@ -54,8 +56,13 @@ def examine(model, batch, labels=None, *, methods=None, seed=0, progress=None):
     if labels is None:
         labels = np.random.default_rng(seed).integers(0, classes, len(batch))
     notes = []
+    loss = "squared_output" if classes == 1 else "cross_entropy"
     from_logits = None  # decided by the last layer: logits (linear) or softmax probabilities
-    if model_probes[-1].activation not in ("linear", "softmax"):
+    if loss == "squared_output":
+        notes.append("The output has one unit (a regressor): the gradients measured are those of the "
+                     "surrogate loss 0.5 * sum of squared outputs (d loss / d output = output), not of a "
+                     "one-class cross-entropy, whose gradient is zero everywhere.")
+    elif model_probes[-1].activation not in ("linear", "softmax"):
         from_logits = True
         notes.append(f"The output layer's activation is {model_probes[-1].activation}, neither linear nor "
                      "softmax; its output was treated as logits for the cross-entropy.")
@@ -69,7 +76,7 @@ def examine(model, batch, labels=None, *, methods=None, seed=0, progress=None):
     for method in methods:
         if progress:
             progress(f"examining {method} ({len(model_probes)} weight layers)")
-        results[method] = _examine_method(model, method, batch, labels, seed, from_logits)
+        results[method] = _examine_method(model, method, batch, labels, seed, from_logits, loss)
     return DoctorReport(model.name, tuple(np.shape(batch)), results, recommend(results),
                         _cannot_judge(model, model_probes), dict(THRESHOLDS), notes,
                         recommend(results, data_free=True))
@@ -109,14 +116,14 @@ def _classes(model):
     return output_shape[1]
 
 
-def _examine_method(model, method, batch, labels, seed, from_logits):
+def _examine_method(model, method, batch, labels, seed, from_logits, loss):
     """The `MethodResult` of one method, drawn on a copy ("current": the model itself)."""
     target = model if method == "current" else _copy(model)
     if method == "lsuv":
         lsuv(target, batch, seed=seed, on_constant_output="skip")
     elif method != "current":
         initialize_weights(target, method, seed=seed)
-    layers, forward, backward = measure(target, batch, labels, from_logits=from_logits)
+    layers, forward, backward = measure(target, batch, labels, from_logits=from_logits, loss=loss)
     return MethodResult(method, layers, forward, backward, flags(layers, forward, backward))
 
 

@@ -22,7 +22,7 @@ THRESHOLDS = {"vanishing (forward or backward gain below)": VANISHING_GAIN,
 def flags(layers, forward_gain, backward_gain):
     """Plain-language findings, each `{"kind", "layer", "reason"}` (thresholds in the text):
     the whole net's gains first, then each layer's findings in forward order."""
-    depth = len(layers) - 1 if len(layers) >= 3 else len(layers)  # the last hidden layer
+    depth = len(layers) - 1 if len(layers) >= 2 else len(layers)  # the last hidden layer (as `measure`)
     found = _gain_flags(depth, forward_gain, backward_gain)
     for row in layers:
         found += _layer_flags(row)

@@ -88,8 +88,10 @@ def initialization_gains(build_model, *, draws=3, seed=0, batch_size=8):
         model = build_model()
         rng = np.random.default_rng(seed + draw)
         inputs = rng.standard_normal((batch_size, *model.inputs[0].shape[1:])).astype("float32")
-        labels = rng.integers(0, model.outputs[0].shape[-1], batch_size)
-        _, forward_gain, backward_gain = measure(model, inputs, labels, from_logits=True)
+        classes = model.outputs[0].shape[-1]
+        labels = rng.integers(0, classes, batch_size)
+        loss = "squared_output" if classes == 1 else "cross_entropy"  # as the doctor does for a regressor
+        _, forward_gain, backward_gain = measure(model, inputs, labels, from_logits=True, loss=loss)
         forward.append(forward_gain)
         backward.append(backward_gain)
         del model

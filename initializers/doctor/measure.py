@@ -84,11 +84,12 @@ def target_stds(fan_in, fan_out):
             "lecun": math.sqrt(1.0 / fan_in)}
 
 
-def measure(model, inputs, labels, model_probes=None, from_logits=None):
+def measure(model, inputs, labels, model_probes=None, from_logits=None, loss="cross_entropy"):
     """`LayerMeasurement`s of every weight layer, in forward order, and the whole-net gains.
 
     One forward pass gives every probed signal; one backward pass (the backend's autodiff)
-    every back-propagated and weight gradient.
+    every back-propagated and weight gradient, of the cross-entropy with `labels` or,
+    with `loss="squared_output"`, of a regressor's surrogate (`autodiff_gradients`).
 
     Returns:
         `(layers, forward_gain, backward_gain)`: forward gain = RMS of the last hidden
@@ -96,13 +97,14 @@ def measure(model, inputs, labels, model_probes=None, from_logits=None):
         back-propagated gradient at the first weight layer over the last hidden one's.
         The output layer is left out of the gains (its output is logits, on another
         scale by design: with He's init a linear output layer has twice the second
-        moment of the ReLU outputs it reads).
+        moment of the ReLU outputs it reads); with one hidden weight layer both gains
+        are 1 (no depth to lose signal over).
     """
     model_probes = model_probes or probes(model)
     signals = layer_activations(model, inputs, model_probes)
-    backprop, weight_gradients = autodiff_gradients(model, inputs, labels, from_logits=from_logits)
+    backprop, weight_gradients = autodiff_gradients(model, inputs, labels, from_logits=from_logits, loss=loss)
     layers = [_measure_layer(*values) for values in zip(model_probes, signals, backprop, weight_gradients)]
-    first, last = layers[0], layers[-2] if len(layers) >= 3 else layers[-1]
+    first, last = layers[0], layers[-2] if len(layers) >= 2 else layers[-1]
     forward = last.signal_rms / first.signal_rms if first.signal_rms > 0 else math.inf
     backward = first.gradient_rms / last.gradient_rms if last.gradient_rms > 0 else 0.0
     return layers, forward, backward
