@@ -217,3 +217,21 @@ def test_one_hidden_layer_has_unit_gains_not_a_hidden_vs_output_ratio():
     for result in report.results.values():
         assert result.forward_gain == 1.0 and result.backward_gain == 1.0
         assert not any(flag["kind"].startswith(("vanishing", "exploding")) for flag in result.flags)
+
+
+def test_dynamic_spatial_shapes_are_measured_not_a_crash():
+    # Regression: the gradient taps took their shapes from the graph, so a model built on
+    # Input((None, None, 3)) (e.g. keras.applications.MobileNetV3Small) crashed with
+    # "Shapes used to initialize variables must be fully-defined".
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(4)(x))
+    batch = np.random.default_rng(0).standard_normal((4, 16, 16, 3)).astype("float32")
+    he = examine(model, batch, methods=("current", "he")).results["he"]
+    assert 0.5 < he.forward_gain < 2.0 and he.backward_gain > 0
+    mobile = keras.applications.MobileNetV3Small(weights=None)  # input (None, None, 3)
+    report = examine(mobile, np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32"),
+                     methods=("current",))
+    assert len(report.results["current"].layers) == len(models.weight_layers(mobile))

@@ -179,10 +179,8 @@ def autodiff_gradients(model, inputs, labels, from_logits=None, loss="cross_entr
                              "probabilities, or pass `from_logits`. Received: "
                              f"activation={model_probes[-1].activation!r}")
         from_logits = model_probes[-1].activation == "linear"
-    taps = {}
-    for index, probe in enumerate(model_probes):
-        shape = (n, *probe.output_layer.output.shape[1:])
-        taps[id(probe.output_layer)] = _Tap(shape, name=f"diagnostics_tap_{index}")
+    taps = {id(probe.output_layer): _Tap(shape, name=f"diagnostics_tap_{index}")
+            for index, (probe, shape) in enumerate(zip(model_probes, _tap_shapes(model, model_probes, inputs, n)))}
 
     def call_function(layer, *args, **kwargs):
         outputs = layer(*args, **kwargs)
@@ -205,6 +203,15 @@ def autodiff_gradients(model, inputs, labels, from_logits=None, loss="cross_entr
     activation_gradients = [at_least_float32(g) for g in gradients[:count]]
     weight_gradients = [at_least_float32(g) / n for g in gradients[count:]]
     return activation_gradients, weight_gradients
+
+
+def _tap_shapes(model, model_probes, inputs, n):
+    """The batch shape of every probed output: from the graph, or, where the model has
+    dynamic dimensions (e.g. `Input((None, None, 3))`), from one forward pass of `inputs`."""
+    shapes = [(n, *probe.output_layer.output.shape[1:]) for probe in model_probes]
+    if all(None not in shape for shape in shapes):
+        return shapes
+    return [np.shape(value) for value in forward(model, [p.output_layer.output for p in model_probes], inputs)]
 
 
 def _summed_loss(loss, labels, from_logits):
