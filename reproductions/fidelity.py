@@ -132,7 +132,7 @@ def ensure_fidelity(workdir, configs, draws=DRAWS):
         if (sorted({(row["setting"], row["depth"]) for row in stored["rows"]}) == wanted
                 and stored["draws"] >= draws):
             return stored
-    print(f"fidelity: gauging {len(wanted)} nets at initialization ({draws} draws each, He and Xavier)",
+    print(f"fidelity: gauging {len(wanted)} nets at initialization ({_draws(draws)} each, He and Xavier)",
           file=sys.stderr, flush=True)
     fidelity = measure_fidelity(kwargs_list, draws)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,6 +143,10 @@ def ensure_fidelity(workdir, configs, draws=DRAWS):
 def draws_of(settings):
     """A profile's draws per gauged net: its `fidelity_draws` setting, else `DRAWS`."""
     return settings.get("fidelity_draws", DRAWS)
+
+
+def _draws(count):
+    return f"{count} draw{'' if count == 1 else 's'}"
 
 
 def _gain(spread):
@@ -173,7 +177,7 @@ def fidelity_markdown(fidelity, within=FAITHFUL_WITHIN):
         verdict += (f"; no paper-size reference at depth {', '.join(map(str, missing))} (add it with "
                     f"`python -m reproductions.fidelity --paper-size --depths ...`)")
     return [f"Fidelity at initialization: whole-net gains of this profile's nets and of the paper-size "
-            f"net ({fidelity['paper_size']}), median [min, max] over {fidelity['draws']} draws, "
+            f"net ({fidelity['paper_size']}), median [min, max] over {_draws(fidelity['draws'])}, "
             f"N(0, 1) inputs (batch {fidelity['batch_size']}); ratio = this profile / paper size. "
             f"{verdict[0].upper()}{verdict[1:]}.", "",
             *markdown_table(("net", "depth", "init", "forward", "paper size", "ratio", "backward",
