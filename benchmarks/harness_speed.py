@@ -54,15 +54,14 @@ def harness_steps_per_second(steps, steps_per_execution, record=None):
     return final["train_steps_per_s"]
 
 
-def plain_steps_per_second(steps):
-    keras.utils.set_random_seed(0)
-    model = models.build("simple_mlp", **MODEL_KWARGS)
-    initialize_weights(model, "he_normal", seed=0)
-    optimizer = keras.optimizers.SGD(LEARNING_RATE, momentum=0.9)
+def plain_loop_steps_per_second(model, optimizer, dataset, steps, jit_compile=True):
+    """Steps/s of a hand-written `tf.function` training step (cross-entropy on logits) in a
+    Python loop over `dataset`, the first step's compilation included: the reference
+    the harness is compared with (here and in `benchmarks.plain_net_speed`)."""
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     optimizer.build(model.trainable_variables)
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=jit_compile)
     def train_step(images, labels):
         with tf.GradientTape() as tape:
             loss = loss_fn(labels, model(images, training=True))
@@ -70,12 +69,19 @@ def plain_steps_per_second(steps):
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss
 
-    dataset = data.load("shapeset3x2", "train", BATCH_SIZE, seed=0, flatten=True)
     start = time.perf_counter()
     for images, labels in dataset.take(steps):
         loss = train_step(images, labels)
     float(loss)  # wait for the last step
     return steps / (time.perf_counter() - start)
+
+
+def plain_steps_per_second(steps):
+    keras.utils.set_random_seed(0)
+    model = models.build("simple_mlp", **MODEL_KWARGS)
+    initialize_weights(model, "he_normal", seed=0)
+    return plain_loop_steps_per_second(model, keras.optimizers.SGD(LEARNING_RATE, momentum=0.9),
+                                       data.load("shapeset3x2", "train", BATCH_SIZE, seed=0, flatten=True), steps)
 
 
 def shapeset_images_per_second(num_examples=20_000, repeats=3):

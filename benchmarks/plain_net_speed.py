@@ -20,7 +20,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 MODES = ("harness, XLA", "harness, no XLA", "plain tf.function, XLA", "plain tf.function, no XLA")
 
@@ -38,38 +37,18 @@ def _config(profile, steps, jit_compile):
 
 def _plain_loop(config):
     import keras
-    import tensorflow as tf
 
+    import models
+    from benchmarks.harness_speed import plain_loop_steps_per_second
     from initializers import initialize_weights
     from reproductions import data, harness
 
     keras.utils.set_random_seed(0)
-    model = models_build(config)
+    model = models.build(config.model, **config.model_kwargs)
     initialize_weights(model, config.initializer, seed=0)
-    optimizer = harness.optimizer_of(config)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    optimizer.build(model.trainable_variables)
-
-    @tf.function(jit_compile=config.jit_compile)
-    def train_step(images, labels):
-        with tf.GradientTape() as tape:
-            loss = loss_fn(labels, model(images, training=True))
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return loss
-
-    dataset = data.load(config.dataset, "train", config.batch_size, seed=0)
-    start = time.perf_counter()
-    for images, labels in dataset.take(config.steps):
-        loss = train_step(images, labels)
-    float(loss)  # wait for the last step
-    return config.steps / (time.perf_counter() - start)
-
-
-def models_build(config):
-    import models
-
-    return models.build(config.model, **config.model_kwargs)
+    return plain_loop_steps_per_second(model, harness.optimizer_of(config),
+                                       data.load(config.dataset, "train", config.batch_size, seed=0),
+                                       config.steps, jit_compile=config.jit_compile)
 
 
 def _child(profile, mode, steps, threads):
