@@ -90,6 +90,7 @@ Command: `bash scripts/reproduce_he2015.sh [--profile quick|faithful|full|smoke|
 """
 
 from reproductions import data
+from reproductions.configs import plain_net_kwargs
 from reproductions.run_config import RunConfig
 
 INITIALIZERS = (
@@ -144,14 +145,6 @@ def _steps(settings, figure):
     return steps[figure] if isinstance(steps, dict) else steps
 
 
-def _model_kwargs(settings, dataset, depth):
-    kwargs = dict(depth=depth, width_multiplier=settings["width_multiplier"],
-                  input_shape=list(data.input_shape(dataset)), num_classes=data.num_classes(dataset))
-    if settings["stem"] != "paper":  # PlainNet's default, left out so earlier run folders stay valid
-        kwargs["stem"] = settings["stem"]
-    return kwargs
-
-
 def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
     """(run configs, seeds) of a profile; `dataset` overrides the profile's."""
     settings = PROFILES[profile]
@@ -167,7 +160,7 @@ def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
                 configs.append(RunConfig(
                     name=f"{prefix}_{name}", label=label, model="plain_net",
                     tags={"figure": figure, "depth": depth, "init": name},
-                    model_kwargs=_model_kwargs(settings, dataset, depth),
+                    model_kwargs=plain_net_kwargs(depth, settings["width_multiplier"], settings["stem"], dataset),
                     initializer=initializer, dataset=dataset, optimizer="momentum", momentum=0.9,
                     learning_rate=rate, batch_size=settings["batch_size"], steps=_steps(settings, figure),
                     eval_every=settings["eval_every"], eval_examples=settings["eval_examples"],

@@ -70,6 +70,7 @@ Command: `bash scripts/reproduce_trainability.sh [--profile quick|full|smoke|lr_
 import math
 
 from reproductions import data
+from reproductions.configs import plain_net_kwargs
 from reproductions.run_config import RunConfig
 
 # (key, legend label, initializer identifier)
@@ -139,14 +140,6 @@ def map2_initializers(sigma_w2):
     return kernel, bias
 
 
-def _map1_kwargs(settings, depth, dataset):
-    kwargs = dict(depth=depth, width_multiplier=settings["map1_width_multiplier"],
-                  input_shape=list(data.input_shape(dataset)), num_classes=data.num_classes(dataset))
-    if settings["map1_stem"] != "paper":  # PlainNet's default, left out so earlier run folders stay valid
-        kwargs["stem"] = settings["map1_stem"]
-    return kwargs
-
-
 def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
     """(run configs, seeds) of a profile; `dataset` overrides the profile's."""
     settings = PROFILES[profile]
@@ -167,7 +160,8 @@ def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
                 configs.append(RunConfig(
                     name=f"{prefix}map1_d{depth}_{key}", label=label,
                     tags={"map": "relu", "depth": depth, "init": key},
-                    model="plain_net", model_kwargs=_map1_kwargs(settings, depth, dataset),
+                    model="plain_net", model_kwargs=plain_net_kwargs(
+                        depth, settings["map1_width_multiplier"], settings["map1_stem"], dataset),
                     initializer=identifier, optimizer="momentum", momentum=0.9, learning_rate=rate,
                     steps=settings["map1_steps"], eval_every=settings["map1_eval_every"], **shared))
     for sigma_w2 in settings["map2_sigma_w2"]:
