@@ -140,9 +140,12 @@ def ensure_fidelity(workdir, configs, draws=DRAWS):
     return fidelity
 
 
-def draws_of(settings):
-    """A profile's draws per gauged net: its `fidelity_draws` setting, else `DRAWS`."""
-    return settings.get("fidelity_draws", DRAWS)
+def profile_fidelity(config_module, workdir, profile, configs, seeds=None):
+    """`ensure_fidelity` of a driver's profile, with the profile's `fidelity_draws` setting
+    (else `DRAWS`). With `functools.partial(profile_fidelity, config_module)` it is also
+    the driver's `prepare(workdir, profile, configs, seeds)` step, run before the sweep."""
+    draws = config_module.PROFILES[profile].get("fidelity_draws", DRAWS)
+    return ensure_fidelity(workdir, configs, draws)
 
 
 def _draws(count):
@@ -270,7 +273,7 @@ def gauge_profile(experiment, profile, workdir):
     if profile not in config_module.PROFILES:
         raise SystemExit(f"error: {experiment} has no profile {profile!r}; valid: {', '.join(config_module.PROFILES)}")
     configs, _ = config_module.get_experiment(profile)
-    lines = fidelity_markdown(ensure_fidelity(workdir, configs, draws_of(config_module.PROFILES[profile])))
+    lines = fidelity_markdown(profile_fidelity(config_module, workdir, profile, configs))
     lines = [f"# Fidelity of the {experiment} {profile} profile's plain nets", "",
              f"Written by `python -m reproductions.fidelity --experiment {experiment} --profile {profile} "
              f"--workdir {workdir}`.", "", *lines, ""]

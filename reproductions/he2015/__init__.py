@@ -13,6 +13,7 @@ profiles and runtimes: `reproductions/configs/he2015.py`; claims:
 `reproductions/he2015/claims.py`.
 """
 
+import functools
 import pathlib
 
 from reproductions import driver, fidelity
@@ -23,24 +24,19 @@ from reproductions.he2015.lr_search import lr_search_markdown
 from reproductions.he2015.measure import gradient_callbacks
 
 
-def _fidelity(workdir, profile, configs):
-    return fidelity.ensure_fidelity(workdir, configs, fidelity.draws_of(he_config.PROFILES[profile]))
-
-
-def prepare(workdir, profile, configs, seeds):
-    """Before the sweep: the fidelity gauge of the profile's plain nets (`fidelity.json`)."""
-    _fidelity(workdir, profile, configs)
+# Before the sweep (`prepare`) and at redraw: the fidelity gauge of the profile's plain nets.
+gauge_fidelity = functools.partial(fidelity.profile_fidelity, he_config)
 
 
 def redraw(workdir, profile, configs, runs):
     """Figures, report.json and report.md from the loaded runs."""
     figures.draw_error_curves(workdir, profile, configs, runs)
     figures.plot_gradients(runs, pathlib.Path(workdir) / "gradients_30layer.png")
-    report = claims.build_report(runs, profile, _fidelity(workdir, profile, configs))
+    report = claims.build_report(runs, profile, gauge_fidelity(workdir, profile, configs))
     return reporting.write_report(workdir, report, claims.report_markdown(report), paper="he2015")
 
 
 def main(argv=None):
     driver.run_driver(argv, __doc__, he_config, "workdirs/he2015", redraw,
-                      callbacks_for=gradient_callbacks, prepare=prepare,
+                      callbacks_for=gradient_callbacks, prepare=gauge_fidelity,
                       search_report=lr_search_markdown)

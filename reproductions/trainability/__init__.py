@@ -12,26 +12,23 @@ runtimes: `reproductions/configs/trainability.py`; claims:
 `reproductions/trainability/claims.py`.
 """
 
+import functools
+
 from reproductions import driver, fidelity
 from reproductions import report as reporting
 from reproductions.configs import trainability as trainability_config
 from reproductions.trainability.lr_search import lr_search_markdown
 
 
-def _fidelity(workdir, profile, configs):
-    return fidelity.ensure_fidelity(workdir, configs, fidelity.draws_of(trainability_config.PROFILES[profile]))
-
-
-def prepare(workdir, profile, configs, seeds):
-    """Before the sweep: the fidelity gauge of the profile's plain nets (`fidelity.json`)."""
-    _fidelity(workdir, profile, configs)
+# Before the sweep (`prepare`) and at redraw: the fidelity gauge of the profile's plain nets.
+gauge_fidelity = functools.partial(fidelity.profile_fidelity, trainability_config)
 
 
 def redraw(workdir, profile, configs, runs):
     """Figures, report.json and report.md from the loaded runs."""
     from reproductions.trainability import claims, figures
 
-    report = claims.build_report(runs, profile, _fidelity(workdir, profile, configs))
+    report = claims.build_report(runs, profile, gauge_fidelity(workdir, profile, configs))
     figures.draw_map1(workdir, runs, report)
     figures.draw_map2(workdir, runs, report)
     return reporting.write_report(workdir, report, claims.report_markdown(report), paper="trainability")
@@ -39,5 +36,5 @@ def redraw(workdir, profile, configs, runs):
 
 def main(argv=None):
     driver.run_driver(argv, __doc__, trainability_config, "workdirs/trainability", redraw,
-                      prepare=prepare,
+                      prepare=gauge_fidelity,
                       search_report=lr_search_markdown)
