@@ -6,7 +6,7 @@ Builds the Keras application (weights=None, nothing downloaded), times one
 forward+backward pass of a cross-entropy (the backend's autodiff, median of 3 after
 one untimed pass), then the whole `examine` with the default methods (the model as
 given, auto, he, glorot, orthogonal; LSUV is left out by default for BatchNorm models
-such as ResNet50; each candidate drawn on a copy). Target:
+such as ResNet50; each candidate drawn on the model, measured and undone). Target:
 build + examination within ~60 s on 2 CPU cores.
 """
 

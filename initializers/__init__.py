@@ -11,6 +11,7 @@ backend-agnostic (`keras.random` / `keras.ops` only).
 """
 
 from initializers._base import SeededInitializer
+from initializers.auto import AutoRule, auto_rule, rule_table
 from initializers._fans import WEIGHT_LAYER_TYPES, Fans, compute_fans, layer_fans
 from initializers._graph import (
     ActivationSource,
@@ -35,6 +36,7 @@ from initializers.reinit import (
     LayerInitRecord,
     auto_initializer,
     initialize_weights,
+    residual_branch_ends,
 )
 from initializers.saving import load_model
 from initializers.variance_scaling import (
@@ -46,11 +48,13 @@ from initializers.variance_scaling import (
     LecunNormal,
     LecunUniform,
     StandardUniform,
+    VarianceScaling,
     VarianceScalingBase,
 )
 
 __all__ = [
     "ActivationSource",
+    "AutoRule",
     "DeltaOrthogonal",
     "Fans",
     "GlorotNormal",
@@ -71,11 +75,13 @@ __all__ = [
     "TRUNCATED_NORMAL_STD_CORRECTION",
     "UnknownInitializerError",
     "UnsupportedModelError",
+    "VarianceScaling",
     "VarianceScalingBase",
     "WEIGHT_LAYER_TYPES",
     "activation_after",
     "activation_source",
     "auto_initializer",
+    "auto_rule",
     "compute_fans",
     "fresh_initializer",
     "gain",
@@ -86,6 +92,8 @@ __all__ = [
     "layer_fans",
     "layer_seed",
     "load_model",
+    "residual_branch_ends",
+    "rule_table",
     "lsuv",
     "lsuv_options",
     "serialize",

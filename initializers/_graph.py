@@ -161,6 +161,7 @@ class ActivationSource(NamedTuple):
     output_layer: keras.layers.Layer
     activation: str
     negative_slope: float
+    function: object = None  # the activation function itself (None where a layer type decides)
 
 
 # Layers whose whole job is to apply a nonlinearity to their input.
@@ -225,7 +226,7 @@ def activation_source(layer, model=None):
     own = getattr(layer, "activation", None)
     applied = _function_activation(own) if own is not None else None
     if applied is not None:
-        return ActivationSource(layer, *applied)
+        return ActivationSource(layer, *applied, own)
     node_keys = _node_keys(model) if model is not None else None
     current = layer
     while True:
@@ -236,7 +237,7 @@ def activation_source(layer, model=None):
         if isinstance(current, ACTIVATION_LAYERS):
             applied = _applied_by(current)
             if applied is not None:
-                return ActivationSource(current, *applied)
+                return ActivationSource(current, *applied, getattr(current, "activation", None))
         elif not isinstance(current, PASS_THROUGH_LAYERS):
             break
     return ActivationSource(layer, "linear", 0.0)
@@ -247,3 +248,19 @@ def activation_after(layer, model=None):
     `activation_source`)."""
     source = activation_source(layer, model)
     return source.activation, source.negative_slope
+
+
+def reaches_add(layer, model=None):
+    """Whether `layer`'s output reaches an `Add` layer (a residual merge) through
+    `PASS_THROUGH_LAYERS` alone, in the graph of `model`."""
+    node_keys = _node_keys(model) if model is not None else None
+    current = layer
+    while True:
+        consumers = _consumers(current, node_keys)
+        if len(consumers) != 1:
+            return False
+        current = consumers[0]
+        if isinstance(current, keras.layers.Add):
+            return True
+        if not isinstance(current, PASS_THROUGH_LAYERS):
+            return False

@@ -20,6 +20,7 @@ from initializers.variance_scaling import (
     LecunNormal,
     LecunUniform,
     StandardUniform,
+    VarianceScaling,
 )
 
 KERAS_PREFIX = "keras."
@@ -32,6 +33,7 @@ INITIALIZER_CLASSES = (
     LecunNormal,
     LecunUniform,
     StandardUniform,
+    VarianceScaling,
     Orthogonal,
     DeltaOrthogonal,
 )
@@ -44,6 +46,7 @@ _SNAKE_NAMES = {
     LecunNormal: "lecun_normal",
     LecunUniform: "lecun_uniform",
     StandardUniform: "standard_uniform",
+    VarianceScaling: "variance_scaling",
     Orthogonal: "orthogonal",
     DeltaOrthogonal: "delta_orthogonal",
 }

@@ -15,12 +15,17 @@ import keras
 import numpy as np
 
 from initializers._base import validate_real, validate_seed
-from initializers._fans import layer_fans
+from initializers._fans import WEIGHT_LAYER_TYPES, layer_fans
 from initializers._graph import weight_layers
 from initializers._table import RecordTable
+from initializers._weights import is_plain_graph, weight_specs
+from initializers.diagnostics.tracing import intercepted, measured_weight, trace
 from initializers.errors import LayerOutputError, UnsupportedModelError
 from initializers.orthogonal import Orthogonal
 from initializers.reinit import initialize_weights
+
+# The layers whose kernel LSUV rescales (a MultiHeadAttention's projections are EinsumDense).
+RESCALED = WEIGHT_LAYER_TYPES + (keras.layers.EinsumDense,)
 
 LSUV_NAME = "lsuv"
 # An output variance at or below this (or not finite) is a constant output: nothing
@@ -129,9 +134,16 @@ def lsuv(model, batch, *, tol=0.1, max_iterations=10, seed=None, on_constant_out
     >>> model = models.PlainNet(30, 1 / 32, (32, 32, 1), 9)
     >>> print(lsuv(model, images[:64], seed=0))       # one record per kernel
 
+    Any model `initialize_weights` can draw: where the weight layers are not all Dense
+    and convolution layers of the model's own graph (nested or subclassed models,
+    attention, embeddings, recurrent layers), the kernels are visited in the order the
+    model calls them, each layer's input read by one forward pass of the whole model
+    (`diagnostics.tracing`); EinsumDense kernels (attention projections) are rescaled
+    like Dense ones; embedding tables keep their unit-variance rows and recurrent layers
+    their orthonormal kernels (recorded as not rescaled).
+
     Args:
-        model: a built functional or Sequential model whose weight layers sit in its
-            own graph (not inside a nested model).
+        model: a built Keras model.
         batch: one minibatch of inputs (numpy array or tensor); standardize the
             inputs first, as the paper does.
         tol: tolerance on |Var - 1| (the paper: 0.1).
@@ -158,12 +170,11 @@ def lsuv(model, batch, *, tol=0.1, max_iterations=10, seed=None, on_constant_out
         raise UnsupportedModelError(f"Model '{model.name}' is not built.", f"model={model.name}")
     layers = weight_layers(model)
     top_level = {id(layer) for layer in model.layers}
-    nested = [layer.name for layer in layers if id(layer) not in top_level]
-    if nested:
-        raise UnsupportedModelError(f"LSUV reads each weight layer's input in the model's own graph; "
-                                    f"these sit inside a nested model: {nested}.", f"model={model.name}")
+    graph = is_plain_graph(model) and all(id(layer) in top_level for layer in layers)
     before = [keras.ops.convert_to_numpy(v) for v in model.weights]
     try:
+        if not graph:
+            return _lsuv_traced(model, batch, tol, max_iterations, seed, on_constant_output)
         return _lsuv(model, layers, batch, tol, max_iterations, seed, on_constant_output)
     except BaseException:
         for variable, value in zip(model.weights, before):
@@ -179,37 +190,66 @@ def _lsuv(model, layers, batch, tol, max_iterations, seed, on_constant_output):
     for index, layer in enumerate(layers):
         inputs = layer_inputs(batch, training=False)
         inputs = inputs[index] if isinstance(inputs, (list, tuple)) else inputs
-        fans = layer_fans(layer)
-        name = "pointwise_kernel" if isinstance(layer, _SEPARABLE) else "kernel"
-        kernel = getattr(layer, name)
-        if name == "pointwise_kernel":
-            depthwise = layer.depthwise_kernel
-            records.append(LSUVRecord(layer.name, "depthwise_kernel", tuple(depthwise.shape),
-                                      *fans["depthwise_kernel"], 0, None, None, 1.0,
-                                      float(np.std(keras.ops.convert_to_numpy(depthwise))),
-                                      "orthonormal only"))
-        variance = first = _variance(_linear_output(layer, inputs))
-        iterations, scale, status = 1, 1.0, "converged"
-        if not math.isfinite(variance):
-            raise LayerOutputError(f"Layer '{layer.name}' outputs non-finite values on the batch "
-                                   f"(variance {variance}); check the batch.", layer.name)
-        if variance <= CONSTANT_OUTPUT_VARIANCE:
-            if on_constant_output == "raise":
-                raise LayerOutputError(
-                    f"Layer '{layer.name}' outputs a constant on the batch (variance {variance}), so "
-                    "LSUV cannot scale it to unit variance (dead ReLUs upstream, or a constant "
-                    "batch?). Pass on_constant_output='skip' to keep its orthonormal kernel.", layer.name)
-            status = "skipped: constant output"
-        else:
-            while abs(variance - 1.0) >= tol and iterations < max_iterations:
-                factor = 1.0 / math.sqrt(variance)
-                kernel.assign(kernel * factor)
-                scale *= factor
-                variance = _variance(_linear_output(layer, inputs))
-                iterations += 1
-            if abs(variance - 1.0) >= tol:
-                status = "max_iterations"
-        records.append(LSUVRecord(layer.name, name, tuple(kernel.shape), *fans[name], iterations,
-                                  first, variance, scale,
-                                  float(np.std(keras.ops.convert_to_numpy(kernel))), status))
+        _rescale(layer, inputs, layer_fans(layer), records, tol, max_iterations, on_constant_output)
     return records
+
+
+def _lsuv_traced(model, batch, tol, max_iterations, seed, on_constant_output):
+    """LSUV at the leaf weight layers of any model, in call order."""
+    initialize_weights(model, Orthogonal(), seed=seed)  # orthonormal (embeddings N(0, 1)), biases 0
+    leaves, _, _ = trace(model, batch)
+    records = LSUVRecords()
+    for layer in leaves:
+        name, variable, fans = measured_weight(layer)
+        if not isinstance(layer, RESCALED):
+            status = "embedding: unit-variance rows" if name == "embeddings" else "orthonormal only"
+            records.append(LSUVRecord(layer.name, name, tuple(variable.shape), *fans, 0, None, None, 1.0,
+                                      float(np.std(keras.ops.convert_to_numpy(variable))), status))
+            continue
+        captured = {}
+
+        def capture(index, output, inputs):
+            captured["inputs"] = inputs
+            return output
+
+        with intercepted([layer], capture, with_inputs=True):
+            model(batch, training=False)
+        specs = {spec.name: spec.fans for spec in weight_specs(layer) if spec.role == "kernel"}
+        _rescale(layer, captured["inputs"], specs, records, tol, max_iterations, on_constant_output)
+    return records
+
+
+def _rescale(layer, inputs, fans, records, tol, max_iterations, on_constant_output):
+    """Algorithm 1's loop for one layer, on its input `inputs`; appends its records."""
+    name = "pointwise_kernel" if isinstance(layer, _SEPARABLE) else "kernel"
+    kernel = getattr(layer, name)
+    if name == "pointwise_kernel":
+        depthwise = layer.depthwise_kernel
+        records.append(LSUVRecord(layer.name, "depthwise_kernel", tuple(depthwise.shape),
+                                  *fans["depthwise_kernel"], 0, None, None, 1.0,
+                                  float(np.std(keras.ops.convert_to_numpy(depthwise))),
+                                  "orthonormal only"))
+    variance = first = _variance(_linear_output(layer, inputs))
+    iterations, scale, status = 1, 1.0, "converged"
+    if not math.isfinite(variance):
+        raise LayerOutputError(f"Layer '{layer.name}' outputs non-finite values on the batch "
+                               f"(variance {variance}); check the batch.", layer.name)
+    if variance <= CONSTANT_OUTPUT_VARIANCE:
+        if on_constant_output == "raise":
+            raise LayerOutputError(
+                f"Layer '{layer.name}' outputs a constant on the batch (variance {variance}), so "
+                "LSUV cannot scale it to unit variance (dead ReLUs upstream, or a constant "
+                "batch?). Pass on_constant_output='skip' to keep its orthonormal kernel.", layer.name)
+        status = "skipped: constant output"
+    else:
+        while abs(variance - 1.0) >= tol and iterations < max_iterations:
+            factor = 1.0 / math.sqrt(variance)
+            kernel.assign(kernel * factor)
+            scale *= factor
+            variance = _variance(_linear_output(layer, inputs))
+            iterations += 1
+        if abs(variance - 1.0) >= tol:
+            status = "max_iterations"
+    records.append(LSUVRecord(layer.name, name, tuple(kernel.shape), *fans[name], iterations,
+                              first, variance, scale,
+                              float(np.std(keras.ops.convert_to_numpy(kernel))), status))

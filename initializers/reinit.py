@@ -1,39 +1,54 @@
-"""Re-initialize every kernel of a built Keras model, with fans from the layers."""
+"""Re-initialize every weight of a built Keras model, with fans from the layers."""
 
 import dataclasses
+import math
 
 import keras
 import numpy as np
 from keras import ops
 
-from initializers._activations import AUTO_ACTIVATIONS, GLOROT_FAMILY, LECUN_FAMILY, RELU_FAMILY
 from initializers._base import validate_real, validate_seed
-from initializers._fans import WEIGHT_LAYER_TYPES, layer_fans
-from initializers._graph import NORMALIZATION_LAYERS, activation_source, is_weight_layer, walk_layers
+from initializers._graph import activation_source, reaches_add, walk_layers
 from initializers._per_layer import fresh_initializer
 from initializers._registry import get
 from initializers._table import RecordTable
-from initializers.errors import UnsupportedModelError
-from initializers.variance_scaling import (
-    GlorotUniform,
-    HeNormal,
-    LecunNormal,
-    VarianceScalingBase,
+from initializers._weights import (
+    LEFT_UNCHANGED,
+    initialized_layers,
+    is_tied_embedding,
+    leaves_alone,
+    own_weights,
+    weight_specs,
 )
+from initializers.auto import auto_initializer, auto_rule
+from initializers.errors import UnsupportedModelError
+from initializers.orthogonal import Orthogonal
+from initializers.variance_scaling import VarianceScalingBase
 
-# Layers whose weights are not kernels and keep their values (scales 1, offsets 0,
-# PReLU slopes, a Normalization layer's adapted statistics): re-initializing a kernel
-# does not concern them.
-LEFT_UNCHANGED = NORMALIZATION_LAYERS + (keras.layers.PReLU, keras.layers.Normalization)
+# Embedding tables (a lookup reads one row: fan_in = 1): N(0, 1), so each coordinate of
+# the looked-up vector has the unit second moment every fan-in rule assumes of its input
+# (what PyTorch's `nn.Embedding` draws). A table that is also the output projection
+# (tied, logits = h E^T, Press & Wolf 2017) follows the readout's fan-in rule instead,
+# N(0, 1 / d), so the logits of a unit-variance h have unit variance; then every table of
+# the model gets that std, since tables are summed (token + position + segment) and a
+# table √d times larger would drown the others.
+EMBEDDING_STD = 1.0
+# Rules that hold whatever `method` is (the method names a rule for kernels).
+EMBEDDING_RULE = "embedding: N(0, 1), one row read per token (fan_in = 1)"
+TIED_EMBEDDING_RULE = ("N(0, 1/d): the model has an embedding tied to its output (the readout's fan-in "
+                       "rule), and every table gets its scale")
+RECURRENT_RULE = "orthogonal per gate (Saxe et al. 2014)"
 
 
 @dataclasses.dataclass(frozen=True)
 class LayerInitRecord:
-    """What `initialize_weights` did to one kernel.
+    """What `initialize_weights` did to one weight (not biases).
 
     `activation` is the nonlinearity the kernel's output meets and `decided_by`
     the layer that applies it (the weight layer itself, or e.g. the ReLU after a
-    BatchNormalization); with `method="auto"` it chose the initializer.
+    BatchNormalization); with `method="auto"` it chose the initializer. `rule` says
+    which rule decided and why (for "auto", `AutoRule.describe()`: the variance and
+    whether the signal keeps its size).
     """
 
     layer: str
@@ -46,6 +61,8 @@ class LayerInitRecord:
     method: str
     target_std: float | None
     std: float
+    rule: str = ""
+    drift_per_layer: float | None = None  # "auto" at an unstable fixed point: `AutoRule.drift_per_layer`
 
     def as_dict(self):
         return dataclasses.asdict(self)
@@ -55,36 +72,15 @@ class InitializationRecords(RecordTable):
     """List of `LayerInitRecord` that prints as a table."""
 
     COLUMNS = ("layer", "weight", "shape", "fan_in", "fan_out", "activation", "decided_by",
-               "method", "target_std", "std")
-
-
-def auto_initializer(activation, negative_slope=0.0):
-    """The initializer `method="auto"` picks for a layer followed by `activation`.
-
-    ReLU family -> `HeNormal(negative_slope=a)` (He et al. 2015);
-    tanh/sigmoid/softsign/softmax/linear -> `GlorotUniform` (Glorot & Bengio 2010);
-    selu -> `LecunNormal` (Klambauer et al. 2017).
-    """
-    if activation in RELU_FAMILY:
-        return HeNormal(negative_slope=negative_slope)
-    if activation in GLOROT_FAMILY:
-        return GlorotUniform()
-    if activation in LECUN_FAMILY:
-        return LecunNormal()
-    raise UnsupportedModelError(
-        f"method='auto' has no rule for activation {activation!r}. Known activations: "
-        f"{', '.join(AUTO_ACTIVATIONS)}; pass an explicit method instead.",
-        f"activation={activation!r}")
+               "method", "target_std", "std", "rule")
 
 
 def unsupported_layers(model):
     """Layers with weights that `initialize_weights` can neither draw nor leave alone, as
-    "name (Type)" (e.g. an LSTM's or an Embedding's); nested models are looked into."""
+    "name (Type)"; nested models and layers' sublayers are looked into."""
     found = []
     for layer in walk_layers(model):
-        if layer is model or isinstance(layer, keras.Model) or is_weight_layer(layer):
-            continue
-        if isinstance(layer, LEFT_UNCHANGED) or not layer.weights:
+        if leaves_alone(layer) or weight_specs(layer) is not None or not own_weights(layer):
             continue
         found.append(f"{layer.name} ({type(layer).__name__})")
     return found
@@ -96,18 +92,54 @@ def _method_name(initializer):
     return ("keras." if cls.__module__.startswith("keras.") else "") + cls.__name__
 
 
-def _draw(initializer, variable, fans, layer):
-    """(value, target std or None) of a new kernel for `variable`, fans from the layer."""
+def _draw_matrix(initializer, spec, shape, dtype):
+    """A draw of a kernel whose rows are not all-but-the-last axis (an EinsumDense kernel
+    with contracted axes elsewhere): a (fan_in, fan_out) matrix, put back in the kernel's
+    axis order, so an orthogonal draw is orthogonal between the contracted and the other
+    axes."""
+    others = tuple(i for i in range(len(shape)) if i not in spec.in_axes)
+    order = spec.in_axes + others
+    matrix = initializer((spec.fans.fan_in, spec.fans.fan_out), dtype=dtype)
+    canonical = ops.reshape(matrix, [shape[i] for i in order])
+    return ops.transpose(canonical, [int(axis) for axis in np.argsort(order)])
+
+
+def _draw(initializer, spec, layer):
+    """(value, target std or None) of a new weight for `spec`, fans from the layer."""
+    variable, fans = spec.variable, spec.fans
     shape = tuple(variable.shape)
     try:
-        if isinstance(initializer, VarianceScalingBase):
+        if isinstance(initializer, VarianceScalingBase):  # i.i.d.: the fans are all it needs
             value = initializer.sample(shape, fans.fan_in, fans.fan_out, dtype=variable.dtype)
             return value, initializer.stddev(fans.fan_in, fans.fan_out)
+        if spec.in_axes is not None and spec.in_axes != tuple(range(len(shape) - 1)):
+            return _draw_matrix(initializer, spec, shape, variable.dtype), None
         return initializer(shape, dtype=variable.dtype), None
     except ValueError as error:  # e.g. DeltaOrthogonal asked for a Dense kernel
         raise UnsupportedModelError(
-            f"{_method_name(initializer)} cannot draw the {shape} kernel of layer '{layer.name}' "
+            f"{_method_name(initializer)} cannot draw the {shape} {spec.name} of layer '{layer.name}' "
             f"({type(layer).__name__}): {error}", f"layer={layer.name}") from None
+
+
+def _draw_gates(initializer, spec, layer, index, seed):
+    """A recurrent cell's kernel, gate by gate (each block along the last axis its own
+    draw with its own fans; i.i.d. rules draw the whole kernel at once, the same thing)."""
+    if spec.gates == 1 or isinstance(initializer, VarianceScalingBase):
+        return _draw(initializer, spec, layer)
+    shape = tuple(spec.variable.shape)
+    block = shape[:-1] + (shape[-1] // spec.gates,)
+    blocks = []
+    for gate in range(spec.gates):
+        gate_initializer = fresh_initializer(initializer, index, seed, stream=2 + gate)
+        blocks.append(_draw(gate_initializer, spec._replace(variable=_Shaped(block, spec.variable.dtype)), layer)[0])
+    return ops.concatenate(blocks, axis=-1), None
+
+
+class _Shaped:
+    """Stands for a variable of a given shape and dtype (one gate's block)."""
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
 
 
 def _bias_initializer(bias):
@@ -121,24 +153,34 @@ def _bias_initializer(bias):
     return keras.initializers.Constant(validate_real("bias", bias))
 
 
-def initialize_weights(model, method="he", *, seed=None, bias=0.0, skip_unsupported=False):
-    """Re-initializes every kernel of a built Keras model in place, or changes nothing.
+def initialize_weights(model, method="he", *, seed=None, bias=0.0, embeddings=None,
+                       depth_scaled_residuals=False, skip_unsupported=False):
+    """Re-initializes every weight of a built Keras model in place, or changes nothing.
 
-    Fans come from each layer (`layer_fans`), not from the kernel shape alone, so
-    depthwise, separable, grouped and transposed convolutions get the variance
-    their formula asks for (with our initializers; a Keras built-in computes its
-    fans from the shape, as it always does). Each kernel gets its own initializer
-    instance and seed (`initializers.fresh_initializer`: derived from `seed`, else
-    from the method's own seed, else fresh), and every bias is set to `bias`.
+    Works on any model: functional, Sequential, nested and subclassed models, and the
+    layers inside layers (a MultiHeadAttention's projections, a KerasHub transformer
+    block's): every tracked layer is visited. What each weight gets (`method` names the
+    rule for kernels; the rest holds whatever the method):
 
-    All new values are drawn and every check is made before the first weight is
-    assigned: if this function raises (an unsupported weight, an initializer that
-    cannot draw a kernel of some layer's shape, a bad argument), the model is
-    unchanged.
+    * kernels of Dense, Conv*, Conv*Transpose, depthwise and separable convolutions
+      and EinsumDense (MultiHeadAttention's projections): `method`, with fans from the
+      layer (`layer_fans`; for EinsumDense, fan_in = the product of the contracted
+      axes of its equation, fan_out = of the others), so depthwise, grouped and
+      transposed convolutions and attention heads get the variance their formula asks
+      for (with our initializers; a Keras built-in computes fans from the shape);
+    * recurrent cells (SimpleRNN, LSTM, GRU, ConvLSTM): input kernels by `method` gate
+      by gate (fans of one gate), recurrent kernels orthogonal gate by gate (Saxe et
+      al. 2014), biases `bias` but an LSTM's forget gate 1 where the layer asks for it
+      (`unit_forget_bias`, Jozefowicz et al. 2015);
+    * embedding tables: N(0, 1) (`EMBEDDING_STD`); in a model with a table tied to the
+      output projection (KerasHub's ReversibleEmbedding), every table N(0, 1/d), d the
+      tied table's width; or `embeddings` if given;
+    * normalization layers, PReLU slopes, LayerScale: unchanged.
 
-    Weights of normalization layers and PReLU slopes are left unchanged. Any other
-    weight this function does not know how to initialize (e.g. of `Embedding`,
-    `LSTM`, `MultiHeadAttention`) raises a ValueError unless `skip_unsupported=True`.
+    Each weight gets its own initializer instance and seed
+    (`initializers.fresh_initializer`: derived from `seed`, else from the method's own
+    seed, else fresh). All new values are drawn and every check is made before the
+    first weight is assigned: if this function raises, the model is unchanged.
 
     Examples:
 
@@ -155,24 +197,34 @@ def initialize_weights(model, method="he", *, seed=None, bias=0.0, skip_unsuppor
         model: a built Keras model (or layer).
         method: any identifier `initializers.get` accepts (`"he"`,
             `"glorot_uniform"`, `"keras.GlorotUniform"`, an instance, ...), or
-            `"auto"` to choose per layer from the nonlinearity its output meets,
-            looking through normalization, dropout, pooling and reshapes (see
-            `activation_source` and `auto_initializer`).
-        seed: None or an int from which the per-kernel seeds are derived (None: a
+            `"auto"` to choose per kernel from the nonlinearity its output meets,
+            looking through normalization, dropout, pooling and reshapes
+            (`activation_source`), by mean-field theory (`initializers.auto_rule`:
+            any elementwise activation, not only named ones).
+        seed: None or an int from which the per-weight seeds are derived (None: a
             seeded `method` instance's own seed is the base; an unseeded one draws
             fresh values, reproducible under `keras.utils.set_random_seed`).
         bias: the finite number every bias is set to (He 2015 and Glorot 2010 both
             use 0), or an initializer identifier to draw the biases from (e.g.
             `{"class_name": "keras.RandomNormal", "config": {"stddev": 0.22}}`, the
             sigma_b of mean-field theory), each bias with its own seed.
+        embeddings: None (the rule above) or an initializer identifier for every
+            embedding table (e.g. `keras.initializers.RandomNormal(stddev=0.02)`,
+            GPT-2's and BERT's).
+        depth_scaled_residuals: multiply the kernels that end a residual branch by
+            1/sqrt(N), N the number of such branches, as GPT-2 does (Radford et al.
+            2019, Sec. 2.3). A branch end is a weight layer whose output reaches an
+            `Add` in the model's graph (through dropout, normalization, reshapes), the
+            output projection of a MultiHeadAttention, and the feedforward output of a
+            KerasHub transformer block; raises if there is none.
         skip_unsupported: leave weights of unsupported layers unchanged instead
             of raising.
 
     Returns:
-        `InitializationRecords`: one `LayerInitRecord` per kernel (layer, weight,
-        shape, fan_in, fan_out, activation, decided_by, method, target_std — the
-        formula's std where the initializer has one — and std, the drawn kernel's
-        std).
+        `InitializationRecords`: one `LayerInitRecord` per weight but biases (layer,
+        weight, shape, fan_in, fan_out, activation, decided_by, method, target_std —
+        the formula's std where the initializer has one —, std, the drawn weight's std,
+        and rule: what decided).
 
     Raises:
         UnsupportedModelError: an unbuilt model, a model without any kernel, an
@@ -184,21 +236,50 @@ def initialize_weights(model, method="he", *, seed=None, bias=0.0, skip_unsuppor
     """
     seed = validate_seed(seed)
     bias_prototype = _bias_initializer(bias)
+    embedding_prototype = get(embeddings) if embeddings is not None else None
     prototype = _checked_prototype(model, method)
+    branch_ends = residual_branch_ends(model) if depth_scaled_residuals else {}
+    if depth_scaled_residuals and not branch_ends:
+        raise UnsupportedModelError(
+            "depth_scaled_residuals=True, but no kernel ends a residual branch (a weight layer "
+            "feeding an Add, a MultiHeadAttention's output projection, a KerasHub block's "
+            "feedforward output).", f"model={model.name}")
+    residual_scale = 1.0 / math.sqrt(len(branch_ends)) if branch_ends else 1.0
+    tied = [layer for layer in initialized_layers(model) if is_tied_embedding(layer)]
+    embedding_std = 1.0 / math.sqrt(int(tied[0].output_dim)) if tied else EMBEDDING_STD
     # 1. Draw everything and check everything; the model is not touched yet.
     assignments, records, handled = [], InitializationRecords(), set()
     for layer in walk_layers(model):
-        if isinstance(layer, LEFT_UNCHANGED):
+        if leaves_alone(layer):
             handled.update(id(v) for v in layer.weights)
-        elif is_weight_layer(layer):
-            layer_assignments = _draw_layer(model, layer, prototype, bias_prototype, seed, records)
-            assignments += layer_assignments
-            handled.update(id(variable) for variable, _ in layer_assignments)
+    for layer in initialized_layers(model):
+        layer_assignments = _draw_layer(
+            model, layer, prototype, bias_prototype, (embedding_prototype, embedding_std, bool(tied)), seed,
+            records, residual_scale if id(layer) in branch_ends else None, len(branch_ends))
+        assignments += layer_assignments
+        handled.update(id(variable) for variable, _ in layer_assignments)
     _check_everything_handled(model, records, handled, skip_unsupported)
     # 2. Only now change the model.
     for variable, value in assignments:
         variable.assign(value)
     return records
+
+
+def residual_branch_ends(model):
+    """{id(layer): layer} of the weight layers that end a residual branch (see
+    `initialize_weights(depth_scaled_residuals=True)`)."""
+    ends = {}
+    for layer in walk_layers(model):
+        if isinstance(layer, keras.layers.MultiHeadAttention) and hasattr(layer, "_output_dense"):
+            ends[id(layer._output_dense)] = layer._output_dense
+        feedforward = getattr(layer, "_feedforward_output_dense", None)  # KerasHub blocks
+        if isinstance(feedforward, keras.layers.Layer):
+            ends[id(feedforward)] = feedforward
+    for layer in initialized_layers(model):
+        kernels = any(spec.role == "kernel" for spec in weight_specs(layer))  # not an embedding sum
+        if kernels and reaches_add(layer, model):
+            ends[id(layer)] = layer
+    return ends
 
 
 def _checked_prototype(model, method):
@@ -212,35 +293,93 @@ def _checked_prototype(model, method):
     return None if method == "auto" else get(method)
 
 
-def _draw_layer(model, layer, prototype, bias_prototype, seed, records):
-    """[(variable, new value)] of one weight layer's kernels and bias; appends one record
-    per kernel to `records` (whose length numbers the kernels, for their seeds)."""
-    source = activation_source(layer, model)
-    layer_prototype = prototype or auto_initializer(source.activation, source.negative_slope)
-    slope = source.negative_slope
+def _kernel_choice(model, layer, prototype):
+    """(initializer, activation name, deciding layer name, rule) for a layer's kernels."""
+    if hasattr(layer, "recurrent_kernel"):  # a recurrent cell: its own activation (tanh)
+        function = layer.activation
+        source_name, slope, decided_by = getattr(function, "__name__", "linear"), 0.0, layer.name
+        function = None if _is_keras_name(source_name) else function
+    else:
+        source = activation_source(layer, model)
+        function, source_name, slope = source.function, source.activation, source.negative_slope
+        decided_by = source.output_layer.name
+    shown = source_name if slope == 0 else f"{source_name}({slope:g})"
+    if prototype is not None:
+        return prototype, shown, decided_by, None
+    # A Keras name decides; a function of the user's own is integrated as it is.
+    activation = function if function is not None and not _is_keras_name(source_name) else source_name
+    rule = auto_rule(activation, slope)
+    return auto_initializer(activation, slope), shown, decided_by, rule
+
+
+def _is_keras_name(name):
+    try:
+        keras.activations.get(name)
+        return True
+    except ValueError:
+        return False
+
+
+def _draw_layer(model, layer, prototype, bias_prototype, embedding_choice, seed, records,
+                residual_scale, branches):
+    """[(variable, new value)] of one layer's weights; appends one record per non-bias
+    weight to `records` (whose length numbers the weights, for their seeds).
+    `embedding_choice`: (the `embeddings` initializer or None, the rule's std, tied)."""
+    embedding_prototype, std, tied = embedding_choice
+    specs = weight_specs(layer)
+    kernel_choice = None
     assignments = []
-    for weight_name, fans in layer_fans(layer).items():
-        variable = getattr(layer, weight_name)
-        initializer = fresh_initializer(layer_prototype, len(records), seed)
-        value, target_std = _draw(initializer, variable, fans, layer)
+    for spec in specs:
+        if spec.role == "bias":
+            continue
+        variable, index = spec.variable, len(records)
+        activation, decided_by, drift = "linear", layer.name, None
+        if spec.role == "embedding":
+            base = embedding_prototype or keras.initializers.RandomNormal(stddev=std)
+            initializer = fresh_initializer(base, index, seed)
+            rule = "embeddings argument" if embedding_prototype else (TIED_EMBEDDING_RULE if tied else EMBEDDING_RULE)
+            value = initializer(tuple(variable.shape), dtype=variable.dtype)
+            target_std = None if embedding_prototype else std
+        elif spec.role == "recurrent_kernel":
+            initializer = Orthogonal()
+            value, target_std = _draw_gates(fresh_initializer(initializer, index, seed), spec, layer, index, seed)
+            rule = RECURRENT_RULE
+        else:
+            kernel_choice = kernel_choice or _kernel_choice(model, layer, prototype)
+            layer_prototype, activation, decided_by, auto = kernel_choice
+            rule = auto.describe() if auto is not None else ""
+            drift = auto.drift_per_layer if auto is not None and not auto.stable else None
+            initializer = fresh_initializer(layer_prototype, index, seed)
+            value, target_std = _draw_gates(initializer, spec, layer, index, seed)
+            if spec.gates > 1:
+                rule = (rule + "; " if rule else "") + f"{spec.gates} gates drawn one by one"
+            if residual_scale is not None:
+                value = value * residual_scale
+                target_std = None if target_std is None else target_std * residual_scale
+                rule = (rule + "; " if rule else "") + f"x 1/sqrt({branches}): ends a residual branch (GPT-2)"
         assignments.append((variable, value))
         records.append(LayerInitRecord(
-            layer=layer.name, weight=weight_name, shape=tuple(variable.shape),
-            fan_in=fans.fan_in, fan_out=fans.fan_out,
-            activation=source.activation if slope == 0 else f"{source.activation}({slope:g})",
-            decided_by=source.output_layer.name, method=_method_name(initializer),
-            target_std=target_std, std=float(np.std(ops.convert_to_numpy(value)))))
-    if getattr(layer, "bias", None) is not None:
+            layer=layer.name, weight=spec.name, shape=tuple(variable.shape),
+            fan_in=spec.fans.fan_in, fan_out=spec.fans.fan_out, activation=activation,
+            decided_by=decided_by, method=_method_name(initializer), target_std=target_std,
+            std=float(np.std(ops.convert_to_numpy(value))), rule=rule, drift_per_layer=drift))
+    bias = next((spec.variable for spec in specs if spec.role == "bias"), None)
+    if bias is not None:
         bias_initializer = fresh_initializer(bias_prototype, len(records) - 1, seed, stream=1)
-        assignments.append((layer.bias, bias_initializer(tuple(layer.bias.shape), dtype=layer.bias.dtype)))
+        value = bias_initializer(tuple(bias.shape), dtype=bias.dtype)
+        if getattr(layer, "unit_forget_bias", False) and isinstance(layer, keras.layers.LSTMCell):
+            # Keras's convention, kept: the forget gate's bias starts at 1 (Jozefowicz et al. 2015).
+            units = layer.units
+            value = ops.concatenate([value[:units], ops.ones_like(value[units:2 * units]), value[2 * units:]])
+        assignments.append((bias, value))
     return assignments
 
 
 def _check_everything_handled(model, records, handled, skip_unsupported):
     if not records:
         raise UnsupportedModelError(
-            f"Model '{model.name}' has no kernel to initialize (supported layers: "
-            f"{', '.join(c.__name__ for c in WEIGHT_LAYER_TYPES)}).", f"model={model.name}")
+            f"Model '{model.name}' has no kernel or table to initialize (supported: Dense, convolutions, "
+            "EinsumDense, MultiHeadAttention, Embedding, SimpleRNN/LSTM/GRU/ConvLSTM).", f"model={model.name}")
     unhandled = [v.path for v in model.weights if id(v) not in handled]
     if unhandled and not skip_unsupported:
         raise UnsupportedModelError(

@@ -359,3 +359,36 @@ class StandardUniform(VarianceScalingBase):
 
     def get_config(self):
         return {"seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="initializers")
+class VarianceScaling(VarianceScalingBase):
+    """Var[W] = scale / n for any `scale`: the general form of the rules above.
+
+    `method="auto"` draws with it where mean-field theory asks for a variance no named
+    rule has (e.g. scale = 1 / E[swish(z)^2] = 2.81 for a kernel followed by swish;
+    `initializers.auto_rule`). Unlike Keras's `VarianceScaling`, whose "normal" is
+    truncated, `distribution="normal"` here is an untruncated Gaussian N(0, scale / n).
+
+    Examples:
+
+    >>> values = VarianceScaling(scale=2.0, seed=0)(shape=(256, 256))  # = HeNormal's std
+    >>> values = VarianceScaling(scale=1.0, mode="fan_avg", distribution="uniform")(shape=(4, 4))
+
+    Args:
+        scale: the positive variance factor (sigma_w^2 of mean-field theory).
+        mode: "fan_in" (default), "fan_out" or "fan_avg".
+        distribution: "normal" (untruncated, default), "truncated_normal" or "uniform".
+        seed: None (fresh values every call) or an int (identical values every call).
+
+    Reference:
+        Poole et al. 2016, "Exponential expressivity in deep neural networks through
+        transient chaos" (sigma_w^2 / n as the weight variance of the length map).
+    """
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="normal", seed=None):
+        super().__init__(scale=scale, mode=mode, distribution=distribution, seed=seed)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                "seed": self.seed}

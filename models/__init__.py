@@ -10,12 +10,14 @@ from initializers import weight_layers
 from models.demo import CustomNet, SimpleMLP
 from models.mlp import DeepMLP
 from models.plain_nets import PlainNet
+from models.transformer import TransformerClassifier
 
 BUILDERS = {
     "simple_mlp": SimpleMLP,
     "custom_net": CustomNet,
     "plain_net": PlainNet,
     "deep_mlp": DeepMLP,
+    "transformer_classifier": TransformerClassifier,
 }
 
 
@@ -26,4 +28,5 @@ def build(name, **kwargs):
     return BUILDERS[name](**kwargs)
 
 
-__all__ = ["BUILDERS", "CustomNet", "DeepMLP", "PlainNet", "SimpleMLP", "build", "weight_layers"]
+__all__ = ["BUILDERS", "CustomNet", "DeepMLP", "PlainNet", "SimpleMLP", "TransformerClassifier", "build",
+           "weight_layers"]

@@ -129,15 +129,18 @@ def test_errors_are_typed_and_carry_their_reason():
 def test_cli_unbuilt_model_and_unsupported_layer_exit_2(tmp_path, capsys):
     unbuilt = tmp_path / "unbuilt.py"
     unbuilt.write_text("import keras\n\ndef Net():\n    return keras.Sequential([keras.layers.Dense(3)])\n\n"
-                       "def Recurrent():\n    inputs = keras.Input((5, 4))\n"
-                       "    return keras.Model(inputs, keras.layers.Dense(3)(keras.layers.LSTM(4)(inputs)))\n")
+                       "class Table(keras.layers.Layer):\n"
+                       "    def build(self, shape):\n        self.table = self.add_weight(shape=(4, 4))\n"
+                       "    def call(self, x):\n        return keras.ops.matmul(x, self.table)\n\n"
+                       "def Unknown():\n    inputs = keras.Input((4,))\n"
+                       "    return keras.Model(inputs, keras.layers.Dense(3)(Table()(inputs)))\n")
     sys.path.insert(0, str(tmp_path))
     try:
         assert doctor_main(["unbuilt:Net", "--out", str(tmp_path / "a"), "--quiet"]) == 2
         assert "not built" in capsys.readouterr().err
-        assert doctor_main(["unbuilt:Recurrent", "--out", str(tmp_path / "b"), "--quiet"]) == 2
+        assert doctor_main(["unbuilt:Unknown", "--out", str(tmp_path / "b"), "--quiet"]) == 2
         error = capsys.readouterr().err
-        assert "unsupported layer" in error and "LSTM" in error and "\n" not in error.strip()
+        assert "unsupported layer" in error and "Table" in error and "\n" not in error.strip()
     finally:
         sys.path.remove(str(tmp_path))
 
@@ -172,7 +175,12 @@ def test_keras_applications_offline(builder, kwargs):
         assert {row.activation for row in layers} >= {"relu6"}  # ReLU(max_value=6) read as relu6
     if builder == "ResNet50":
         assert any("BatchNormalization" in note for note in report.cannot_judge)
-        assert any("Residual" in note for note in report.cannot_judge)
+        # Every residual merge reported: branch RMS over shortcut RMS, the branch told by the
+        # graph in the 12 identity blocks (the shortcut is no weight layer's output).
+        merges = report.results["current"].merges
+        assert len(merges) == 16 and all(0 < m["ratio"] < float("inf") for m in merges)
+        assert sum(m["branch_from"] == "graph" for m in merges) == 12
+        assert "## Residual merges" in report.to_markdown()
     if builder == "VGG16":  # deep plain ReLU net with Keras's default Glorot: no BN to rescue it
         assert report.results["current"].forward_gain < report.results["he"].forward_gain
 

@@ -88,7 +88,8 @@ def test_auto_picks_by_following_activation():
     assert records["leaky_dense"].method == "HeNormal"
     assert records["leaky_dense"].activation == "leaky_relu(0.1)"
     assert records["leaky_dense"].target_std == pytest.approx(math.sqrt(2 / (1.01 * 16)))
-    assert records["tanh_dense"].method == "GlorotUniform"
+    # tanh without biases: its critical point sigma_w^2 = 1 (Poole et al. 2016), LeCun.
+    assert records["tanh_dense"].method == "LecunNormal" and "critical point" in records["tanh_dense"].rule
     assert records["selu_dense"].method == "LecunNormal"
     assert records["head"].method == "GlorotUniform"
 
@@ -96,10 +97,21 @@ def test_auto_picks_by_following_activation():
 def test_auto_initializer_table_and_unknown_activation():
     assert isinstance(auto_initializer("relu"), HeNormal)
     assert auto_initializer("leaky_relu", 0.3).negative_slope == 0.3
-    assert isinstance(auto_initializer("softsign"), GlorotUniform)
+    assert isinstance(auto_initializer("softsign"), LecunNormal)  # odd: critical point 1 / phi'(0)^2
     assert isinstance(auto_initializer("selu"), LecunNormal)
-    with pytest.raises(ValueError, match="Known activations"):
+    assert isinstance(auto_initializer("softmax"), GlorotUniform)
+    with pytest.raises(ValueError, match="knows no activation 'mish_variant'"):
         auto_initializer("mish_variant")
+
+
+class UnknownWeights(keras.layers.Layer):
+    """A layer with a weight no rule of the package knows."""
+
+    def build(self, input_shape):
+        self.table = self.add_weight(shape=(input_shape[-1], input_shape[-1]), name="table")
+
+    def call(self, inputs):
+        return keras.ops.matmul(inputs, self.table)
 
 
 def _two_same_layers():
@@ -167,11 +179,8 @@ def test_model_without_kernel_raises():
 
 
 def test_unsupported_weights_raise_unless_skipped():
-    model = keras.Sequential(
-        [keras.Input((5,), dtype="int32"), keras.layers.Embedding(10, 4),
-         keras.layers.Flatten(), keras.layers.Dense(2)]
-    )
-    with pytest.raises(ValueError, match="embeddings"):
+    model = keras.Sequential([keras.Input((5,)), UnknownWeights(), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="table"):
         initialize_weights(model)
     records = initialize_weights(model, skip_unsupported=True, seed=0)
     assert [r.layer for r in records] == [model.layers[-1].name]
@@ -220,7 +229,7 @@ def test_auto_looks_through_normalization_dropout_pooling_and_reshapes(kind):
     assert records["weight"].activation == "relu"
     assert records["weight"].decided_by == "nonlinearity"
     assert records["weight"].method == "HeNormal"
-    assert records["head"].decided_by == "head" and records["head"].method == "GlorotUniform"
+    assert records["head"].decided_by == "head" and records["head"].method == "LecunNormal"  # linear
 
 
 def test_auto_stops_at_layers_that_mix_signals():
@@ -259,7 +268,7 @@ def _assert_unchanged(model, before):
 
 def test_unsupported_layer_leaves_the_model_unchanged():
     model = keras.Sequential([keras.Input((5, 3)), keras.layers.Dense(4, bias_initializer="ones"),
-                              keras.layers.LSTM(4), keras.layers.Dense(2)])
+                              UnknownWeights(), keras.layers.Dense(2)])
     before = _snapshot(model)
     with pytest.raises(ValueError, match="has not been changed"):
         initialize_weights(model, "he", seed=0)

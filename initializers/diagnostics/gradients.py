@@ -196,7 +196,9 @@ def autodiff_gradients(model, inputs, labels, from_logits=None, loss="cross_entr
     tapped = keras.models.clone_model(functional, clone_function=lambda layer: layer,
                                       call_function=call_function)
     tap_variables = [taps[id(p.output_layer)].tap for p in model_probes]
-    kernels = [p.weight_layer.kernel for p in model_probes]
+    # A separable convolution's scale is its pointwise kernel's (as in `measure`).
+    kernels = [p.weight_layer.pointwise_kernel if hasattr(p.weight_layer, "pointwise_kernel")
+               else p.weight_layer.kernel for p in model_probes]
     gradients = backend_gradients(tapped, _summed_loss(loss, labels, from_logits), inputs,
                                    tap_variables + kernels)
     count = len(model_probes)

@@ -6,7 +6,8 @@ builder that takes `weights` gets `weights=None` unless --kwargs says otherwise:
 nothing is downloaded. Writes report.md, report.json and doctor.png into --out.
 
 --data is `random` (default: unit-variance inputs of the model's input shape, what the
-init formulas assume), a FILE.npz with arrays `x` (and optionally `y`), or an importable
+init formulas assume; token ids within the embeddings' vocabulary for integer inputs,
+masks of ones, one array per input), a FILE.npz with arrays `x` (and optionally `y`), or an importable
 generator `module:function` called as `function(batch_size, seed) -> (images, labels)`.
 
 Exit codes: 0 nothing flagged, 1 something flagged (so it can guard a CI), 2 bad input
@@ -111,10 +112,13 @@ def _batch(args, model):
     """(inputs, labels or None) of the batch --data names, shaped for the model."""
     import numpy as np
 
-    shape = _input_shape(model)
     if args.data == "random":
-        rng = np.random.default_rng(args.seed)
-        return rng.standard_normal((args.batch_size, *shape)).astype("float32"), None
+        if not getattr(model, "built", False) or not getattr(model, "inputs", None):
+            raise BadInput(f"model '{model.name}' is not built and has no input shape: build it or pass one")
+        from initializers.diagnostics.tracing import random_inputs
+
+        return random_inputs(model, args.batch_size, args.seed), None
+    shape = _input_shape(model)
     if args.data.endswith(".npz"):
         return _npz_batch(pathlib.Path(args.data), args.batch_size, shape)
     if ":" in args.data:

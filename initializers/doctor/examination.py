@@ -1,12 +1,20 @@
-"""`examine`: measure a model as given and each candidate initialization (drawn on a copy),
-flag what is wrong, and recommend one."""
+"""`examine`: measure a model as given and each candidate initialization (drawn on the
+model, then undone), flag what is wrong, and recommend one."""
 
 import keras
 import numpy as np
 
+from initializers._weights import is_plain_graph
 from initializers.diagnostics.probing import probes
+from initializers.diagnostics.tracing import (
+    compiled_loss,
+    leaf_layers,
+    merge_scales,
+    random_inputs,
+    surrogate_loss,
+)
 from initializers.doctor.flags import THRESHOLDS, flags
-from initializers.doctor.measure import measure
+from initializers.doctor.measure import measure, measure_traced
 from initializers.doctor.report import DoctorReport, MethodResult
 from initializers.errors import UnsupportedModelError
 from initializers.lsuv import lsuv
@@ -22,23 +30,36 @@ DEFAULT_METHODS = ("current", "auto", "he", "glorot", "orthogonal", "lsuv")
 PREFERENCE = ("he", "auto", "glorot", "lecun", "orthogonal", "lsuv")
 # Below this many units or channels in some hidden weight layer, one draw's gains are noisy.
 NARROW_WIDTH = 64
+# `auto`'s records name an unstable fixed point (`AutoRule`) at this many kernels or more:
+# the doctor then prefers LSUV among methods with as few flags.
+UNSTABLE_KERNELS = 2
 
 
-def examine(model, batch, labels=None, *, methods=None, seed=0, progress=None):
+def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=None):
     """Measures the signal propagation of `model` at initialization, and of candidate inits.
 
+    Any built Keras model: functional, Sequential, nested or subclassed, with attention,
+    embeddings or recurrent layers, any number of inputs, any outputs. A functional or
+    Sequential model of Dense and convolution layers with a `(batch, classes)` output is
+    read at its weight layers' post-activation outputs (`measure`); any other model at its
+    leaf weight layers in call order, each at its own output (`measure_traced`).
+
     Args:
-        model: a built functional or Sequential model with a `(batch, classes)` output.
-        batch: inputs (numpy array or tensor).
-        labels: integer labels of `batch` for the cross-entropy whose gradients are
-            measured (None: random labels drawn with `seed`, what initialization-time
-            gradients look like before the net knows anything). A model with one
-            output unit (a regressor) is measured under a squared-output surrogate
-            instead (`autodiff_gradients`), and its report says so.
+        model: a built Keras model.
+        batch: inputs (an array, or a list or dict of arrays for several inputs); None:
+            drawn per input with `seed` (`diagnostics.tracing.random_inputs`: N(0, 1)
+            floats, token ids within the embeddings' vocabulary, masks of ones).
+        labels: integer labels of `batch` for a `(batch, classes)` output (None: random
+            labels drawn with `seed`, what initialization-time gradients look like before
+            the net knows anything). The loss: the model's compiled loss when it has one
+            (of a single output), else a stated surrogate: cross-entropy for classes
+            (per position for a sequence or segmentation output), 0.5 * the sum of
+            squared outputs for a regressor (one unit); never a one-class cross-entropy.
         methods: "current" (the model as given) and any of `initializers.get`'s names,
-            "auto" or "lsuv"; each is drawn on a copy of the model with `seed`. Default:
-            `DEFAULT_METHODS`, without "lsuv" for a model with BatchNormalization.
-        seed: seed of the candidate draws and of random labels.
+            "auto" or "lsuv"; each is drawn on the model with `seed`, measured, and undone
+            (the model ends as given). Default: `DEFAULT_METHODS`, without "lsuv" for a
+            model with BatchNormalization.
+        seed: seed of the candidate draws, of random data and of random labels.
         progress: optional `str -> None` called before each method (e.g. `print`).
 
     Returns:
@@ -46,124 +67,191 @@ def examine(model, batch, labels=None, *, methods=None, seed=0, progress=None):
 
     Raises:
         UnsupportedModelError: an unbuilt model, a layer with weights the doctor cannot
-            measure, an output that is not `(batch, classes)`, a model it cannot copy,
-            or a method that cannot initialize this model.
+            measure, or a method that cannot initialize this model.
         UnknownInitializerError: an unknown method (the message lists the valid names).
         (Both are ValueErrors; `initializers.errors`.)
     """
-    model_probes = _checked_probes(model)
-    classes = _classes(model)
-    if labels is None:
-        labels = np.random.default_rng(seed).integers(0, classes, len(batch))
+    _check_supported(model)
+    if batch is None:
+        batch = random_inputs(model, 8, seed)
     notes = []
-    loss = "squared_output" if classes == 1 else "cross_entropy"
-    from_logits = None  # decided by the last layer: logits (linear) or softmax probabilities
-    if loss == "squared_output":
-        notes.append("The output has one unit (a regressor): the gradients measured are those of the "
-                     "surrogate loss 0.5 * sum of squared outputs (d loss / d output = output), not of a "
-                     "one-class cross-entropy, whose gradient is zero everywhere.")
-    elif model_probes[-1].activation not in ("linear", "softmax"):
-        from_logits = True
-        notes.append(f"The output layer's activation is {model_probes[-1].activation}, neither linear nor "
-                     "softmax; its output was treated as logits for the cross-entropy.")
+    measure_fn, layers_of = _measurement(model, batch, labels, seed, notes)
     if methods is None:
         methods = DEFAULT_METHODS
         if _has_batch_norm(model):
             methods = tuple(m for m in methods if m != "lsuv")
             notes.append("LSUV was not compared by default (the model has BatchNormalization, which "
                          "makes LSUV's scales moot at train time); ask for it with methods/--methods.")
-    results = {}
+    merges = any(isinstance(layer, keras.layers.Add) for layer in _every_layer(model))
+    results, auto_records = {}, None
     for method in methods:
         if progress:
-            progress(f"examining {method} ({len(model_probes)} weight layers)")
-        results[method] = _examine_method(model, method, batch, labels, seed, from_logits, loss)
-    return DoctorReport(model.name, tuple(np.shape(batch)), results, recommend(results),
-                        _cannot_judge(model, model_probes), dict(THRESHOLDS), notes,
+            progress(f"examining {method}")
+        result, records = _examine_method(model, method, batch, seed, measure_fn, merges)
+        results[method] = result
+        auto_records = records if method == "auto" else auto_records
+    unstable = _unstable_rules(auto_records)
+    if unstable:
+        notes.append(_drift_note(unstable, "lsuv" in results))
+    prefer_data = len(unstable) >= UNSTABLE_KERNELS
+    measured = layers_of(results[next(iter(results))])
+    return DoctorReport(model.name, _batch_shape(batch), results, recommend(results, prefer_data=prefer_data),
+                        _cannot_judge(model, measured), dict(THRESHOLDS), notes,
                         recommend(results, data_free=True))
 
 
-def recommend(results, data_free=False):
+def _batch_shape(batch):
+    shapes = [tuple(np.shape(x)) for x in keras.tree.flatten(batch)]
+    return shapes[0] if len(shapes) == 1 else tuple(shapes)
+
+
+def _measurement(model, batch, labels, seed, notes):
+    """(`model -> (rows, forward, backward)`, `result -> measured layers`) for this model,
+    appending to `notes` what was measured how."""
+    model_probes = _functional_probes(model)
+    output_shape = tuple(model.outputs[0].shape) if model_probes and len(model.outputs) == 1 else ()
+    if model_probes is not None and len(output_shape) == 2 and getattr(model, "loss", None) is None:
+        classes = output_shape[1]
+        size = len(keras.tree.flatten(batch)[0])
+        labels = np.random.default_rng(seed).integers(0, classes, size) if labels is None else labels
+        loss = "squared_output" if classes == 1 else "cross_entropy"
+        from_logits = None  # decided by the last layer: logits (linear) or softmax probabilities
+        if loss == "squared_output":
+            notes.append("The output has one unit (a regressor): the gradients measured are those of the "
+                         "surrogate loss 0.5 * sum of squared outputs (d loss / d output = output), not of a "
+                         "one-class cross-entropy, whose gradient is zero everywhere.")
+        elif model_probes[-1].activation not in ("linear", "softmax"):
+            from_logits = True
+            notes.append(f"The output layer's activation is {model_probes[-1].activation}, neither linear nor "
+                         "softmax; its output was treated as logits for the cross-entropy.")
+        return ((lambda target: measure(target, batch, labels, model_probes, from_logits=from_logits, loss=loss)),
+                lambda result: [probe.weight_layer for probe in model_probes])
+    outputs = keras.tree.map_structure(keras.ops.convert_to_numpy, model(batch, training=False))
+    chosen = compiled_loss(model, outputs, seed) or surrogate_loss(outputs, seed, labels)
+    loss_fn, text = chosen
+    notes.append("Measured at every leaf weight layer (Dense, convolution, EinsumDense, embedding, recurrent "
+                 "layer; inside nested models and layers too) in the order the model calls them, each at its "
+                 f"own output; gradients of {text}.")
+    leaves = leaf_layers(model)
+    return (lambda target: measure_traced(target, batch, loss_fn)), lambda result: leaves
+
+
+def _functional_probes(model):
+    """The functional probes when the model is a graph of Dense/convolution layers (and
+    layers that hold no kernel), else None (then the traced measurement)."""
+    if not is_plain_graph(model):
+        return None
+    try:
+        return probes(model)
+    except UnsupportedModelError:
+        return None
+
+
+def _every_layer(model):
+    seen, found = set(), []
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            found.append(layer)
+    return found
+
+
+def _unstable_rules(records):
+    """(activation, drift per layer) of every kernel whose `auto` rule is an unstable fixed
+    point (`AutoRule`)."""
+    return [(record.activation, record.drift_per_layer) for record in records or ()
+            if record.drift_per_layer is not None]
+
+
+def _drift_note(unstable, compared_lsuv):
+    kinds = sorted({f"{name} (x{drift:.3g} per layer)" for name, drift in unstable})
+    advice = ("LSUV (Mishkin & Matas 2016) measures the drift on data and removes it; it is preferred "
+              "among methods with as few flags" if compared_lsuv else
+              "a data-driven fix (LSUV, Mishkin & Matas 2016: `initializers.lsuv(model, batch)`) measures "
+              "the drift on data and removes it")
+    kernels = "1 kernel meets" if len(unstable) == 1 else f"{len(unstable)} kernels meet"
+    return (f"`auto`: {kernels} activations whose unit fixed point of the mean-field "
+            f"length map is unstable: {', '.join(kinds)}. No data-free variance keeps such a net's signal "
+            f"over many layers (a deviation grows by that factor per layer); {advice}.")
+
+
+def recommend(results, data_free=False, prefer_data=False):
     """The recommended method among `results` (not "current"): the fewest flags, then the
     order of `PREFERENCE`, then the gains closest to 1; `data_free`: LSUV left out (the
-    best rule for code that cannot run a batch through the model). None if none."""
+    best rule for code that cannot run a batch through the model); `prefer_data`: LSUV
+    first among equals (a net whose activations drift under every data-free rule). None
+    if none."""
     excluded = ("current", "lsuv") if data_free else ("current",)
     candidates = [name for name in results if name not in excluded]
     if not candidates:
         return None
-    return min(candidates, key=lambda n: (len(results[n].flags), _rank(n), results[n].gain_error()))
+    rank = (lambda n: -1 if n == "lsuv" else _rank(n)) if prefer_data else _rank
+    return min(candidates, key=lambda n: (len(results[n].flags), rank(n), results[n].gain_error()))
 
 
-def _checked_probes(model):
-    """The model's probes, once the model is known to be one the doctor can measure."""
+def _check_supported(model):
     if not getattr(model, "built", False):
         raise UnsupportedModelError(f"Model '{model.name}' is not built; give it an input shape.",
                                     f"model={model.name}")
-    model_probes = probes(model)  # validates: weight layers in the model's own graph
     unsupported = unsupported_layers(model)
     if unsupported:
         raise UnsupportedModelError(
-            f"unsupported layer {unsupported[0]}: the doctor measures models whose weights are Dense "
-            f"and convolution kernels, normalization and PReLU (all unsupported: {', '.join(unsupported)}).",
-            f"model={model.name}")
-    return model_probes
+            f"unsupported layer {unsupported[0]}: the doctor measures models whose weights "
+            "initialize_weights knows (kernels, embeddings, recurrent cells; normalization, PReLU and "
+            f"LayerScale left alone) (all unsupported: {', '.join(unsupported)}).", f"model={model.name}")
 
 
-def _classes(model):
-    output_shape = tuple(model.outputs[0].shape) if getattr(model, "outputs", None) else ()
-    if len(output_shape) != 2:
-        raise UnsupportedModelError("The doctor measures gradients of a cross-entropy on a (batch, classes) "
-                                    "output.", f"output shape {output_shape}")
-    return output_shape[1]
-
-
-def _examine_method(model, method, batch, labels, seed, from_logits, loss):
-    """The `MethodResult` of one method, drawn on a copy ("current": the model itself)."""
-    target = model if method == "current" else _copy(model)
-    if method == "lsuv":
-        lsuv(target, batch, seed=seed, on_constant_output="skip")
-    elif method != "current":
-        initialize_weights(target, method, seed=seed)
-    layers, forward, backward = measure(target, batch, labels, from_logits=from_logits, loss=loss)
-    return MethodResult(method, layers, forward, backward, flags(layers, forward, backward))
-
-
-def _copy(model):
-    """A copy of the model with its own weights (the model itself stays untouched)."""
+def _examine_method(model, method, batch, seed, measure_fn, merges):
+    """(`MethodResult`, `initialize_weights` records or None) of one method, drawn on the
+    model itself and undone afterwards ("current": the model as given)."""
+    before = [keras.ops.convert_to_numpy(v) for v in model.weights]
+    records = None
     try:
-        copy = keras.models.clone_model(model)
-    except Exception as error:  # clone_model raises several types for custom models
-        raise UnsupportedModelError(f"The doctor draws candidate initializations on a copy of the model, "
-                                    f"and `keras.models.clone_model` cannot copy this one ({error}).",
-                                    f"model={model.name}") from None
-    copy.set_weights(model.get_weights())
-    return copy
+        if method == "lsuv":
+            lsuv(model, batch, seed=seed, on_constant_output="skip")
+        elif method != "current":
+            records = initialize_weights(model, method, seed=seed)
+        layers, forward, backward = measure_fn(model)
+        scales = merge_scales(model, batch) if merges else []
+    finally:
+        for variable, value in zip(model.weights, before):
+            variable.assign(value)
+    return MethodResult(method, layers, forward, backward, flags(layers, forward, backward), scales), records
 
 
-def _cannot_judge(model, model_probes):
+def _cannot_judge(model, measured):
     notes = ["Only initialization is examined: one batch, one draw per method; training dynamics "
              "(learning rate, optimizer, normalization at train time) are out of sight."]
-    hidden = [probe.weight_layer for probe in model_probes[:-1]]
+    hidden = measured[:-1]
     widths = [w for w in (getattr(layer, "units", None) or getattr(layer, "filters", None) for layer in hidden) if w]
     if widths and min(widths) < NARROW_WIDTH:
         notes.append(f"Narrow layers (the narrowest hidden weight layer has {min(widths)} units or channels, "
                      f"< {NARROW_WIDTH}): the signal of a deep narrow net drifts from draw to draw (Hanin & "
                      "Rolnick 2018), so one draw's gains can differ from another's by 10x or more; rerun "
                      "with other seeds to see the spread.")
-    kinds = {type(layer).__name__ for layer in model.layers}
+    kinds = {type(layer).__name__ for layer in _every_layer(model)}
     if kinds & {"BatchNormalization", "SyncBatchNormalization"}:
         notes.append("BatchNormalization is measured in inference mode (at initialization its moving "
                      "statistics make it the identity); in training it divides every batch by its own "
                      "std, which rescues a badly scaled branch in the forward pass. The signals here are "
                      "what the weights alone do.")
-    if kinds & {"Add", "Concatenate", "Multiply", "Average"}:
-        notes.append("Residual and merged branches: the signal is read at weight layers only; how a "
-                     "branch's scale combines with its shortcut (and e.g. zero-init of the last layer "
-                     "of a residual branch, Fixup) is not judged.")
+    if "LayerScale" in kinds:
+        notes.append("LayerScale (ConvNeXt) multiplies every residual branch by per-channel scales set by "
+                     "the architecture (1e-6 at initialization, Touvron et al. 2021): the branches' last "
+                     "weight layers get gradients that much smaller by design, and the backward gain, which "
+                     "compares such a layer with the first, is dominated by it; read the per-layer table.")
+    if kinds & {"Concatenate", "Multiply", "Average"}:
+        notes.append("Merges other than Add (Concatenate, Multiply, Average): the signal is read at weight "
+                     "layers only; how the merged branches' scales compare is not judged.")
+    if kinds & {"TransformerEncoder", "TransformerDecoder"} or any(
+            isinstance(layer, keras.layers.MultiHeadAttention) for layer in _every_layer(model)):
+        notes.append("Residual sums written as `x + y` inside a layer's code (transformer blocks) are not "
+                     "Add layers: their branch-to-shortcut scales are not reported, only Add layers'.")
     return notes
 
 
 def _has_batch_norm(model):
-    return any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers)
+    return any(isinstance(layer, keras.layers.BatchNormalization) for layer in _every_layer(model))
 
 
 def _rank(method):

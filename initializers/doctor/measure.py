@@ -11,6 +11,7 @@ from initializers._fans import compute_fans, layer_fans
 from initializers.diagnostics.gradients import autodiff_gradients
 from initializers.diagnostics.probing import layer_activations, probes
 from initializers.diagnostics.statistics import SATURATION_RULES
+from initializers.diagnostics.tracing import measured_weight, trace, traced_gradients
 
 
 @dataclasses.dataclass
@@ -87,13 +88,16 @@ def target_stds(fan_in, fan_out):
 def measure(model, inputs, labels, model_probes=None, from_logits=None, loss="cross_entropy"):
     """`LayerMeasurement`s of every weight layer, in forward order, and the whole-net gains.
 
-    One forward pass gives every probed signal; one backward pass (the backend's autodiff)
-    every back-propagated and weight gradient, of the cross-entropy with `labels` or,
-    with `loss="squared_output"`, of a regressor's surrogate (`autodiff_gradients`).
+    For a functional or Sequential model whose weight layers are Dense and convolution
+    layers of its own graph. One forward pass gives every probed signal; one backward
+    pass (the backend's autodiff) every back-propagated and weight gradient, of the
+    cross-entropy with `labels` or, with `loss="squared_output"`, of a regressor's
+    surrogate (`autodiff_gradients`). Other models: `measure_traced`.
 
     Returns:
         `(layers, forward_gain, backward_gain)`: forward gain = RMS of the last hidden
-        weight layer's signal over the first weight layer's; backward gain = RMS of the
+        weight layer's signal over the first weight layer's (embeddings left out: the
+        first is the first kernel that reads them); backward gain = RMS of the
         back-propagated gradient at the first weight layer over the last hidden one's.
         The output layer is left out of the gains (its output is logits, on another
         scale by design: with He's init a linear output layer has twice the second
@@ -104,32 +108,77 @@ def measure(model, inputs, labels, model_probes=None, from_logits=None, loss="cr
     signals = layer_activations(model, inputs, model_probes)
     backprop, weight_gradients = autodiff_gradients(model, inputs, labels, from_logits=from_logits, loss=loss)
     layers = [_measure_layer(*values) for values in zip(model_probes, signals, backprop, weight_gradients)]
+    return (layers, *_gains(layers))
+
+
+def measure_traced(model, inputs, loss_of_outputs):
+    """`measure` for any model (nested, subclassed, with attention, embeddings or recurrent
+    layers, any inputs and outputs), at its leaf weight layers in call order
+    (`diagnostics.tracing`), each at its own output; `loss_of_outputs(outputs)` is the
+    summed loss whose gradients are measured."""
+    layers, signals, _ = trace(model, inputs)
+    if not layers:
+        raise ValueError(f"Model '{model.name}' called no weight layer on the batch. Received: model={model.name}")
+    weights = [measured_weight(layer) for layer in layers]
+    gradients, weight_gradients = traced_gradients(model, inputs, layers, [np.shape(s) for s in signals],
+                                                   loss_of_outputs, [variable for _, variable, _ in weights])
+    n = len(signals[0]) if np.ndim(signals[0]) else 1
+    rows = [_row(layer, _own_activation(layer), name, variable, fans, signal, gradient, weight_gradient / n)
+            for layer, (name, variable, fans), signal, gradient, weight_gradient
+            in zip(layers, weights, signals, gradients, weight_gradients)]
+    return (rows, *_gains(rows))
+
+
+def _gains(layers):
+    # Embedding tables are the net's input, not a layer the signal passes: the gains start
+    # at the first kernel that reads them.
+    kernels = [row for row in layers if not row.kind.endswith("Embedding")] or layers
+    layers = kernels if len(kernels) >= 2 or len(layers) < 2 else layers
     first, last = layers[0], layers[-2] if len(layers) >= 2 else layers[-1]
     forward = last.signal_rms / first.signal_rms if first.signal_rms > 0 else math.inf
     backward = first.gradient_rms / last.gradient_rms if last.gradient_rms > 0 else 0.0
-    return layers, forward, backward
+    return forward, backward
+
+
+def _own_activation(layer):
+    function = getattr(layer, "activation", None)
+    return getattr(function, "__name__", "linear") if function is not None else "linear"
 
 
 def _measure_layer(probe, signal, gradient, weight_gradient):
     """The `LayerMeasurement` of one probed weight layer from its signal and gradients."""
     layer = probe.weight_layer
     name = "pointwise_kernel" if hasattr(layer, "pointwise_kernel") else "kernel"
-    fans = layer_fans(layer)[name]
-    kernel = keras.ops.convert_to_numpy(getattr(layer, name))
+    return _row(layer, probe.activation, name, getattr(layer, name), layer_fans(layer)[name], signal,
+                gradient, weight_gradient)
+
+
+def _row(layer, activation, weight_name, variable, fans, signal, gradient, weight_gradient):
+    kernel = keras.ops.convert_to_numpy(variable)
     mean, second = _moments(signal)
-    rule = SATURATION_RULES.get(probe.activation)
+    rule = SATURATION_RULES.get(activation)
+    embedding = weight_name == "embeddings" or fans.fan_in == 1
     return LayerMeasurement(
-        layer=layer.name, kind=type(layer).__name__, activation=probe.activation,
+        layer=layer.name, kind=type(layer).__name__, activation=activation,
         fan_in=fans.fan_in, fan_out=fans.fan_out, kernel_std=float(np.std(kernel)),
         target_std=target_stds(fans.fan_in, fans.fan_out),
         signal_mean=mean, signal_std=math.sqrt(max(second - mean * mean, 0.0)),
         signal_rms=math.sqrt(second),
-        dead_fraction=_dead_fraction(signal) if probe.activation in RELU_FAMILY else None,
-        saturated_fraction=(float(rule(signal).mean()) if rule is not None and probe.activation != "relu"
+        dead_fraction=_dead_fraction(signal) if activation in RELU_FAMILY else None,
+        saturated_fraction=(float(rule(signal).mean()) if rule is not None and activation != "relu"
                             else None),
         gradient_rms=math.sqrt(_moments(gradient)[1]),
         weight_gradient_norm=float(np.linalg.norm(weight_gradient)),
-        shape_fan_in=compute_fans(kernel.shape).fan_in, real_tap_fraction=real_tap_fraction(layer))
+        # A lookup table has no shape-based fan to get wrong.
+        shape_fan_in=fans.fan_in if embedding else compute_fans(kernel.shape).fan_in,
+        real_tap_fraction=_tap_fraction(layer))
 
 
-__all__ = ["LayerMeasurement", "measure", "real_tap_fraction", "target_stds"]
+def _tap_fraction(layer):
+    try:
+        return real_tap_fraction(layer) if hasattr(layer, "kernel_size") else 1.0
+    except (AttributeError, ValueError):  # a layer never called on a symbolic input (subclassed model)
+        return 1.0
+
+
+__all__ = ["LayerMeasurement", "measure", "measure_traced", "real_tap_fraction", "target_stds"]

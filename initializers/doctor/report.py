@@ -19,6 +19,7 @@ class MethodResult:
     forward_gain: float
     backward_gain: float
     flags: list
+    merges: list = dataclasses.field(default_factory=list)  # `diagnostics.tracing.merge_scales`
 
     def gain_error(self):
         """How far the forward and backward gains are from 1, on a log scale."""
@@ -51,7 +52,8 @@ class DoctorReport:
                 "flagged": bool(self.flags), "thresholds": self.thresholds, "cannot_judge": self.cannot_judge,
                 "notes": self.notes,
                 "methods": {name: {"forward_gain": r.forward_gain, "backward_gain": r.backward_gain,
-                                   "flags": r.flags, "layers": [row.as_dict() for row in r.layers]}
+                                   "flags": r.flags, "layers": [row.as_dict() for row in r.layers],
+                                   "merges": r.merges}
                             for name, r in self.results.items()}}
 
     def to_json(self, path=None):
@@ -63,9 +65,9 @@ class DoctorReport:
     def to_markdown(self):
         lines = [f"# Init doctor: {self.model}", "",
                  f"Batch of shape {tuple(self.batch_shape)}; every weight layer in forward order; each "
-                 "candidate initialization drawn on a copy of the model.", ""]
+                 "candidate initialization drawn on the model, measured, and undone.", ""]
         lines += self._findings_lines() + self._recommendation_lines() + self._comparison_lines()
-        lines += self._per_layer_lines()
+        lines += self._per_layer_lines() + self._merge_lines()
         lines += ["", "## Thresholds", ""] + [f"- {key}: {value}" for key, value in self.thresholds.items()]
         lines += ["", "## What the doctor cannot judge", ""] + [f"- {note}" for note in self.cannot_judge]
         if self.notes:
@@ -127,6 +129,23 @@ class DoctorReport:
             lines.append(f"| {row.layer} | {row.activation} | {row.fan_in} | {row.fan_out} | "
                          f"{row.kernel_std:.3g} | {row.target_std['he']:.3g} / {row.target_std['glorot']:.3g} | "
                          + " | ".join(cells) + " |")
+        return lines
+
+    def _merge_lines(self):
+        """Per residual merge (Add): the branch's RMS over its shortcut's, as given and for the
+        recommended method."""
+        shown = [name for name in ("current", self.recommended) if name in self.results]
+        if not shown or not self.results[shown[0]].merges:
+            return []
+        lines = ["", f"## Residual merges ({' vs '.join(shown)})", "",
+                 "Branch RMS / shortcut RMS at every two-input Add (Fixup and SkipInit start it near 0: "
+                 "each block near the identity; about 1: every block doubles the variance).", "",
+                 "| merge | " + " | ".join(f"branch / shortcut ({n})" for n in shown) + " | branch told by |",
+                 "|---" * (2 + len(shown)) + "|"]
+        for index, merge in enumerate(self.results[shown[0]].merges):
+            cells = [f"{self.results[n].merges[index]['ratio']:.3g}" if index < len(self.results[n].merges)
+                     else "-" for n in shown]
+            lines.append(f"| {merge['merge']} | " + " | ".join(cells) + f" | {merge['branch_from']} |")
         return lines
 
     def plot(self, path=None):
