@@ -150,3 +150,15 @@ def is_plain_graph(model):
     return all(not isinstance(layer, keras.Model)
                and (not layer.weights or isinstance(layer, WEIGHT_LAYER_TYPES) or leaves_alone(layer))
                for layer in model.layers)
+
+
+def weight_label(model, layer, variable):
+    """How records and reports name a weight's layer: its name, with the layers it sits in
+    where it is not at the top (a MultiHeadAttention's "block0_attention/query", a nested
+    model's "inner/dense"): the variable's path without the weight's name and without the
+    model's own name (which a Sequential model puts first)."""
+    path = getattr(variable, "path", "") or ""
+    if "/" not in path:
+        return layer.name
+    label = path.rsplit("/", 1)[0]
+    return label[len(model.name) + 1:] if label.startswith(model.name + "/") else label

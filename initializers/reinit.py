@@ -13,11 +13,11 @@ from initializers._per_layer import fresh_initializer
 from initializers._registry import get
 from initializers._table import RecordTable
 from initializers._weights import (
-    LEFT_UNCHANGED,
     initialized_layers,
     is_tied_embedding,
     leaves_alone,
     own_weights,
+    weight_label,
     weight_specs,
 )
 from initializers.auto import auto_initializer, auto_rule
@@ -359,7 +359,7 @@ def _draw_layer(model, layer, prototype, bias_prototype, embedding_choice, seed,
                 rule = (rule + "; " if rule else "") + f"x 1/sqrt({branches}): ends a residual branch (GPT-2)"
         assignments.append((variable, value))
         records.append(LayerInitRecord(
-            layer=layer.name, weight=spec.name, shape=tuple(variable.shape),
+            layer=weight_label(model, layer, variable), weight=spec.name, shape=tuple(variable.shape),
             fan_in=spec.fans.fan_in, fan_out=spec.fans.fan_out, activation=activation,
             decided_by=decided_by, method=_method_name(initializer), target_std=target_std,
             std=float(np.std(ops.convert_to_numpy(value))), rule=rule, drift_per_layer=drift))

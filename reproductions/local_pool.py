@@ -16,7 +16,6 @@ run it was running, and the other workers' runs go on undisturbed.
 import collections
 import multiprocessing
 import multiprocessing.connection
-import os
 import signal
 
 from reproductions import run_folder, worker

@@ -65,6 +65,23 @@ assert report.recommended == "he"
 from initializers.doctor.gains import initialization_gains
 gains = initialization_gains(lambda: models.PlainNet(8, 1 / 64, (16, 16, 1), 4, stem="small_images"), draws=2)
 assert len(gains["forward"].per_draw) == 2 and gains["forward"].median > 0
+# Models people build today (issue 18), read by the traced route (taps inside the calls).
+from initializers.diagnostics.tracing import random_inputs
+from initializers.doctor.measure import measure_traced
+transformer = models.TransformerClassifier(vocabulary_size=50, sequence_length=8, width=16, heads=2, blocks=1,
+                                           classes=3)
+print(initializers.initialize_weights(transformer, "auto", seed=0, depth_scaled_residuals=True))
+tokens = random_inputs(transformer, 4, seed=0)
+assert any(r.status == "converged" for r in initializers.lsuv(transformer, tokens, seed=0))
+report = examine(transformer, tokens, methods=("current", "auto"))
+assert all(0 < r.forward_gain < float("inf") and r.merges for r in report.results.values())
+recurrent = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4), keras.layers.Dense(2)])
+initializers.initialize_weights(recurrent, "auto", seed=0)
+assert examine(recurrent, methods=("current", "auto")).results["auto"].backward_gain > 0
+loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum")
+rows, _, _ = measure_traced(mlp, x[:10], lambda outputs: loss(y[:10], outputs))
+for row, gradient in zip(rows, by_autodiff[0]):
+    assert abs(row.gradient_rms - float(np.sqrt(np.mean(gradient ** 2)))) <= 1e-4 * row.gradient_rms
 assert sys.modules["tensorflow"] is None, "tensorflow was imported"
 """
 

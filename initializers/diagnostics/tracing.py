@@ -195,7 +195,8 @@ def _ends_in_weights(tensor):
     history = getattr(tensor, "_keras_history", None)
     while history is not None:
         operation = history.operation
-        if _is_leaf_type(operation) or isinstance(operation, keras.layers.MultiHeadAttention):
+        if isinstance(operation, keras.layers.MultiHeadAttention) or (
+                _is_leaf_type(operation) and not hasattr(operation, "input_dim")):  # not an embedding
             return True
         if not isinstance(operation, PASS_THROUGH_LAYERS):
             return False
@@ -229,7 +230,7 @@ def merge_scales(model, inputs):
         in call order ("branch_from": "graph" when the graph showed which input is the
         branch, "order" when the last input was taken).
     """
-    adds = [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.Add)]
+    adds = [layer for layer in every_layer(model) if isinstance(layer, keras.layers.Add)]
     found = {}
 
     def record(index, output, inputs_of_call):
@@ -248,7 +249,8 @@ def merge_scales(model, inputs):
     return rows
 
 
-def _all_layers(model):
+def every_layer(model):
+    """`model` and every layer inside it (nested models, layers' sublayers), each once."""
     seen, found = set(), []
     for layer in walk_layers(model):
         for inner in layer._flatten_layers(include_self=True, recursive=True):

@@ -8,6 +8,7 @@ from initializers._weights import is_plain_graph
 from initializers.diagnostics.probing import probes
 from initializers.diagnostics.tracing import (
     compiled_loss,
+    every_layer,
     leaf_layers,
     merge_scales,
     random_inputs,
@@ -82,7 +83,7 @@ def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=No
             methods = tuple(m for m in methods if m != "lsuv")
             notes.append("LSUV was not compared by default (the model has BatchNormalization, which "
                          "makes LSUV's scales moot at train time); ask for it with methods/--methods.")
-    merges = any(isinstance(layer, keras.layers.Add) for layer in _every_layer(model))
+    merges = any(isinstance(layer, keras.layers.Add) for layer in every_layer(model))
     results, auto_records = {}, None
     for method in methods:
         if progress:
@@ -97,7 +98,7 @@ def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=No
     measured = layers_of(results[next(iter(results))])
     return DoctorReport(model.name, _batch_shape(batch), results, recommend(results, prefer_data=prefer_data),
                         _cannot_judge(model, measured), dict(THRESHOLDS), notes,
-                        recommend(results, data_free=True))
+                        recommend(results, data_free=True), prefer_data and "lsuv" in results)
 
 
 def _batch_shape(batch):
@@ -145,15 +146,6 @@ def _functional_probes(model):
         return probes(model)
     except UnsupportedModelError:
         return None
-
-
-def _every_layer(model):
-    seen, found = set(), []
-    for layer in model._flatten_layers(include_self=True, recursive=True):
-        if id(layer) not in seen:
-            seen.add(id(layer))
-            found.append(layer)
-    return found
 
 
 def _unstable_rules(records):
@@ -229,7 +221,7 @@ def _cannot_judge(model, measured):
                      f"< {NARROW_WIDTH}): the signal of a deep narrow net drifts from draw to draw (Hanin & "
                      "Rolnick 2018), so one draw's gains can differ from another's by 10x or more; rerun "
                      "with other seeds to see the spread.")
-    kinds = {type(layer).__name__ for layer in _every_layer(model)}
+    kinds = {type(layer).__name__ for layer in every_layer(model)}
     if kinds & {"BatchNormalization", "SyncBatchNormalization"}:
         notes.append("BatchNormalization is measured in inference mode (at initialization its moving "
                      "statistics make it the identity); in training it divides every batch by its own "
@@ -244,14 +236,14 @@ def _cannot_judge(model, measured):
         notes.append("Merges other than Add (Concatenate, Multiply, Average): the signal is read at weight "
                      "layers only; how the merged branches' scales compare is not judged.")
     if kinds & {"TransformerEncoder", "TransformerDecoder"} or any(
-            isinstance(layer, keras.layers.MultiHeadAttention) for layer in _every_layer(model)):
+            isinstance(layer, keras.layers.MultiHeadAttention) for layer in every_layer(model)):
         notes.append("Residual sums written as `x + y` inside a layer's code (transformer blocks) are not "
                      "Add layers: their branch-to-shortcut scales are not reported, only Add layers'.")
     return notes
 
 
 def _has_batch_norm(model):
-    return any(isinstance(layer, keras.layers.BatchNormalization) for layer in _every_layer(model))
+    return any(isinstance(layer, keras.layers.BatchNormalization) for layer in every_layer(model))
 
 
 def _rank(method):

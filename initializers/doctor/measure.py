@@ -8,6 +8,7 @@ import numpy as np
 
 from initializers._activations import RELU_FAMILY
 from initializers._fans import compute_fans, layer_fans
+from initializers._weights import weight_label
 from initializers.diagnostics.gradients import autodiff_gradients
 from initializers.diagnostics.probing import layer_activations, probes
 from initializers.diagnostics.statistics import SATURATION_RULES
@@ -123,7 +124,8 @@ def measure_traced(model, inputs, loss_of_outputs):
     gradients, weight_gradients = traced_gradients(model, inputs, layers, [np.shape(s) for s in signals],
                                                    loss_of_outputs, [variable for _, variable, _ in weights])
     n = len(signals[0]) if np.ndim(signals[0]) else 1
-    rows = [_row(layer, _own_activation(layer), name, variable, fans, signal, gradient, weight_gradient / n)
+    rows = [_row(layer, _own_activation(layer), name, variable, fans, signal, gradient, weight_gradient / n,
+                 label=weight_label(model, layer, variable))
             for layer, (name, variable, fans), signal, gradient, weight_gradient
             in zip(layers, weights, signals, gradients, weight_gradients)]
     return (rows, *_gains(rows))
@@ -153,13 +155,13 @@ def _measure_layer(probe, signal, gradient, weight_gradient):
                 gradient, weight_gradient)
 
 
-def _row(layer, activation, weight_name, variable, fans, signal, gradient, weight_gradient):
+def _row(layer, activation, weight_name, variable, fans, signal, gradient, weight_gradient, label=None):
     kernel = keras.ops.convert_to_numpy(variable)
     mean, second = _moments(signal)
     rule = SATURATION_RULES.get(activation)
     embedding = weight_name == "embeddings" or fans.fan_in == 1
     return LayerMeasurement(
-        layer=layer.name, kind=type(layer).__name__, activation=activation,
+        layer=label or layer.name, kind=type(layer).__name__, activation=activation,
         fan_in=fans.fan_in, fan_out=fans.fan_out, kernel_std=float(np.std(kernel)),
         target_std=target_stds(fans.fan_in, fans.fan_out),
         signal_mean=mean, signal_std=math.sqrt(max(second - mean * mean, 0.0)),

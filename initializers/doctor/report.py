@@ -39,6 +39,7 @@ class DoctorReport:
     thresholds: dict
     notes: list = dataclasses.field(default_factory=list)
     recommended_data_free: str | None = None  # the best rule that needs no data (not LSUV)
+    prefers_data: bool = False  # LSUV first among equals: `auto`'s records announce drift
 
     @property
     def flags(self):
@@ -93,8 +94,10 @@ class DoctorReport:
     def _recommendation_lines(self):
         lines = []
         if self.recommended:
-            lines += [f"**Recommended:** `{self.recommended}` (the fewest flags; among equals a data-free "
-                      "rule before LSUV, He first; then gains closest to 1).", ""]
+            order = ("LSUV first, since no data-free rule keeps this net's activations (see the notes)"
+                     if self.prefers_data else "a data-free rule before LSUV, He first")
+            lines += [f"**Recommended:** `{self.recommended}` (the fewest flags; among equals {order}; then "
+                      "gains closest to 1).", ""]
         if self.recommended_data_free and self.recommended_data_free != self.recommended:
             best = self.results[self.recommended_data_free]
             kinds = ", ".join(sorted({f["kind"] for f in best.flags})) or "nothing"
