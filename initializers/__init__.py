@@ -30,7 +30,7 @@ from initializers.errors import (
     UnsupportedModelError,
 )
 from initializers.lsuv import LSUVRecord, LSUVRecords, lsuv, lsuv_options
-from initializers.orthogonal import DeltaOrthogonal, Orthogonal, gain
+from initializers.orthogonal import ConvolutionOrthogonal, DeltaOrthogonal, Orthogonal, gain
 from initializers.reinit import (
     InitializationRecords,
     LayerInitRecord,
@@ -55,6 +55,7 @@ from initializers.variance_scaling import (
 __all__ = [
     "ActivationSource",
     "AutoRule",
+    "ConvolutionOrthogonal",
     "DeltaOrthogonal",
     "Fans",
     "GlorotNormal",

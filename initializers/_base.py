@@ -49,6 +49,13 @@ def validate_seed(seed):
     return operator.index(seed)
 
 
+def derived_seed(seed, *stream):
+    """A seed derived from `seed` and the integers of `stream`, distinct and reproducible
+    per (seed, *stream) (numpy's `SeedSequence`), within every backend's range."""
+    entropy = [validate_seed(seed), *(operator.index(s) for s in stream)]
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0]) % MAX_SEED
+
+
 def validate_real(name, value, *, positive=False):
     """Returns `value` as a finite Python float (numpy scalars included), else raises.
 

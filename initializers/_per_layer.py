@@ -19,7 +19,7 @@ import random
 
 import numpy as np
 
-from initializers._base import MAX_SEED, validate_seed
+from initializers._base import MAX_SEED, derived_seed
 from initializers._registry import get
 
 
@@ -32,8 +32,7 @@ def layer_seed(seed, index, stream=0):
     """
     if seed is None:
         return random.randint(0, MAX_SEED)
-    entropy = [validate_seed(seed), index] + ([stream] if stream else [])
-    return int(np.random.SeedSequence(entropy).generate_state(1)[0]) % MAX_SEED
+    return derived_seed(seed, index, *([stream] if stream else []))
 
 
 def fresh_initializer(prototype, index, seed=None, stream=0):

@@ -11,7 +11,7 @@ The prefix removes all ambiguity: `"he_normal"` is always ours (untruncated), an
 import keras
 
 from initializers.errors import UnknownInitializerError
-from initializers.orthogonal import DeltaOrthogonal, Orthogonal
+from initializers.orthogonal import ConvolutionOrthogonal, DeltaOrthogonal, Orthogonal
 from initializers.variance_scaling import (
     GlorotNormal,
     GlorotUniform,
@@ -36,6 +36,7 @@ INITIALIZER_CLASSES = (
     VarianceScaling,
     Orthogonal,
     DeltaOrthogonal,
+    ConvolutionOrthogonal,
 )
 
 _SNAKE_NAMES = {
@@ -49,6 +50,7 @@ _SNAKE_NAMES = {
     VarianceScaling: "variance_scaling",
     Orthogonal: "orthogonal",
     DeltaOrthogonal: "delta_orthogonal",
+    ConvolutionOrthogonal: "convolution_orthogonal",
 }
 
 # Short names. "glorot" is the paper's normalized init (Eq. 16), which is uniform.

@@ -152,13 +152,17 @@ def is_plain_graph(model):
                for layer in model.layers)
 
 
-def weight_label(model, layer, variable):
-    """How records and reports name a weight's layer: its name, with the layers it sits in
-    where it is not at the top (a MultiHeadAttention's "block0_attention/query", a nested
-    model's "inner/dense"): the variable's path without the weight's name and without the
-    model's own name (which a Sequential model puts first)."""
-    path = getattr(variable, "path", "") or ""
-    if "/" not in path:
-        return layer.name
-    label = path.rsplit("/", 1)[0]
-    return label[len(model.name) + 1:] if label.startswith(model.name + "/") else label
+def weight_labels(model, layers):
+    """{id(layer): how records and reports name it}: its name where no other of `layers`
+    has it, else its path in the model ("block0_attention/query", "block1_attention/query":
+    the path of its first weight without the weight's name and without the model's own
+    name, which a Sequential model puts first)."""
+    counts = {}
+    for layer in layers:
+        counts[layer.name] = counts.get(layer.name, 0) + 1
+    labels = {}
+    for layer in layers:
+        path = layer.weights[0].path if counts[layer.name] > 1 and layer.weights else ""
+        label = path.rsplit("/", 1)[0] if "/" in path else layer.name
+        labels[id(layer)] = label[len(model.name) + 1:] if label.startswith(model.name + "/") else label
+    return labels

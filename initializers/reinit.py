@@ -17,7 +17,7 @@ from initializers._weights import (
     is_tied_embedding,
     leaves_alone,
     own_weights,
-    weight_label,
+    weight_labels,
     weight_specs,
 )
 from initializers.auto import auto_initializer, auto_rule
@@ -245,17 +245,19 @@ def initialize_weights(model, method="he", *, seed=None, bias=0.0, embeddings=No
             "feeding an Add, a MultiHeadAttention's output projection, a KerasHub block's "
             "feedforward output).", f"model={model.name}")
     residual_scale = 1.0 / math.sqrt(len(branch_ends)) if branch_ends else 1.0
-    tied = [layer for layer in initialized_layers(model) if is_tied_embedding(layer)]
+    layers = initialized_layers(model)
+    labels = weight_labels(model, layers)
+    tied = [layer for layer in layers if is_tied_embedding(layer)]
     embedding_std = 1.0 / math.sqrt(int(tied[0].output_dim)) if tied else EMBEDDING_STD
     # 1. Draw everything and check everything; the model is not touched yet.
     assignments, records, handled = [], InitializationRecords(), set()
     for layer in walk_layers(model):
         if leaves_alone(layer):
             handled.update(id(v) for v in layer.weights)
-    for layer in initialized_layers(model):
+    for layer in layers:
         layer_assignments = _draw_layer(
             model, layer, prototype, bias_prototype, (embedding_prototype, embedding_std, bool(tied)), seed,
-            records, residual_scale if id(layer) in branch_ends else None, len(branch_ends))
+            records, residual_scale if id(layer) in branch_ends else None, len(branch_ends), labels[id(layer)])
         assignments += layer_assignments
         handled.update(id(variable) for variable, _ in layer_assignments)
     _check_everything_handled(model, records, handled, skip_unsupported)
@@ -321,7 +323,7 @@ def _is_keras_name(name):
 
 
 def _draw_layer(model, layer, prototype, bias_prototype, embedding_choice, seed, records,
-                residual_scale, branches):
+                residual_scale, branches, label):
     """[(variable, new value)] of one layer's weights; appends one record per non-bias
     weight to `records` (whose length numbers the weights, for their seeds).
     `embedding_choice`: (the `embeddings` initializer or None, the rule's std, tied)."""
@@ -359,7 +361,7 @@ def _draw_layer(model, layer, prototype, bias_prototype, embedding_choice, seed,
                 rule = (rule + "; " if rule else "") + f"x 1/sqrt({branches}): ends a residual branch (GPT-2)"
         assignments.append((variable, value))
         records.append(LayerInitRecord(
-            layer=weight_label(model, layer, variable), weight=spec.name, shape=tuple(variable.shape),
+            layer=label, weight=spec.name, shape=tuple(variable.shape),
             fan_in=spec.fans.fan_in, fan_out=spec.fans.fan_out, activation=activation,
             decided_by=decided_by, method=_method_name(initializer), target_std=target_std,
             std=float(np.std(ops.convert_to_numpy(value))), rule=rule, drift_per_layer=drift))

@@ -9,6 +9,7 @@ import pytest
 
 import initializers
 from initializers import (
+    ConvolutionOrthogonal,
     DeltaOrthogonal,
     GlorotNormal,
     GlorotUniform,
@@ -165,6 +166,39 @@ def test_delta_orthogonal_errors(shape, message):
         DeltaOrthogonal()(shape)
 
 
+def _circular_convolution_matrix(kernel, size):
+    """The matrix of Keras's convolution (cross-correlation) of a (size,)*d x c_in signal with
+    `kernel` under circular padding, rows = outputs, as numpy."""
+    spatial, (c_in, c_out) = kernel.shape[:-2], kernel.shape[-2:]
+    positions = list(np.ndindex(*(size,) * len(spatial)))
+    index = {p: i for i, p in enumerate(positions)}
+    matrix = np.zeros((len(positions) * c_out, len(positions) * c_in))
+    for p in positions:
+        for tap in np.ndindex(*spatial):
+            q = tuple((a + b) % size for a, b in zip(p, tap))
+            matrix[index[p] * c_out:(index[p] + 1) * c_out, index[q] * c_in:(index[q] + 1) * c_in] += kernel[tap].T
+    return matrix
+
+
+@pytest.mark.parametrize("shape", [(3, 3, 4, 4), (4, 4, 4, 4), (5, 5, 3, 3), (3, 6, 6), (3, 3, 2, 4), (2, 3, 4, 4)])
+def test_convolution_orthogonal_is_an_isometry_under_circular_padding(shape):
+    # Xiao et al. 2018, Sec. 3.1: every tap non-zero, yet the convolution preserves norms.
+    kernel = _draw(ConvolutionOrthogonal(seed=1), shape).astype(np.float64)
+    operator = _circular_convolution_matrix(kernel, size=6)
+    np.testing.assert_allclose(operator.T @ operator, np.eye(operator.shape[1]), atol=2e-5)
+    wide = _draw(ConvolutionOrthogonal(seed=1), (3, 3, 16, 16))
+    assert np.all(np.linalg.norm(wide, axis=(2, 3)) > 0.1)  # every tap used: not a delta
+    gained = _draw(ConvolutionOrthogonal(gain=1.5, seed=1), shape)
+    np.testing.assert_allclose(gained, 1.5 * kernel, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape, message", [((3, 3, 8, 4), "in_channels <= out_channels"),
+                                            ((16, 16), "convolution kernel")])
+def test_convolution_orthogonal_errors(shape, message):
+    with pytest.raises(ValueError, match=message):
+        ConvolutionOrthogonal()(shape)
+
+
 ALL_INSTANCES = [
     HeNormal(mode="fan_out", negative_slope=0.1, truncated=True, seed=4),
     HeUniform(mode="fan_out", negative_slope=0.1, seed=4),
@@ -175,6 +209,7 @@ ALL_INSTANCES = [
     StandardUniform(seed=4),
     Orthogonal(gain=2.0, seed=4),
     DeltaOrthogonal(gain=2.0, seed=4),
+    ConvolutionOrthogonal(gain=2.0, seed=4),
 ]
 CONV_SHAPE = (3, 3, 8, 16)
 
@@ -246,6 +281,7 @@ def test_keras_file_round_trip(initializer, tmp_path):
         ("StandardUniform", StandardUniform),
         ("orthogonal", Orthogonal),
         ("delta_orthogonal", DeltaOrthogonal),
+        ("convolution_orthogonal", ConvolutionOrthogonal),
     ],
 )
 def test_get_by_name(name, cls):

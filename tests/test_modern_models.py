@@ -149,9 +149,9 @@ def test_auto_on_a_transformer_names_each_rule_and_fans_from_the_einsum():
     records = {(r.layer, r.weight): r for r in initialize_weights(model, "auto", seed=0)}
     embedding = records[("embedding", "embeddings")]
     assert embedding.fan_in == 1 and embedding.target_std == 1.0 and "embedding" in embedding.rule
-    query = records[("block0_attention/query", "kernel")]  # (32, 4, 8): contracts the model width
+    query = records[("query", "kernel")]  # (32, 4, 8): contracts the model width
     assert (query.fan_in, query.fan_out) == (32, 32) and query.method == "LecunNormal"
-    output = records[("block0_attention/attention_output", "kernel")]  # (4, 8, 32): contracts heads x head size
+    output = records[("attention_output", "kernel")]  # (4, 8, 32): contracts heads x head size
     assert (output.fan_in, output.fan_out) == (32, 32)
     gelu = records[("block0_feedforward_in", "kernel")]
     assert gelu.method == "VarianceScaling" and "unstable" in gelu.rule and gelu.drift_per_layer > 1.1
@@ -170,7 +170,7 @@ def test_orthogonal_einsum_kernel_is_orthogonal_between_contracted_and_other_axe
 
 def test_recurrent_cells_orthogonal_per_gate_forget_bias_kept():
     model = lstm_classifier()
-    records = {r.weight: r for r in initialize_weights(model, "auto", seed=0, bias=0.0) if r.layer == "lstm/lstm_cell"}
+    records = {r.weight: r for r in initialize_weights(model, "auto", seed=0, bias=0.0) if r.layer == "lstm_cell"}
     cell = model.get_layer("lstm").cell
     recurrent = _numpy(cell.recurrent_kernel)
     for gate in range(4):  # Saxe et al. 2014: each gate's (units x units) block orthogonal
@@ -187,10 +187,15 @@ def test_depth_scaled_residuals_scale_branch_ends_by_one_over_sqrt_n():
     model = transformer_classifier()
     plain = {r.layer: r for r in initialize_weights(model, "he", seed=0)}
     scaled = {r.layer: r for r in initialize_weights(model, "he", seed=0, depth_scaled_residuals=True)}
-    for layer in ("block0_attention/attention_output", "block0_feedforward_out"):  # the branch ends (N = 2)
+    for layer in ("attention_output", "block0_feedforward_out"):  # the two branch ends (N = 2)
         assert scaled[layer].target_std == pytest.approx(plain[layer].target_std / math.sqrt(2))
         assert "residual branch" in scaled[layer].rule
-    assert scaled["block0_attention/query"].target_std == plain["block0_attention/query"].target_std
+    assert scaled["query"].target_std == plain["query"].target_std
+    # Names that repeat in a model (every block's "query") are told apart by their path.
+    two_blocks = models.TransformerClassifier(vocabulary_size=50, sequence_length=8, width=16, heads=2, blocks=2)
+    labels = [r.layer for r in initialize_weights(two_blocks, "he", seed=0)]
+    assert "block0_attention/query" in labels and "block1_attention/query" in labels
+    assert "block0_feedforward_in" in labels
     with pytest.raises(ValueError, match="no kernel ends a residual branch"):
         initialize_weights(regressor(), "he", depth_scaled_residuals=True)
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from initializers._activations import RELU_FAMILY
 from initializers._fans import compute_fans, layer_fans
-from initializers._weights import weight_label
+from initializers._weights import weight_labels
 from initializers.diagnostics.gradients import autodiff_gradients
 from initializers.diagnostics.probing import layer_activations, probes
 from initializers.diagnostics.statistics import SATURATION_RULES
@@ -124,8 +124,9 @@ def measure_traced(model, inputs, loss_of_outputs):
     gradients, weight_gradients = traced_gradients(model, inputs, layers, [np.shape(s) for s in signals],
                                                    loss_of_outputs, [variable for _, variable, _ in weights])
     n = len(signals[0]) if np.ndim(signals[0]) else 1
+    labels = weight_labels(model, layers)
     rows = [_row(layer, _own_activation(layer), name, variable, fans, signal, gradient, weight_gradient / n,
-                 label=weight_label(model, layer, variable))
+                 label=labels[id(layer)])
             for layer, (name, variable, fans), signal, gradient, weight_gradient
             in zip(layers, weights, signals, gradients, weight_gradients)]
     return (rows, *_gains(rows))
