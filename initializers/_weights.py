@@ -8,6 +8,7 @@ package draws, each with its role and fans:
 | Dense, Conv*, Conv*Transpose, Depthwise, Separable | kernels | "kernel" | `layer_fans` |
 | EinsumDense (also inside MultiHeadAttention) | kernel | "kernel" | fan_in = product of the contracted axes, fan_out = of the others |
 | Embedding (KerasHub's ReversibleEmbedding, PositionEmbedding) | table | "embedding" | (1, output_dim): a lookup reads one row |
+| a layer with `kernel_slices` (stacked identical kernels) | kernel | "kernel", slice by slice | one slice's |
 | SimpleRNN/LSTM/GRU/ConvLSTM cells | kernel | "kernel", per gate | (input_dim x receptive field, units x receptive field) of one gate |
 | the same | recurrent_kernel | "recurrent_kernel", orthogonal per gate | (units, units) of one gate |
 | any of the above | bias | "bias" | - |
@@ -22,7 +23,7 @@ from typing import NamedTuple
 
 import keras
 
-from initializers._fans import WEIGHT_LAYER_TYPES, Fans, layer_fans
+from initializers._fans import WEIGHT_LAYER_TYPES, Fans, compute_fans, layer_fans
 from initializers._graph import NORMALIZATION_LAYERS, _is_graph_model, walk_layers
 
 LEFT_UNCHANGED = NORMALIZATION_LAYERS + (keras.layers.PReLU, keras.layers.Normalization)
@@ -51,6 +52,7 @@ class WeightSpec(NamedTuple):
     fans: Fans | None
     gates: int = 1
     in_axes: tuple | None = None
+    slices: int = 1  # independent kernels stacked along the first axis, each drawn on its own
 
 
 def own_weights(layer):
@@ -105,6 +107,9 @@ def weight_specs(layer):
         specs = [_einsum_spec(layer)]
     elif isinstance(layer, RECURRENT_CELLS) or type(layer).__name__ == "ConvLSTMCell":
         specs = _cell_specs(layer)
+    elif is_stacked(layer):
+        specs = [WeightSpec("kernel", layer.kernel, "kernel", compute_fans(tuple(layer.kernel.shape)[1:]),
+                            slices=int(layer.kernel_slices))]
     else:
         tables = [v for v in own_weights(layer) if _short(v) == "embeddings" and len(v.shape) == 2]
         if not tables or not _is_embedding(layer):
@@ -114,6 +119,13 @@ def weight_specs(layer):
     if bias is not None:
         specs.append(WeightSpec("bias", bias, "bias", None))
     return specs
+
+
+def is_stacked(layer):
+    """A layer that declares `kernel_slices`: its kernel stacks that many independent
+    kernels of Keras's layout along its first axis (`models.StackedConvolution`, the
+    identical layers of a very deep vanilla CNN applied in a loop)."""
+    return bool(getattr(layer, "kernel_slices", 0)) and hasattr(layer, "kernel")
 
 
 def _is_embedding(layer):

@@ -51,8 +51,10 @@ def _validate_gain(value):
     return validate_real("gain", value, positive=True)
 
 
-def random_orthogonal(num_rows, num_cols, seed, dtype):
-    """A (num_rows, num_cols) matrix with orthonormal rows or columns (the shorter side).
+def random_orthogonal(num_rows, num_cols, seed, dtype, count=None):
+    """A (num_rows, num_cols) matrix with orthonormal rows or columns (the shorter side);
+    with `count`, a (count, num_rows, num_cols) stack of independent ones, drawn at once
+    (one batched QR).
 
     QR decomposition of a Gaussian matrix with the signs of R's diagonal moved
     into Q, which makes Q uniformly (Haar) distributed (Mezzadri 2007); plain QR
@@ -60,12 +62,13 @@ def random_orthogonal(num_rows, num_cols, seed, dtype):
     """
     transposed = num_rows < num_cols
     tall_shape = (num_cols, num_rows) if transposed else (num_rows, num_cols)
-    gaussian = keras.random.normal(tall_shape, dtype="float32", seed=seed)
+    batch = () if count is None else (count,)
+    gaussian = keras.random.normal(batch + tall_shape, dtype="float32", seed=seed)
     q, r = ops.qr(gaussian, mode="reduced")
-    signs = ops.where(ops.diagonal(r) >= 0, 1.0, -1.0)
-    q = q * signs[None, :]
+    signs = ops.where(ops.diagonal(r, axis1=-2, axis2=-1) >= 0, 1.0, -1.0)
+    q = q * ops.expand_dims(signs, -2)
     if transposed:
-        q = ops.transpose(q)
+        q = ops.swapaxes(q, -1, -2)
     return ops.cast(q, dtype)
 
 
@@ -107,6 +110,14 @@ class Orthogonal(SeededInitializer):
         dtype = validate_float_dtype(dtype)
         matrix = random_orthogonal(math.prod(shape[:-1]), shape[-1], self._draw_seed(), dtype)
         return self.gain * ops.reshape(matrix, shape)
+
+    def stack(self, count, shape, dtype=None):
+        """`count` independent kernels of `shape`, stacked along a new first axis, drawn at
+        once (a batched QR: `models.StackedConvolution`'s thousands of layers)."""
+        shape = validate_shape(shape)
+        matrices = random_orthogonal(math.prod(shape[:-1]), shape[-1], self._draw_seed(),
+                                     validate_float_dtype(dtype), count=count)
+        return self.gain * ops.reshape(matrices, (count,) + shape)
 
     def get_config(self):
         return {"gain": self.gain, "seed": self.seed}
@@ -170,6 +181,17 @@ class DeltaOrthogonal(SeededInitializer):
         centre = ops.reshape(centre, (1,) * len(spatial) + (in_channels, out_channels))
         padding = [(k // 2, k // 2) for k in spatial] + [(0, 0), (0, 0)]
         return ops.pad(centre, padding)
+
+    def stack(self, count, shape, dtype=None):
+        """`count` independent kernels of `shape`, stacked along a new first axis, drawn at
+        once (a batched QR: `models.StackedConvolution`'s thousands of layers)."""
+        one = self(shape, dtype)  # validates the shape; its centre is replaced below
+        spatial, in_channels, out_channels = one.shape[:-2], one.shape[-2], one.shape[-1]
+        centres = self.gain * random_orthogonal(in_channels, out_channels, self._draw_seed(),
+                                                validate_float_dtype(dtype), count=count)
+        centres = ops.reshape(centres, (count,) + (1,) * len(spatial) + (in_channels, out_channels))
+        padding = [(0, 0)] + [(k // 2, k // 2) for k in spatial] + [(0, 0), (0, 0)]
+        return ops.pad(centres, padding)
 
     def get_config(self):
         return {"gain": self.gain, "seed": self.seed}

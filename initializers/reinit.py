@@ -122,17 +122,23 @@ def _draw(initializer, spec, layer):
 
 
 def _draw_gates(initializer, spec, layer, index, seed):
-    """A recurrent cell's kernel, gate by gate (each block along the last axis its own
-    draw with its own fans; i.i.d. rules draw the whole kernel at once, the same thing)."""
-    if spec.gates == 1 or isinstance(initializer, VarianceScalingBase):
+    """A kernel made of blocks drawn one by one, each with its own fans: a recurrent cell's
+    gates (along the last axis) or a stacked layer's slices (along the first); i.i.d.
+    rules draw the whole kernel at once, the same thing."""
+    if (spec.gates == 1 and spec.slices == 1) or isinstance(initializer, VarianceScalingBase):
         return _draw(initializer, spec, layer)
     shape = tuple(spec.variable.shape)
-    block = shape[:-1] + (shape[-1] // spec.gates,)
+    if spec.slices > 1 and hasattr(initializer, "stack"):  # orthogonal families: one batched draw
+        return initializer.stack(spec.slices, shape[1:], spec.variable.dtype), None
+    count, axis = (spec.gates, -1) if spec.gates > 1 else (spec.slices, 0)
+    block = shape[:-1] + (shape[-1] // count,) if axis == -1 else (1,) + shape[1:]
     blocks = []
-    for gate in range(spec.gates):
-        gate_initializer = fresh_initializer(initializer, index, seed, stream=2 + gate)
-        blocks.append(_draw(gate_initializer, spec._replace(variable=_Shaped(block, spec.variable.dtype)), layer)[0])
-    return ops.concatenate(blocks, axis=-1), None
+    for position in range(count):
+        block_initializer = fresh_initializer(initializer, index, seed, stream=2 + position)
+        block_spec = spec._replace(variable=_Shaped(block if axis == -1 else shape[1:], spec.variable.dtype))
+        value = _draw(block_initializer, block_spec, layer)[0]
+        blocks.append(value if axis == -1 else ops.expand_dims(value, 0))
+    return ops.concatenate(blocks, axis=axis), None
 
 
 class _Shaped:

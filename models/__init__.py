@@ -11,6 +11,7 @@ from models.demo import CustomNet, SimpleMLP
 from models.mlp import DeepMLP
 from models.plain_nets import PlainNet
 from models.transformer import TransformerClassifier
+from models.vanilla_cnn import StackedConvolution, VanillaCNN
 
 BUILDERS = {
     "simple_mlp": SimpleMLP,
@@ -18,6 +19,7 @@ BUILDERS = {
     "plain_net": PlainNet,
     "deep_mlp": DeepMLP,
     "transformer_classifier": TransformerClassifier,
+    "vanilla_cnn": VanillaCNN,
 }
 
 
@@ -28,5 +30,5 @@ def build(name, **kwargs):
     return BUILDERS[name](**kwargs)
 
 
-__all__ = ["BUILDERS", "CustomNet", "DeepMLP", "PlainNet", "SimpleMLP", "TransformerClassifier", "build",
-           "weight_layers"]
+__all__ = ["BUILDERS", "CustomNet", "DeepMLP", "PlainNet", "SimpleMLP", "StackedConvolution",
+           "TransformerClassifier", "VanillaCNN", "build", "weight_layers"]

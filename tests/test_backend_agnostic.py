@@ -82,6 +82,11 @@ loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="s
 rows, _, _ = measure_traced(mlp, x[:10], lambda outputs: loss(y[:10], outputs))
 for row, gradient in zip(rows, by_autodiff[0]):
     assert abs(row.gradient_rms - float(np.sqrt(np.mean(gradient ** 2)))) <= 1e-4 * row.gradient_rms
+# Xiao et al.'s vanilla CNN: the stacked layer's loop (keras.ops.scan) trains on JAX.
+deep = models.VanillaCNN(50, channels=8, input_shape=(12, 12, 1), num_classes=3, seed=0)
+initializers.initialize_weights(deep, "auto", seed=0)
+deep.compile(optimizer=keras.optimizers.SGD(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+assert np.isfinite(deep.train_on_batch(np.ones((4, 12, 12, 1), "float32"), np.arange(4) % 3))
 assert sys.modules["tensorflow"] is None, "tensorflow was imported"
 """
 

@@ -486,3 +486,17 @@ def test_load_model_names_an_unregistered_class_in_one_line(tmp_path):
     with pytest.raises(TypeError, match="the class 'Doubling', which is not registered") as info:
         initializers.load_model(path)
     assert "\n" not in str(info.value) and len(str(info.value)) < 500
+
+
+@pytest.mark.parametrize("initializer, shape", [(Orthogonal(gain=1.5, seed=2), (3, 3, 4, 8)),
+                                                (DeltaOrthogonal(gain=1.5, seed=2), (3, 3, 4, 8))])
+def test_stack_draws_independent_orthogonal_kernels_at_once(initializer, shape):
+    stacked = keras.ops.convert_to_numpy(initializer.stack(6, shape, dtype="float32"))
+    assert stacked.shape == (6, *shape)
+    for kernel in stacked:
+        matrix = kernel[1, 1] if isinstance(initializer, DeltaOrthogonal) else kernel.reshape(-1, shape[-1])
+        gram = matrix @ matrix.T if isinstance(initializer, DeltaOrthogonal) else matrix.T @ matrix
+        np.testing.assert_allclose(gram, 2.25 * np.eye(gram.shape[0]), atol=1e-4)
+    assert not np.allclose(stacked[0], stacked[1])
+    if isinstance(initializer, DeltaOrthogonal):
+        assert np.all(stacked[:, 0] == 0) and np.all(stacked[:, :, 0] == 0)

@@ -25,12 +25,12 @@ import numpy as np
 
 from initializers._fans import WEIGHT_LAYER_TYPES
 from initializers._graph import walk_layers
-from initializers._weights import RECURRENT_CELLS, weight_specs
+from initializers._weights import RECURRENT_CELLS, is_stacked, weight_specs
 from initializers.diagnostics.probing import at_least_float32
 
 
 def _is_leaf_type(layer):
-    if isinstance(layer, WEIGHT_LAYER_TYPES + (keras.layers.EinsumDense,)):
+    if isinstance(layer, WEIGHT_LAYER_TYPES + (keras.layers.EinsumDense,)) or is_stacked(layer):
         return True
     if isinstance(layer, keras.layers.RNN) and (isinstance(layer.cell, RECURRENT_CELLS)
                                                 or type(layer.cell).__name__ == "ConvLSTMCell"):
