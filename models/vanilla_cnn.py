@@ -31,6 +31,7 @@ def _circular_pad(x, before, after):
     return x
 
 
+@keras.saving.register_keras_serializable(package="models")
 class StackedInitializer(keras.initializers.Initializer):
     """Draws a (depth, *kernel) tensor whose slices are independent draws of `initializer`
     with the fans of one slice, as `depth` separate layers would get them: in one call for
@@ -62,6 +63,7 @@ class StackedInitializer(keras.initializers.Initializer):
         return {"initializer": keras.saving.serialize_keras_object(self.initializer), "seed": self.seed}
 
 
+@keras.saving.register_keras_serializable(package="models")
 class StackedConvolution(keras.layers.Layer):
     """`depth` identical layers x -> activation(conv(x, W_l) + b_l), channels in = out.
 

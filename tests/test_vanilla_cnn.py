@@ -76,6 +76,16 @@ def test_a_deep_net_trains_one_step_and_round_trips():
     assert rebuilt.depth == 20 and rebuilt.padding == "circular"
 
 
+def test_saved_and_loaded(tmp_path):
+    import initializers
+
+    model = VanillaCNN(5, channels=4, input_shape=(8, 8, 1), num_classes=2, seed=0)
+    model.save(tmp_path / "deep.keras")
+    loaded = initializers.load_model(tmp_path / "deep.keras")
+    x = np.random.default_rng(0).standard_normal((2, 8, 8, 1)).astype("float32")
+    np.testing.assert_allclose(_numpy(loaded(x)), _numpy(model(x)), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("kwargs, message", [({"depth": 0}, "depth"), ({"depth": 3, "kernel_size": 2}, "odd"),
                                               ({"depth": 3, "padding": "reflect"}, "padding")])
 def test_bad_arguments(kwargs, message):
