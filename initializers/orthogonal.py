@@ -72,8 +72,34 @@ def random_orthogonal(num_rows, num_cols, seed, dtype, count=None):
     return ops.cast(q, dtype)
 
 
+def _isometry_kernel_shape(name, shape):
+    """(spatial, in_channels, out_channels) of a convolution kernel (*spatial, in, out) of
+    rank 3 to 5 with in <= out, which an isometry needs; else Keras's ValueError naming
+    the initializer."""
+    if not 3 <= len(shape) <= 5:
+        raise ValueError(f"{name} needs a convolution kernel (*spatial, in_channels, out_channels) of "
+                         f"rank 3 to 5. Received: shape={shape}")
+    spatial, in_channels, out_channels = shape[:-2], shape[-2], shape[-1]
+    if in_channels > out_channels:
+        raise ValueError(f"{name} needs in_channels <= out_channels (an isometry needs orthonormal "
+                         f"rows). Received: shape={shape} (in_channels={in_channels}, "
+                         f"out_channels={out_channels})")
+    return spatial, in_channels, out_channels
+
+
+class _GainedInitializer(SeededInitializer):
+    """A seeded initializer with a positive `gain`: the orthogonal family's arguments."""
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed=seed)
+        self.gain = _validate_gain(gain)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
 @keras.saving.register_keras_serializable(package="initializers")
-class Orthogonal(SeededInitializer):
+class Orthogonal(_GainedInitializer):
     """Random orthogonal matrix times a gain (Saxe et al. 2013).
 
     The kernel is flattened to (prod(shape[:-1]), shape[-1]) and filled with a
@@ -97,10 +123,6 @@ class Orthogonal(SeededInitializer):
         learning in deep linear neural networks", ICLR 2014 (arXiv 1312.6120).
     """
 
-    def __init__(self, gain=1.0, seed=None):
-        super().__init__(seed=seed)
-        self.gain = _validate_gain(gain)
-
     def __call__(self, shape, dtype=None):
         shape = validate_shape(shape)
         if len(shape) < 2:
@@ -119,12 +141,9 @@ class Orthogonal(SeededInitializer):
                                      validate_float_dtype(dtype), count=count)
         return self.gain * ops.reshape(matrices, (count,) + shape)
 
-    def get_config(self):
-        return {"gain": self.gain, "seed": self.seed}
-
 
 @keras.saving.register_keras_serializable(package="initializers")
-class DeltaOrthogonal(SeededInitializer):
+class DeltaOrthogonal(_GainedInitializer):
     """Delta-orthogonal convolution kernel (Xiao et al. 2018).
 
     For a kernel of shape (*k, c_in, c_out) with odd spatial sizes k and
@@ -150,25 +169,9 @@ class DeltaOrthogonal(SeededInitializer):
         Convolutional Neural Networks", ICML 2018, Algorithm 2.
     """
 
-    def __init__(self, gain=1.0, seed=None):
-        super().__init__(seed=seed)
-        self.gain = _validate_gain(gain)
-
     def __call__(self, shape, dtype=None):
         shape = validate_shape(shape)
-        if not 3 <= len(shape) <= 5:
-            raise ValueError(
-                "DeltaOrthogonal needs a convolution kernel (*spatial, in_channels, "
-                f"out_channels) of rank 3 to 5. Received: shape={shape}"
-            )
-        spatial, in_channels, out_channels = shape[:-2], shape[-2], shape[-1]
-        if in_channels > out_channels:
-            raise ValueError(
-                "DeltaOrthogonal needs in_channels <= out_channels (the centre matrix "
-                "must have orthonormal rows to be an isometry). "
-                f"Received: shape={shape} (in_channels={in_channels}, "
-                f"out_channels={out_channels})"
-            )
+        spatial, in_channels, out_channels = _isometry_kernel_shape("DeltaOrthogonal", shape)
         if any(k % 2 == 0 for k in spatial):
             raise ValueError(
                 "DeltaOrthogonal needs odd spatial kernel sizes so that the kernel "
@@ -193,9 +196,6 @@ class DeltaOrthogonal(SeededInitializer):
         padding = [(0, 0)] + [(k // 2, k // 2) for k in spatial] + [(0, 0), (0, 0)]
         return ops.pad(centres, padding)
 
-    def get_config(self):
-        return {"gain": self.gain, "seed": self.seed}
-
 
 def _symmetric_projection(size, seed, dtype):
     """P = U diag(m) U^T: the orthogonal projection onto the span of a random subset of the
@@ -206,7 +206,7 @@ def _symmetric_projection(size, seed, dtype):
 
 
 @keras.saving.register_keras_serializable(package="initializers")
-class ConvolutionOrthogonal(SeededInitializer):
+class ConvolutionOrthogonal(_GainedInitializer):
     """Random orthogonal convolution kernel of any size (Xiao et al. 2018, Sec. 3.1).
 
     For a kernel (*k, c_in, c_out) with c_in <= c_out: a Haar-random (c_in, c_out) matrix
@@ -238,19 +238,9 @@ class ConvolutionOrthogonal(SeededInitializer):
         convolutions of symmetric projections).
     """
 
-    def __init__(self, gain=1.0, seed=None):
-        super().__init__(seed=seed)
-        self.gain = _validate_gain(gain)
-
     def __call__(self, shape, dtype=None):
         shape = validate_shape(shape)
-        if not 3 <= len(shape) <= 5:
-            raise ValueError("ConvolutionOrthogonal needs a convolution kernel (*spatial, in_channels, "
-                             f"out_channels) of rank 3 to 5. Received: shape={shape}")
-        spatial, in_channels, out_channels = shape[:-2], shape[-2], shape[-1]
-        if in_channels > out_channels:
-            raise ValueError("ConvolutionOrthogonal needs in_channels <= out_channels (an isometry "
-                             f"needs orthonormal rows). Received: shape={shape}")
+        spatial, in_channels, out_channels = _isometry_kernel_shape("ConvolutionOrthogonal", shape)
         dtype = validate_float_dtype(dtype)
         seed = self._draw_seed()
         kernel = ops.reshape(random_orthogonal(in_channels, out_channels, derived_seed(seed, 0), "float32"),
@@ -263,9 +253,6 @@ class ConvolutionOrthogonal(SeededInitializer):
                 kernel = _two_tap_convolution(kernel, axis, projection, identity - projection)
                 step += 1
         return ops.cast(self.gain * kernel, dtype)
-
-    def get_config(self):
-        return {"gain": self.gain, "seed": self.seed}
 
 
 def _two_tap_convolution(kernel, axis, first, second):

@@ -12,6 +12,8 @@ import keras
 
 from initializers import initializer_factory
 
+from models._checks import check_positive_ints
+
 
 def SimpleMLP(
     input_dim,
@@ -41,10 +43,7 @@ def SimpleMLP(
         activation: hidden activation.
         name: model name.
     """
-    for arg_name, value in (("input_dim", input_dim), ("hidden_dim", hidden_dim),
-                            ("output_dim", output_dim)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"`{arg_name}` must be a positive int. Received: {arg_name}={value!r}")
+    check_positive_ints(input_dim=input_dim, hidden_dim=hidden_dim, output_dim=output_dim)
     new_initializer = initializer_factory(kernel_initializer)
     inputs = keras.Input((input_dim,), name="features")
     hidden = keras.layers.Dense(
@@ -86,8 +85,7 @@ def CustomNet(
         raise ValueError(
             f"`input_shape` must be (height, width, channels). Received: input_shape={input_shape}"
         )
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes <= 0:
-        raise ValueError(f"`num_classes` must be a positive int. Received: num_classes={num_classes!r}")
+    check_positive_ints(num_classes=num_classes)
     new_initializer = initializer_factory(kernel_initializer)
     inputs = keras.Input(tuple(input_shape), name="images")
     x = inputs

@@ -18,6 +18,8 @@ import keras
 
 from initializers import initializer_factory
 
+from models._checks import check_positive_ints
+
 ACTIVATIONS = ("sigmoid", "tanh", "softsign", "relu", "linear")
 
 
@@ -50,10 +52,7 @@ def DeepMLP(
             at zero.
         name: model name.
     """
-    for arg_name, value in (("input_dim", input_dim), ("num_classes", num_classes),
-                            ("depth", depth), ("width", width)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"`{arg_name}` must be a positive int. Received: {arg_name}={value!r}")
+    check_positive_ints(input_dim=input_dim, num_classes=num_classes, depth=depth, width=width)
     if activation not in ACTIVATIONS:
         raise ValueError(f"Unknown activation; valid: {', '.join(ACTIVATIONS)}. "
                          f"Received: activation={activation!r}")

@@ -12,6 +12,8 @@ import keras
 
 from initializers import initializer_factory
 
+from models._checks import check_positive_ints
+
 
 def TransformerClassifier(
     vocabulary_size=1000,
@@ -44,10 +46,8 @@ def TransformerClassifier(
             a model nobody re-initialized); embeddings keep Keras's default.
         name: model name.
     """
-    for arg_name, value in (("vocabulary_size", vocabulary_size), ("sequence_length", sequence_length),
-                            ("width", width), ("heads", heads), ("blocks", blocks), ("classes", classes)):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"`{arg_name}` must be a positive int. Received: {arg_name}={value!r}")
+    check_positive_ints(vocabulary_size=vocabulary_size, sequence_length=sequence_length, width=width, heads=heads,
+                        blocks=blocks, classes=classes)
     if width % heads:
         raise ValueError(f"`width` must be divisible by `heads`. Received: width={width}, heads={heads}")
     new_initializer = initializer_factory(kernel_initializer)

@@ -16,6 +16,8 @@ from initializers import fresh_initializer, get, layer_seed
 from initializers._base import validate_seed
 from initializers.variance_scaling import VarianceScalingBase
 
+from models._checks import check_positive_ints
+
 PADDINGS = ("circular", "same")
 
 
@@ -85,8 +87,7 @@ class StackedConvolution(keras.layers.Layer):
     def __init__(self, depth, kernel_size=3, activation="tanh", kernel_initializer="delta_orthogonal",
                  bias_initializer="zeros", padding="circular", seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-            raise ValueError(f"`depth` must be a positive int. Received: depth={depth!r}")
+        check_positive_ints(depth=depth)
         if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"`kernel_size` must be an odd positive int. Received: kernel_size={kernel_size!r}")
         if padding not in PADDINGS:
