@@ -101,6 +101,17 @@ def walk_layers(layer):
         yield from walk_layers(child)
 
 
+def every_layer(model):
+    """`walk_layers(model)` with each layer once (a layer tracked in two places, a shared
+    layer, is listed where it is first met)."""
+    seen, found = set(), []
+    for layer in walk_layers(model):
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            found.append(layer)
+    return found
+
+
 def weight_layers(model):
     """The weight layers of a model (or layer), in forward order, nested models included.
 

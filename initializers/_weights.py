@@ -24,7 +24,7 @@ from typing import NamedTuple
 import keras
 
 from initializers._fans import WEIGHT_LAYER_TYPES, Fans, compute_fans, layer_fans
-from initializers._graph import NORMALIZATION_LAYERS, _is_graph_model, walk_layers
+from initializers._graph import NORMALIZATION_LAYERS, _is_graph_model, every_layer
 
 LEFT_UNCHANGED = NORMALIZATION_LAYERS + (keras.layers.PReLU, keras.layers.Normalization)
 # Layers (by class name: they live in private modules of Keras and KerasHub) whose weights
@@ -143,14 +143,7 @@ def is_tied_embedding(layer):
 def initialized_layers(model):
     """Every layer of `model` (nested models, subclassed models and layers' sublayers
     included) with weights `initialize_weights` draws, in tracking order, each once."""
-    seen, found = set(), []
-    for layer in walk_layers(model):
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        if weight_specs(layer) is not None:
-            found.append(layer)
-    return found
+    return [layer for layer in every_layer(model) if weight_specs(layer) is not None]
 
 
 def is_plain_graph(model):

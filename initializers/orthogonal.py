@@ -169,14 +169,20 @@ class DeltaOrthogonal(_GainedInitializer):
         Convolutional Neural Networks", ICML 2018, Algorithm 2.
     """
 
-    def __call__(self, shape, dtype=None):
-        shape = validate_shape(shape)
+    @staticmethod
+    def _kernel_shape(shape):
+        """(spatial, in_channels, out_channels) of a valid delta-orthogonal kernel shape."""
         spatial, in_channels, out_channels = _isometry_kernel_shape("DeltaOrthogonal", shape)
         if any(k % 2 == 0 for k in spatial):
             raise ValueError(
                 "DeltaOrthogonal needs odd spatial kernel sizes so that the kernel "
                 f"has a centre tap. Received: shape={shape}"
             )
+        return spatial, in_channels, out_channels
+
+    def __call__(self, shape, dtype=None):
+        shape = validate_shape(shape)
+        spatial, in_channels, out_channels = self._kernel_shape(shape)
         dtype = validate_float_dtype(dtype)
         centre = self.gain * random_orthogonal(
             in_channels, out_channels, self._draw_seed(), dtype
@@ -188,8 +194,7 @@ class DeltaOrthogonal(_GainedInitializer):
     def stack(self, count, shape, dtype=None):
         """`count` independent kernels of `shape`, stacked along a new first axis, drawn at
         once (a batched QR: `models.StackedConvolution`'s thousands of layers)."""
-        one = self(shape, dtype)  # validates the shape; its centre is replaced below
-        spatial, in_channels, out_channels = one.shape[:-2], one.shape[-2], one.shape[-1]
+        spatial, in_channels, out_channels = self._kernel_shape(validate_shape(shape))
         centres = self.gain * random_orthogonal(in_channels, out_channels, self._draw_seed(),
                                                 validate_float_dtype(dtype), count=count)
         centres = ops.reshape(centres, (count,) + (1,) * len(spatial) + (in_channels, out_channels))

@@ -12,7 +12,7 @@ so building and compiling take the same time at 10 layers as at 10,000.
 import keras
 from keras import ops
 
-from initializers import fresh_initializer, get, layer_seed
+from initializers import compute_fans, fresh_initializer, get, layer_seed
 from initializers._base import validate_seed
 from initializers.variance_scaling import VarianceScalingBase
 
@@ -51,10 +51,7 @@ class StackedInitializer(keras.initializers.Initializer):
             return fresh_initializer(self.initializer, 0, self.seed).stack(depth, slice_shape, dtype)
         if isinstance(self.initializer, VarianceScalingBase) and self.seed is not None:
             # i.i.d. draws: one call for every slice (the fans are one slice's).
-            receptive = 1
-            for size in slice_shape[:-2]:
-                receptive *= size
-            fan_in, fan_out = receptive * slice_shape[-2], receptive * slice_shape[-1]
+            fan_in, fan_out = compute_fans(slice_shape)
             one = fresh_initializer(self.initializer, 0, self.seed)
             return one.sample(tuple(shape), fan_in, fan_out, dtype=dtype)
         slices = [fresh_initializer(self.initializer, index, self.seed)(slice_shape, dtype=dtype)

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from initializers._fans import WEIGHT_LAYER_TYPES
-from initializers._graph import walk_layers
+from initializers._graph import PASS_THROUGH_LAYERS, every_layer, walk_layers
 from initializers._weights import RECURRENT_CELLS, is_stacked, weight_specs
 from initializers.diagnostics.probing import at_least_float32
 
@@ -190,8 +190,6 @@ def _rms(values):
 def _ends_in_weights(tensor):
     """Whether a tensor is computed by a weight layer, looking back through layers that
     rescale or re-arrange (normalization, dropout, reshapes): a residual branch."""
-    from initializers._graph import PASS_THROUGH_LAYERS  # noqa: PLC0415
-
     history = getattr(tensor, "_keras_history", None)
     while history is not None:
         operation = history.operation
@@ -247,17 +245,6 @@ def merge_scales(model, inputs):
         rows.append({"merge": name, "branch_rms": branch, "shortcut_rms": shortcut,
                      "ratio": branch / shortcut if shortcut > 0 else float("inf"), "branch_from": source})
     return rows
-
-
-def every_layer(model):
-    """`model` and every layer inside it (nested models, layers' sublayers), each once."""
-    seen, found = set(), []
-    for layer in walk_layers(model):
-        for inner in layer._flatten_layers(include_self=True, recursive=True):
-            if id(inner) not in seen:
-                seen.add(id(inner))
-                found.append(inner)
-    return found
 
 
 # --------------------------------------------------------------------------- losses
@@ -379,7 +366,7 @@ def random_inputs(model, batch_size=8, seed=0, sequence_length=16, spatial_size=
         raise ValueError(f"Model '{model.name}' has no inputs to draw data for; pass a batch. "
                          f"Received: model={model.name}")
     rng = np.random.default_rng(seed)
-    vocabularies = [int(layer.input_dim) for layer in leaf_layers(model) if hasattr(layer, "input_dim")]
+    embeddings = [layer for layer in leaf_layers(model) if hasattr(layer, "input_dim")]
     arrays = {}
     for tensor in inputs:
         dtype = str(tensor.dtype)
@@ -391,7 +378,7 @@ def random_inputs(model, batch_size=8, seed=0, sequence_length=16, spatial_size=
         if "bool" in dtype or "mask" in name:
             arrays[name] = np.ones(shape, dtype=dtype)
         elif "int" in dtype:
-            high = _vocabulary_of(model, tensor, vocabularies)
+            high = _vocabulary_of(tensor, embeddings)
             arrays[name] = rng.integers(0, high, shape).astype(dtype)
         else:
             values = rng.standard_normal(shape)
@@ -422,17 +409,13 @@ def _rescaling_of(model, tensor):
     return None
 
 
-def _vocabulary_of(model, tensor, vocabularies):
+def _vocabulary_of(tensor, embeddings):
     """The vocabulary of the embedding that reads `tensor` directly in the model's graph,
-    else the smallest of the model's."""
-    for layer in leaf_layers(model):
-        if not hasattr(layer, "input_dim"):
-            continue
+    else the smallest of the model's embeddings' (2 without any)."""
+    for layer in embeddings:
         try:
             if layer.input is tensor:
                 return int(layer.input_dim)
         except (AttributeError, ValueError):
             continue
-    if not vocabularies:
-        return 2
-    return min(vocabularies)
+    return min((int(layer.input_dim) for layer in embeddings), default=2)

@@ -4,11 +4,11 @@ model, then undone), flag what is wrong, and recommend one."""
 import keras
 import numpy as np
 
+from initializers._graph import every_layer
 from initializers._weights import is_plain_graph
 from initializers.diagnostics.probing import probes
 from initializers.diagnostics.tracing import (
     compiled_loss,
-    every_layer,
     leaf_layers,
     merge_scales,
     random_inputs,
