@@ -8,6 +8,9 @@ backend-agnostic (`keras.random` / `keras.ops` only).
     from initializers import HeNormal, initialize_weights
     layer = keras.layers.Dense(256, activation="relu", kernel_initializer=HeNormal())
     print(initialize_weights(model, "auto", seed=0))
+
+μP (Yang et al. 2022: initialization and learning rate that transfer across width):
+`initializers.mup` (`MuP`, `BaseShapes`, `MuSGD` / `MuAdam` / `MuAdamW`).
 """
 
 from initializers._base import SeededInitializer
@@ -30,6 +33,7 @@ from initializers.errors import (
     UnsupportedModelError,
 )
 from initializers.lsuv import LSUVRecord, LSUVRecords, lsuv, lsuv_options
+from initializers.mup import BaseShapes, MuAdam, MuAdamW, MuP, MuSGD, with_lr_multipliers
 from initializers.orthogonal import ConvolutionOrthogonal, DeltaOrthogonal, Orthogonal, gain
 from initializers.reinit import (
     InitializationRecords,
@@ -55,6 +59,7 @@ from initializers.variance_scaling import (
 __all__ = [
     "ActivationSource",
     "AutoRule",
+    "BaseShapes",
     "ConvolutionOrthogonal",
     "DeltaOrthogonal",
     "Fans",
@@ -70,6 +75,10 @@ __all__ = [
     "LayerInitRecord",
     "LecunNormal",
     "LecunUniform",
+    "MuAdam",
+    "MuAdamW",
+    "MuP",
+    "MuSGD",
     "Orthogonal",
     "SeededInitializer",
     "StandardUniform",
@@ -101,4 +110,5 @@ __all__ = [
     "valid_names",
     "walk_layers",
     "weight_layers",
+    "with_lr_multipliers",
 ]

@@ -20,7 +20,7 @@ import time
 import keras
 
 import models
-from initializers import initialize_weights, lsuv, lsuv_options
+from initializers import initialize_weights, lsuv, lsuv_options, mup
 from reproductions import data, run_folder
 from reproductions.environment import environment
 from reproductions.run_config import RunOptions
@@ -155,8 +155,8 @@ def run(config, workdir, options=RunOptions(), *, verbose=1, log=print):
     keras.utils.set_random_seed(config.seed)
     train, test = _datasets(config)
     with data_parallel(options.distribute) as replicas:
-        model = _initialized_model(config, train, run_dir)
-        model.compile(optimizer=optimizer_of(config),
+        model, scheme = _initialized_model(config, train, run_dir)
+        model.compile(optimizer=scheme.optimizer(optimizer_of(config)) if scheme else optimizer_of(config),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
                       **compile_options(config, options.distribute))
@@ -183,8 +183,17 @@ def _datasets(config):
 
 
 def _initialized_model(config, train, run_dir):
-    """The config's model, re-initialized as the config says; `init.json` records how."""
+    """The config's model, re-initialized as the config says, and its `mup.MuP` (None
+    under the standard parametrization); `init.json` (and `mup.json`) record how."""
     model = models.build(config.model, **config.model_kwargs)
+    if config.parametrization is not None:
+        settings = config.parametrization
+        base_shapes = mup.BaseShapes.from_models(models.build(config.model, **settings["base_model_kwargs"]),
+                                                 models.build(config.model, **settings["delta_model_kwargs"]))
+        scheme = mup.MuP(model, base_shapes, readout=settings["readout"])
+        run_folder.write_init(run_dir, scheme.initialize(config.initializer, seed=config.seed))
+        run_folder.write_mup_rules(run_dir, scheme.rules, optimizer_kind(config))
+        return model, scheme
     lsuv_kwargs = lsuv_options(config.initializer)
     if lsuv_kwargs is None:
         records = initialize_weights(model, config.initializer, seed=config.seed,
@@ -193,7 +202,12 @@ def _initialized_model(config, train, run_dir):
         images, _ = data.first_batch(train)
         records = lsuv(model, images, seed=config.seed, **lsuv_kwargs)
     run_folder.write_init(run_dir, records)
-    return model
+    return model, None
+
+
+def optimizer_kind(config):
+    """μP's column of a config's optimizer: "adam" or "sgd" (plain or with momentum)."""
+    return "adam" if config.optimizer == "adam" else "sgd"
 
 
 def _evaluate_initial(model, config, train, test, run_dir, start_time):

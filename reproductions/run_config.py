@@ -12,6 +12,7 @@ import dataclasses
 from reproductions import data
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
+PARAMETRIZATION_KEYS = ("name", "base_model_kwargs", "delta_model_kwargs", "readout")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +46,12 @@ class RunConfig:
         jit_compile: XLA-compile the training step.
         steps_per_execution: training steps per compiled call (fewer Python
             round trips); must divide `eval_every`.
+        parametrization: None (the standard parametrization: `initializer` draws every
+            weight, one learning rate) or μP (Yang et al. 2022, `initializers.mup`):
+            `{"name": "mup", "base_model_kwargs": {...}, "delta_model_kwargs": {...},
+            "readout": "zero"}`, the model builder's arguments at the base width (where
+            the learning rate is meant) and at a second width (which axes grow);
+            `initializer` is then the SP draw μP rescales (a fan-in rule).
     """
 
     name: str
@@ -68,6 +75,7 @@ class RunConfig:
     steps_per_execution: int = 1
     data_dir: str | None = None
     tags: dict = dataclasses.field(default_factory=dict)
+    parametrization: dict | None = None
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -89,6 +97,11 @@ class RunConfig:
             raise ValueError(f"`eval_split` must be 'test' or 'validation'. Received: eval_split={self.eval_split!r}")
         if not isinstance(self.tags, dict) or not all(isinstance(k, str) for k in self.tags):
             raise ValueError(f"`tags` must be a dict with str keys. Received: tags={self.tags!r}")
+        if self.parametrization is not None and (
+                not isinstance(self.parametrization, dict) or self.parametrization.get("name") != "mup"
+                or set(self.parametrization) != set(PARAMETRIZATION_KEYS)):
+            raise ValueError(f"`parametrization` must be None or a dict with keys {PARAMETRIZATION_KEYS} "
+                             f"and name 'mup'. Received: parametrization={self.parametrization!r}")
 
     @property
     def run_id(self):

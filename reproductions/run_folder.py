@@ -6,6 +6,8 @@ A run folder `<workdir>/runs/<run_id>/` holds
 * `config.json`: the `RunConfig`, exactly as run;
 * `env.json`: python/keras/tensorflow versions, backend, devices, git commit;
 * `init.json`: what `initialize_weights` (or `lsuv`) did to each kernel;
+* `mup.json` (μP runs only): each weight's μP role, width multipliers and
+  learning-rate factor (`initializers.mup`);
 * `metrics.jsonl`: one line per evaluation: step, train_loss, train_error (means
   over the steps since the last evaluation; at step 0 measured on training
   batches before any update), test_loss, test_error, time (s since the run
@@ -25,6 +27,7 @@ moved aside (`<run_id>.damaged-<time>`, never deleted), so the run is redone. JS
 files are written atomically (`initializers.jsonio`).
 """
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -38,6 +41,7 @@ from reproductions.run_config import RunConfig
 CONFIG_FILE = "config.json"
 ENVIRONMENT_FILE = "env.json"
 INIT_FILE = "init.json"
+MUP_FILE = "mup.json"  # runs under μP only
 METRICS_FILE = "metrics.jsonl"
 FINAL_FILE = "final.json"
 FAILED_FILE = "failed.json"
@@ -177,6 +181,13 @@ def start(config, workdir, environment):
 def write_init(run_dir, records):
     """`init.json`: one dict per initialized kernel (`initialize_weights` or `lsuv` records)."""
     write_json_atomic(pathlib.Path(run_dir) / INIT_FILE, [record.as_dict() for record in records])
+
+
+def write_mup_rules(run_dir, rules, kind):
+    """`mup.json`: μP's rule for every weight (`initializers.mup.WidthRule`) and the
+    learning-rate factor it gets from the run's optimizer (`kind`: "sgd" or "adam")."""
+    write_json_atomic(pathlib.Path(run_dir) / MUP_FILE,
+                      [{**dataclasses.asdict(rule), "lr_multiplier": rule.lr_multiplier(kind)} for rule in rules])
 
 
 def append_metrics(run_dir, record):

@@ -1,0 +1,120 @@
+"""μP learning-rate transfer (Yang et al. 2022, Tensor Programs V) and the coordinate check.
+
+Yang et al. 2022 ("Tuning Large Neural Networks via Zero-Shot Hyperparameter Transfer")
+train the same model at several widths over a grid of learning rates: under the
+standard parametrization (SP) the best rate moves as the model widens, under μP it
+stays put and wider is always better (their Fig. 1 for Transformers with Adam; the
+MLP counterpart with SGD is the reference repo's example, `microsoft/mup`
+`examples/MLP/main.py`: 2 hidden layers, SGD momentum 0.9, batch 64, 20 epochs of
+CIFAR-10, widths 64 to 8,192, training loss against log2 learning rate).
+
+Figures (written into the workdir):
+* `lr_transfer.png` (Tensor Programs V, Fig. 1, MLP/SGD setting): final training
+  loss against log2 learning rate, one curve per width (mean over seeds, min-max
+  band), SP left, μP right. Expected: SP's minimum moves to smaller rates as width
+  grows, μP's stays at one rate, and μP's curves sit lower as width grows.
+* `coord_check.png` (the reference repo's coordinate check; Tensor Programs V, App.
+  D.1): mean |x| of each layer's output against width at steps 0-3 of training at
+  one rate, SP and μP. Expected: flat under μP; the logits grow with width under SP.
+
+Claims (`report.json` / `report.md`; criteria below, fixed before the runs): μP's best
+rate moves by at most one grid step across the widths, SP's by more; under μP the
+loss at the base width's best rate decreases with width; μP's coordinate check is
+flat within `COORD_FLAT_FACTOR`, SP's grows by at least `COORD_GROWTH_FACTOR`.
+
+Setting: `models.DeepMLP(depth=2, activation="relu")` (the reference's two hidden
+layers; ours have biases, which μP's table covers) on flattened Shapeset-location
+(offline, 9 classes; `--dataset cifar10` through TFDS on a machine with it), He-normal
+draws (Var 2/fan_in, untruncated), SGD momentum 0.9, batch 64. μP: base width 64 (its
+second build at width 128 tells which axes grow), readout zero-initialized (as the
+reference's MLP), hyperparameters otherwise SP's at width 64; no input or output
+multipliers tuned (the reference tunes two at the base width). Changed for a CPU budget: Shapeset-location for CIFAR-10 (an MLP
+learns it in a few hundred updates; Shapeset-3x2 stays near chance after 500, measured),
+300 updates for 20 epochs, widths up to 1,024 (quick) for 8,192. The loss is the
+training loss averaged over the last `eval_every` updates (the data is an infinite
+generated stream, so every batch is new).
+
+Profiles:
+* `smoke`: seconds per run; tests only.
+* `quick` (default): widths 64-1,024, 9 learning rates 2^-11 ... 2^-3, SP and μP,
+  3 seeds, 300 updates: 270 runs; coordinate check at widths 128-2,048 (the reference
+  checks 128-8,192), SGD at lr 0.1 (the reference's), 3 seeds, steps 0-3. Runtime on a 2-core CPU with the default --jobs 2: see the committed results
+  (`results/yang2022/quick/`); estimated at about 12 min from single runs.
+* `full` (GPU): widths 64-8,192, 11 learning rates 2^-12 ... 2^-2, 3,000 updates,
+  coordinate check up to 8,192. Not run yet (no GPU has been lent).
+
+Command: `bash scripts/reproduce_mup.sh [--profile quick|full|smoke]`
+"""
+
+from reproductions import data
+from reproductions.run_config import RunConfig
+
+PARAMETRIZATIONS = (("sp", "SP (standard parametrization)"), ("mup", "μP (maximal update parametrization)"))
+BASE_WIDTH = 64
+INITIALIZER = "he_normal"
+READOUT = "zero"
+
+# Claim criteria, fixed before the runs.
+BEST_LR_MAX_SHIFT_MUP = 1        # μP: best rate moves by at most this many grid steps
+WIDER_IS_BETTER_TOLERANCE = 0.01  # nats: a wider μP net may be at most this much worse
+COORD_FLAT_FACTOR = 1.5          # μP: widest / narrowest mean |x| within this factor, every layer and step
+COORD_GROWTH_FACTOR = 3.0        # SP: some layer's widest / narrowest ratio at least this
+
+_QUICK = dict(
+    dataset="shapeset_location", seeds=(0, 1, 2), widths=(64, 128, 256, 512, 1024),
+    log2_learning_rates=tuple(range(-11, -2)), depth=2, activation="relu", batch_size=64,
+    steps=300, eval_every=100, eval_examples=512, steps_per_execution=50,
+    coord_widths=(128, 256, 512, 1024, 2048), coord_seeds=(0, 1, 2), coord_steps=3,
+    coord_learning_rate=0.1,
+)
+PROFILES = {
+    "quick": _QUICK,
+    "smoke": {**_QUICK, "seeds": (0,), "widths": (16, 32), "log2_learning_rates": (-7, -5), "steps": 20,
+              "eval_every": 10, "eval_examples": 64, "steps_per_execution": 5, "coord_widths": (16, 32, 64),
+              "coord_seeds": (0,), "coord_steps": 1},
+    "full": {**_QUICK, "widths": (64, 128, 256, 512, 1024, 2048, 4096, 8192),
+             "log2_learning_rates": tuple(range(-12, -1)), "steps": 3000, "eval_every": 500,
+             "eval_examples": 2000, "coord_widths": (128, 256, 512, 1024, 2048, 4096, 8192)},
+}
+DEFAULT_PROFILE = "quick"
+
+
+def base_width(settings):
+    """μP's base width: `BASE_WIDTH`, or the narrowest width of a profile narrower than it."""
+    return min(BASE_WIDTH, *settings["widths"])
+
+
+def mlp_kwargs(settings, dataset, width):
+    """`models.DeepMLP` arguments of one width."""
+    height, image_width, channels = data.input_shape(dataset)
+    return dict(input_dim=height * image_width * channels, num_classes=data.num_classes(dataset),
+                depth=settings["depth"], width=width, activation=settings["activation"])
+
+
+def mup_settings(settings, dataset):
+    """A run config's `parametrization` for μP: the builder's arguments at the base
+    width and at twice it (which axes grow), and the readout."""
+    base = base_width(settings)
+    return {"name": "mup", "base_model_kwargs": mlp_kwargs(settings, dataset, base),
+            "delta_model_kwargs": mlp_kwargs(settings, dataset, 2 * base), "readout": READOUT}
+
+
+def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
+    """(run configs, seeds) of a profile; `dataset` overrides the profile's."""
+    settings = PROFILES[profile]
+    dataset = dataset or settings["dataset"]
+    configs = []
+    for key, label in PARAMETRIZATIONS:
+        for width in settings["widths"]:
+            for log2_rate in settings["log2_learning_rates"]:
+                configs.append(RunConfig(
+                    name=f"{key}_w{width}_lr2^{log2_rate}", label=f"{label}, width {width}",
+                    tags={"parametrization": key, "width": width, "log2_lr": log2_rate},
+                    model="deep_mlp", model_kwargs=mlp_kwargs(settings, dataset, width),
+                    initializer=INITIALIZER, flatten=True, dataset=dataset, data_dir=data_dir,
+                    optimizer="momentum", momentum=0.9, learning_rate=2.0 ** log2_rate,
+                    batch_size=settings["batch_size"], steps=settings["steps"],
+                    eval_every=settings["eval_every"], eval_examples=settings["eval_examples"],
+                    steps_per_execution=settings["steps_per_execution"], jit_compile=False,
+                    parametrization=mup_settings(settings, dataset) if key == "mup" else None))
+    return configs, list(settings["seeds"])

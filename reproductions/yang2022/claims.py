@@ -1,0 +1,178 @@
+"""μP learning-rate transfer: the loss table, best rates, the claims (criteria in
+`reproductions/configs/yang2022.py`, fixed before the runs) and the report."""
+
+import math
+
+from initializers.diagnostics.coord_check import growth
+from reproductions import report as reporting
+from reproductions.configs import yang2022 as config
+from reproductions.runs import fact, seed_summary, select
+
+
+def final_train_loss(run):
+    """A run's training loss over its last `eval_every` updates; None if it diverged."""
+    if run["final"]["status"] != "completed":
+        return None
+    return run["final"]["final"]["train_loss"]
+
+
+def loss_table(runs):
+    """{parametrization: {width: {log2_lr: seed summary of the final training loss, with
+    "diverged": how many seeds diverged}}} (JSON keys are strings)."""
+    table = {}
+    for key, _ in config.PARAMETRIZATIONS:
+        group = select(runs, parametrization=key)
+        for width in sorted({fact(r, "width") for r in group}):
+            for log2_lr in sorted({fact(r, "log2_lr") for r in select(group, width=width)}):
+                cell = select(group, width=width, log2_lr=log2_lr)
+                losses = [final_train_loss(r) for r in cell]
+                table.setdefault(key, {}).setdefault(str(width), {})[str(log2_lr)] = {
+                    **seed_summary(losses), "diverged": sum(v is None for v in losses)}
+    return table
+
+
+def best_log2_rates(table):
+    """{parametrization: {width: the log2 rate of the lowest mean loss}}, among the rates
+    at which no seed diverged (None: every rate diverged somewhere); a tie goes to the
+    smaller rate."""
+    best = {}
+    for key, widths in table.items():
+        for width, cells in widths.items():
+            usable = {int(r): c["mean"] for r, c in cells.items() if c["diverged"] == 0 and c["mean"] is not None}
+            best.setdefault(key, {})[width] = min(sorted(usable), key=usable.get) if usable else None
+    return best
+
+
+def _shift(best_by_width):
+    rates = [r for r in best_by_width.values() if r is not None]
+    return max(rates) - min(rates) if len(rates) == len(best_by_width) and rates else None
+
+
+def transfer_claims(table, best):
+    """The three claims of the learning-rate sweep (see the config's docstring)."""
+    mup, sp = best.get("mup", {}), best.get("sp", {})
+    mup_shift, sp_shift = _shift(mup), _shift(sp)
+    widths = sorted(int(w) for w in mup)
+    base = str(widths[0]) if widths else None
+    base_rate = mup.get(base)
+    losses = [table["mup"][str(w)].get(str(base_rate), {}).get("mean") for w in widths] if base_rate is not None else []
+    tolerance = config.WIDER_IS_BETTER_TOLERANCE
+    monotone = bool(losses) and None not in losses and all(
+        wider <= narrower + tolerance for narrower, wider in zip(losses, losses[1:]))
+    return [
+        reporting.claim(
+            "mup_best_lr_stable",
+            f"μP: the log2 learning rate of the lowest mean final training loss moves by at most "
+            f"{config.BEST_LR_MAX_SHIFT_MUP} grid step (a factor 2) across the widths",
+            {"best_log2_lr_by_width": mup, "shift_in_grid_steps": mup_shift},
+            mup_shift is not None and mup_shift <= config.BEST_LR_MAX_SHIFT_MUP),
+        reporting.claim(
+            "sp_best_lr_shifts",
+            f"SP: the best log2 learning rate moves by more than {config.BEST_LR_MAX_SHIFT_MUP} grid step "
+            "across the widths",
+            {"best_log2_lr_by_width": sp, "shift_in_grid_steps": sp_shift},
+            sp_shift is not None and sp_shift > config.BEST_LR_MAX_SHIFT_MUP),
+        reporting.claim(
+            "mup_wider_is_better",
+            f"μP: at the base width's best rate, the mean final training loss does not increase with "
+            f"width (each wider net at most {tolerance:g} nats above the next narrower)",
+            {"base_width": int(base) if base else None, "log2_lr": base_rate,
+             "loss_by_width": dict(zip(map(str, widths), losses))},
+            monotone),
+    ]
+
+
+def coord_claims(coord):
+    """The two claims of the coordinate check (None: not measured, the claims do not hold)."""
+    if coord is None:
+        measured = {"coord_check": "not measured (no coord_check.json)"}
+        return [reporting.claim("mup_coord_check_flat", "coordinate check not measured", measured, False),
+                reporting.claim("sp_coord_check_grows", "coordinate check not measured", measured, False)]
+    settings = coord["settings"]
+    mup, sp = (growth(coord["records"], key) for key in ("mup", "sp"))
+    worst = max((max(r, 1 / r) if r > 0 else math.inf for r, _ in mup.values()), default=None)
+    largest = max((r for r, _ in sp.values()), default=None)
+    span = f"widths {settings['widths'][0]} to {settings['widths'][-1]}, steps 0-{settings['steps']}"
+    return [
+        reporting.claim(
+            "mup_coord_check_flat",
+            f"μP: for every layer and step ({span}), the mean |x| of the layer output at the widest "
+            f"width is within a factor {config.COORD_FLAT_FACTOR:g} of the narrowest's (either way)",
+            {"largest_factor": worst, "by_layer": {k: {"ratio": r, "step": s} for k, (r, s) in mup.items()}},
+            worst is not None and worst <= config.COORD_FLAT_FACTOR),
+        reporting.claim(
+            "sp_coord_check_grows",
+            f"SP at the same learning rate: some layer's mean |x| at the widest width is at least "
+            f"{config.COORD_GROWTH_FACTOR:g} times the narrowest's at some step ({span})",
+            {"largest_ratio": largest, "by_layer": {k: {"ratio": r, "step": s} for k, (r, s) in sp.items()}},
+            largest is not None and largest >= config.COORD_GROWTH_FACTOR),
+    ]
+
+
+def build_report(runs, profile, coord):
+    """report.json's content: claims, the loss table, best rates, the coordinate check's summary."""
+    first = runs[0]["config"]
+    table = loss_table(runs)
+    best = best_log2_rates(table)
+    return {
+        "paper": "yang2022",
+        "profile": profile,
+        "seeds": sorted({run["config"]["seed"] for run in runs}),
+        "dataset": first["dataset"],
+        "budget": {"steps": first["steps"], "batch_size": first["batch_size"], "optimizer": "SGD momentum 0.9",
+                   "depth": first["model_kwargs"]["depth"], "activation": first["model_kwargs"]["activation"],
+                   "initializer": first["initializer"], "base_width": config.base_width(config.PROFILES[profile]),
+                   "readout": config.READOUT, "runs": len(runs),
+                   "run_seconds_total": sum(r["final"]["wall_time_s"] for r in runs)},
+        "claims": transfer_claims(table, best) + coord_claims(coord),
+        "loss": table,
+        "best_log2_lr": best,
+        "coord_check": None if coord is None else {
+            "settings": coord["settings"], "seconds": coord.get("seconds"),
+            "growth": {key: {k: {"ratio": r, "step": s} for k, (r, s) in growth(coord["records"], key).items()}
+                       for key, _ in config.PARAMETRIZATIONS}},
+    }
+
+
+def _loss_rows(table, best, key):
+    widths = sorted(table.get(key, {}), key=int)
+    rates = sorted({int(r) for w in widths for r in table[key][w]})
+    rows = []
+    for width in widths:
+        cells = []
+        for rate in rates:
+            cell = table[key][width].get(str(rate))
+            if cell is None:
+                cells.append("-")
+            elif cell["diverged"]:
+                cells.append(f"diverged {cell['diverged']}/{len(cell['per_seed'])}")
+            else:
+                mark = "**" if best[key][width] == rate else ""
+                spread = "" if cell["std"] is None else f" ± {cell['std']:.3f}"
+                cells.append(f"{mark}{cell['mean']:.3f}{mark}{spread}")
+        rows.append((width, *cells))
+    return [f"{dict(config.PARAMETRIZATIONS)[key]}: mean ± std final training loss over seeds by width "
+            "and log2 learning rate (bold: the width's best):", "",
+            *reporting.markdown_table(("width", *(f"2^{r}" for r in rates)), rows)]
+
+
+def report_markdown(report):
+    budget = report["budget"]
+    setting = (f"Dataset {report['dataset']}, seeds {report['seeds']}: MLP with {budget['depth']} hidden "
+               f"{budget['activation']} layers, {budget['initializer']} draws, {budget['optimizer']}, batch "
+               f"{budget['batch_size']}, {budget['steps']} updates; μP base width {budget['base_width']}, readout "
+               f"{budget['readout']}. {budget['runs']} runs, {budget['run_seconds_total'] / 60:.1f} min of run "
+               "time in total (summed over runs; wall time with parallel workers is less).")
+    coord = report["coord_check"]
+    coord_lines = ["Coordinate check: not measured."] if coord is None else [
+        f"Coordinate check ({coord['settings']['widths'][0]}-{coord['settings']['widths'][-1]} wide, SGD at "
+        f"lr {coord['settings']['learning_rate']:g}, seeds {coord['settings']['seeds']}, "
+        f"{coord['seconds']:.0f} s): widest / narrowest mean |x| per layer, at its step farthest from 1:", "",
+        *reporting.markdown_table(("layer", "SP", "μP"), [
+            (layer, f"{coord['growth']['sp'][layer]['ratio']:.3g} (step {coord['growth']['sp'][layer]['step']})",
+             f"{coord['growth']['mup'][layer]['ratio']:.3g} (step {coord['growth']['mup'][layer]['step']})")
+            for layer in coord["growth"]["mup"]])]
+    return reporting.report_markdown(
+        f"μP learning-rate transfer (Yang et al. 2022): claims ({report['profile']} profile)", setting,
+        report["claims"], [_loss_rows(report["loss"], report["best_log2_lr"], key)
+                           for key, _ in config.PARAMETRIZATIONS if key in report["loss"]] + [coord_lines])
