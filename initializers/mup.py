@@ -275,7 +275,7 @@ class _LearningRateMultipliers:
     the same multiplier goes through the optimizer's own (backend-specific) update with
     `learning_rate * multiplier`, so the update is exactly that optimizer's with a
     per-weight learning rate, on every backend (torch's fused updates included).
-    Decoupled weight decay (AdamW) is applied by Keras with the unscaled rate.
+    Weight decay (`weight_decay=`, AdamW's too) is applied by Keras with the unscaled rate.
     """
 
     def __init__(self, *args, lr_multipliers=None, **kwargs):
@@ -323,8 +323,8 @@ class MuAdam(_LearningRateMultipliers, keras.optimizers.Adam):
 
 @keras.saving.register_keras_serializable(package="initializers")
 class MuAdamW(_LearningRateMultipliers, keras.optimizers.AdamW):
-    """`keras.optimizers.AdamW` with per-weight learning-rate multipliers (the decoupled
-    weight decay keeps the unscaled rate)."""
+    """`keras.optimizers.AdamW` with per-weight learning-rate multipliers (the weight
+    decay keeps the unscaled rate)."""
 
 
 _REGISTERED = {keras.optimizers.SGD: MuSGD, keras.optimizers.Adam: MuAdam, keras.optimizers.AdamW: MuAdamW}

@@ -87,6 +87,24 @@ deep = models.VanillaCNN(50, channels=8, input_shape=(12, 12, 1), num_classes=3,
 initializers.initialize_weights(deep, "auto", seed=0)
 deep.compile(optimizer=keras.optimizers.SGD(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 assert np.isfinite(deep.train_on_batch(np.ones((4, 12, 12, 1), "float32"), np.arange(4) % 3))
+# μP (issue 20) on JAX: per-weight learning rates scale each weight's update exactly.
+from initializers import mup
+from initializers.diagnostics import coordinates
+build = lambda width: models.DeepMLP(8, 3, depth=2, width=width, activation="relu")
+for make in (lambda: keras.optimizers.SGD(0.05, momentum=0.9), lambda: keras.optimizers.Adam(1e-3)):
+    deltas = []
+    for optimizer in (make(), mup.with_lr_multipliers(make(), {"hidden2/kernel": 0.25, "logits/bias": 4.0})):
+        net = build(16)
+        initializers.initialize_weights(net, "he_normal", seed=0)
+        before = [keras.ops.convert_to_numpy(v) for v in net.trainable_weights]
+        net.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        net.train_on_batch(x[:10], y[:10])
+        deltas.append([keras.ops.convert_to_numpy(v) - b for v, b in zip(net.trainable_weights, before)])
+    for variable, plain, scaled in zip(build(16).trainable_weights, *deltas):
+        factor = {"hidden2/kernel": 0.25, "logits/bias": 4.0}.get(variable.path, 1.0)
+        np.testing.assert_allclose(scaled, factor * plain, rtol=2e-4, atol=3e-7, err_msg=variable.path)
+records = coordinates.coord_check(build, [8, 16], [(x[:10], y[:10])], steps=1, seeds=(0,))
+assert len(records) == 2 * 2 * 2 * 3
 assert sys.modules["tensorflow"] is None, "tensorflow was imported"
 """
 

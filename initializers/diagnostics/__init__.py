@@ -16,7 +16,7 @@ Modules:
   kernel-gradient norms;
 * `recorders`: Keras callbacks recording the above on a fixed batch during training;
 * `plots`: figures in the style of Glorot & Bengio's;
-* `coord_check`: the coordinate check of Yang et al. 2022 (μP vs SP: layer output
+* `coordinates`: the coordinate check of Yang et al. 2022 (μP vs SP: layer output
   sizes against width over the first steps of training);
 * `mean_field`: the mean-field theory of deep random nets (Poole et al. 2016;
   Schoenholz et al. 2017): q*, chi_1, correlation depth, critical sigma_w^2.
@@ -33,7 +33,7 @@ Example:
 >>> backprop, weights = diagnostics.gradient_statistics(model, batch, labels)  # any model
 """
 
-from initializers.diagnostics.coord_check import coord_check, growth, plot_coord_check
+from initializers.diagnostics.coordinates import coord_check, growth, plot_coord_check
 from initializers.diagnostics.gradients import (
     autodiff_gradients,
     backend_gradients,

@@ -13,6 +13,14 @@ generator `module:function` called as `function(batch_size, seed) -> (images, la
 Exit codes: 0 nothing flagged, 1 something flagged (so it can guard a CI), 2 bad input
 (with a one-line reason).
 
+--coord-check ARG runs the coordinate check of Yang et al. 2022 instead (μP against the
+standard parametrization): the builder is called with ARG=width for each of --widths,
+each model trains --coord-steps updates on the batch (SGD or Adam at --lr, 3 seeds from
+--seed), and the mean |x| of every layer output is written to coord_check.json and
+coord_check.png in --out. Exit code 1 when μP's sizes are not flat within 1.5x from the
+narrowest to the widest width. Use real data (--data) where you have it: random inputs
+share no structure between examples.
+
 Example:
 
     python -m initializers.doctor models:PlainNet --kwargs '{"depth": 30,
@@ -29,6 +37,8 @@ import sys
 
 # Methods that are not initializer names (`initializers.get` does not know them).
 NOT_INITIALIZERS = ("current", "auto", "lsuv")
+# --coord-check: μP's layer sizes count as flat within this factor from narrowest to widest.
+COORD_FLAT_FACTOR = 1.5
 
 
 class BadInput(Exception):
@@ -56,6 +66,15 @@ def _parser():
                              "or lsuv) and save it to --output")
     parser.add_argument("--output", default=None, help="where --apply saves the model (.keras)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    coord = parser.add_argument_group("coordinate check (μP)")
+    coord.add_argument("--coord-check", default=None, metavar="ARG",
+                       help="run the coordinate check instead: ARG is the builder's width argument")
+    coord.add_argument("--widths", type=int, nargs="+", default=[128, 256, 512, 1024, 2048],
+                       help="widths to compare (default: %(default)s); μP's base width is the narrowest")
+    coord.add_argument("--coord-steps", type=int, default=3, help="training updates (default 3)")
+    coord.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
+                       help="sgd (momentum 0.9) or adam (default: sgd)")
+    coord.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
     return parser
 
 
@@ -218,9 +237,53 @@ def _apply(args, model, batch, log):
     log(f"re-initialized with {args.apply}, saved to {args.output}")
 
 
+def _coord_check(args, log):
+    """Runs the coordinate check the command line asks for; returns μP's largest factor."""
+    kwargs, _ = _checked_arguments(args)
+    if args.model.endswith(".keras"):
+        raise BadInput("--coord-check needs a builder (module:function), not a saved model")
+    if len(set(args.widths)) < 2 or min(args.widths) < 1 or args.coord_steps < 1 or not args.lr > 0:
+        raise BadInput("--coord-check needs two or more positive --widths, --coord-steps >= 1 and --lr > 0")
+    import keras
+    import numpy as np
+
+    from initializers.diagnostics import coordinates as coord
+    from initializers.diagnostics.tracing import _is_probabilities
+
+    build = lambda width: _load_model(args.model, {**kwargs, args.coord_check: width}, lambda text: None)[0]
+    keras.utils.set_random_seed(args.seed)
+    model = build(min(args.widths))
+    batch, labels = _batch(args, model)
+    outputs = keras.ops.convert_to_numpy(model(batch, training=False))
+    if labels is None:  # random classes of the model's outputs
+        labels = np.random.default_rng(args.seed).integers(0, outputs.shape[-1], len(outputs))
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not _is_probabilities(outputs))
+    records = coord.coord_check(build, args.widths, [(batch, labels)], steps=args.coord_steps,
+                                seeds=(args.seed, args.seed + 1, args.seed + 2), optimizer=args.optimizer,
+                                learning_rate=args.lr, loss=loss, log=log)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "coord_check.json").write_text(json.dumps({"widths": sorted(args.widths), "records": records}))
+    coord.plot_coord_check(records, path=out / "coord_check.png")
+    factors = {key: coord.growth(records, key) for key in coord.PARAMETRIZATIONS}
+    for layer in factors["mup"]:
+        log(f"  {layer}: widest/narrowest mean |x|  SP {factors['sp'][layer][0]:.3g}  μP {factors['mup'][layer][0]:.3g}")
+    return max(max(r, 1 / r) if r > 0 else float("inf") for r, _ in factors["mup"].values())
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     log = (lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    if args.coord_check:
+        try:
+            worst = _coord_check(args, log)
+        except BadInput as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        if not args.quiet:
+            print(f"coordinate check: μP sizes within {worst:.3g}x across widths {sorted(args.widths)}; "
+                  f"figure and records in {args.out}")
+        return 0 if worst <= COORD_FLAT_FACTOR else 1
     try:
         model, batch, report = _examine(args, log)
         _write_report(report, args.out)

@@ -3,16 +3,16 @@
 Yang et al. 2022 ("Tuning Large Neural Networks via Zero-Shot Hyperparameter Transfer")
 train the same model at several widths over a grid of learning rates: under the
 standard parametrization (SP) the best rate moves as the model widens, under μP it
-stays put and wider is always better (their Fig. 1 for Transformers with Adam; the
-MLP counterpart with SGD is the reference repo's example, `microsoft/mup`
-`examples/MLP/main.py`: 2 hidden layers, SGD momentum 0.9, batch 64, 20 epochs of
-CIFAR-10, widths 64 to 8,192, training loss against log2 learning rate).
+stays put and wider is always better (their Fig. 1: Transformers trained with Adam).
+The reference repo's MLP example (`microsoft/mup`, `examples/MLP/main.py`: 2 hidden
+layers, SGD momentum 0.9, batch 64, 20 epochs of CIFAR-10, widths 64 to 8,192) makes the
+same comparison with SGD.
 
 Figures (written into the workdir):
-* `lr_transfer.png` (Tensor Programs V, Fig. 1, MLP/SGD setting): final training
-  loss against log2 learning rate, one curve per width (mean over seeds, min-max
-  band), SP left, μP right. Expected: SP's minimum moves to smaller rates as width
-  grows, μP's stays at one rate, and μP's curves sit lower as width grows.
+* `lr_transfer_adam.png`, `lr_transfer_sgd.png` (Tensor Programs V, Fig. 1's layout): final training loss against
+  log2 learning rate, one curve per width (mean over seeds, min-max band), SP left,
+  μP right. Expected: SP's minimum moves to smaller rates as width grows, μP's stays at
+  one rate, and μP's curves sit lower as width grows.
 * `coord_check.png` (the reference repo's coordinate check; Tensor Programs V, App.
   D.1): mean |x| of each layer's output against width at steps 0-3 of training at
   one rate, SP and μP. Expected: flat under μP; the logits grow with width under SP.
@@ -25,25 +25,32 @@ flat within `COORD_FLAT_FACTOR`, SP's grows by at least `COORD_GROWTH_FACTOR`.
 Setting: `models.DeepMLP(depth=2, activation="relu")` (the reference's two hidden
 layers; ours have biases, which μP's table covers) on flattened Shapeset-location
 (offline, 9 classes; `--dataset cifar10` through TFDS on a machine with it), He-normal
-draws (Var 2/fan_in, untruncated), SGD momentum 0.9, batch 64. μP: base width 64 (its
-second build at width 128 tells which axes grow), readout zero-initialized (as the
-reference's MLP), hyperparameters otherwise SP's at width 64; no input or output
-multipliers tuned (the reference tunes two at the base width). Changed for a CPU budget: Shapeset-location for CIFAR-10 (an MLP
-learns it in a few hundred updates; Shapeset-3x2 stays near chance after 500, measured),
-300 updates for 20 epochs, widths up to 1,024 (quick) for 8,192. The loss is the
-training loss averaged over the last `eval_every` updates (the data is an infinite
-generated stream, so every batch is new).
+draws (Var 2/fan_in, untruncated), batch 64; Adam (quick, as Tensor Programs V's Fig. 1)
+or SGD momentum 0.9 (quick_sgd, as the reference's MLP). μP: base width 64 (its second
+build at width 128 tells which axes grow), readout zero-initialized (as the reference's
+MLP), hyperparameters otherwise SP's at width 64; no input or output multipliers tuned
+(the reference tunes two at the base width). Changed for a CPU budget: Shapeset-location
+for CIFAR-10 (an MLP learns it in a few hundred updates; on Shapeset-3x2 it stayed near
+chance after 500, measured), 300 updates for 20 epochs, widths up to 1,024 for 8,192. The
+loss is the training loss averaged over the last `eval_every` updates (the data is an
+infinite generated stream, so every batch is new).
 
 Profiles:
 * `smoke`: seconds per run; tests only.
-* `quick` (default): widths 64-1,024, 9 learning rates 2^-11 ... 2^-3, SP and μP,
-  3 seeds, 300 updates: 270 runs; coordinate check at widths 128-2,048 (the reference
-  checks 128-8,192), SGD at lr 0.1 (the reference's), 3 seeds, steps 0-3. Runtime on a 2-core CPU with the default --jobs 2: see the committed results
-  (`results/yang2022/quick/`); estimated at about 12 min from single runs.
-* `full` (GPU): widths 64-8,192, 11 learning rates 2^-12 ... 2^-2, 3,000 updates,
-  coordinate check up to 8,192. Not run yet (no GPU has been lent).
+* `quick` (default): Adam; widths 64-1,024, 9 learning rates 2^-13 ... 2^-5 (picked from
+  a one-seed pilot at widths 64 and 1,024: SP's best 2^-8 and 2^-12, μP's 2^-8 at both),
+  SP and μP, 3 seeds, 300 updates: 270 runs; coordinate check at widths 128-2,048 (the
+  reference checks 128-8,192), Adam at lr 0.001 (the reference's), 3 seeds, steps 0-3.
+  Runtime: see `results/yang2022/README.md` (estimated at 12 min on a 2-core CPU with
+  the default --jobs 2 from the SGD profile's 11 min 44 s).
+* `quick_sgd`: the same with SGD momentum 0.9 (the reference's MLP optimizer), learning
+  rates 2^-11 ... 2^-3, coordinate check at lr 0.1 (the reference's). 11 min 44 s on a
+  2-core CPU with the default --jobs 2 (the committed `results/yang2022/quick_sgd/`,
+  clean commit 2661c1a, where it ran as the first quick profile).
+* `full` (GPU): both optimizers' sweeps at widths 64-8,192 over 11 learning rates,
+  3,000 updates, coordinate check up to 8,192. Not run yet (no GPU has been lent).
 
-Command: `bash scripts/reproduce_mup.sh [--profile quick|full|smoke]`
+Command: `bash scripts/reproduce_mup.sh [--profile quick|quick_sgd|full|smoke]`
 """
 
 from reproductions import data
@@ -60,21 +67,27 @@ WIDER_IS_BETTER_TOLERANCE = 0.01  # nats: a wider μP net may be at most this mu
 COORD_FLAT_FACTOR = 1.5          # μP: widest / narrowest mean |x| within this factor, every layer and step
 COORD_GROWTH_FACTOR = 3.0        # SP: some layer's widest / narrowest ratio at least this
 
+# Each sweep: (optimizer, log2 learning rates); a profile runs one or both.
+SGD_SWEEP = ("momentum", tuple(range(-11, -2)))
+ADAM_SWEEP = ("adam", tuple(range(-13, -4)))
+COORD_LEARNING_RATE = {"momentum": 0.1, "adam": 0.001}  # the reference's coordinate checks
+OPTIMIZER_NAMES = {"momentum": "sgd", "adam": "adam"}    # in claim ids, file names and the coordinate check
+
 _QUICK = dict(
     dataset="shapeset_location", seeds=(0, 1, 2), widths=(64, 128, 256, 512, 1024),
-    log2_learning_rates=tuple(range(-11, -2)), depth=2, activation="relu", batch_size=64,
+    sweeps=(ADAM_SWEEP,), depth=2, activation="relu", batch_size=64,
     steps=300, eval_every=100, eval_examples=512, steps_per_execution=50,
     coord_widths=(128, 256, 512, 1024, 2048), coord_seeds=(0, 1, 2), coord_steps=3,
-    coord_learning_rate=0.1,
 )
 PROFILES = {
     "quick": _QUICK,
-    "smoke": {**_QUICK, "seeds": (0,), "widths": (16, 32), "log2_learning_rates": (-7, -5), "steps": 20,
+    "quick_sgd": {**_QUICK, "sweeps": (SGD_SWEEP,)},
+    "smoke": {**_QUICK, "seeds": (0,), "widths": (16, 32), "sweeps": (("adam", (-9, -7)),), "steps": 20,
               "eval_every": 10, "eval_examples": 64, "steps_per_execution": 5, "coord_widths": (16, 32, 64),
               "coord_seeds": (0,), "coord_steps": 1},
     "full": {**_QUICK, "widths": (64, 128, 256, 512, 1024, 2048, 4096, 8192),
-             "log2_learning_rates": tuple(range(-12, -1)), "steps": 3000, "eval_every": 500,
-             "eval_examples": 2000, "coord_widths": (128, 256, 512, 1024, 2048, 4096, 8192)},
+             "sweeps": (("adam", tuple(range(-14, -3))), ("momentum", tuple(range(-12, -1)))), "steps": 3000,
+             "eval_every": 500, "eval_examples": 2000, "coord_widths": (128, 256, 512, 1024, 2048, 4096, 8192)},
 }
 DEFAULT_PROFILE = "quick"
 
@@ -99,22 +112,38 @@ def mup_settings(settings, dataset):
             "delta_model_kwargs": mlp_kwargs(settings, dataset, 2 * base), "readout": READOUT}
 
 
+def coord_optimizer(settings):
+    """The optimizer of a profile's coordinate check: its first sweep's."""
+    return settings["sweeps"][0][0]
+
+
+def _run_name(optimizer, key, width, log2_rate):
+    # SGD runs keep the names they had when SGD was the only sweep, so those run folders resume.
+    prefix = "" if optimizer == "momentum" else f"{optimizer}_"
+    return f"{prefix}{key}_w{width}_lr2^{log2_rate}"
+
+
 def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
     """(run configs, seeds) of a profile; `dataset` overrides the profile's."""
     settings = PROFILES[profile]
     dataset = dataset or settings["dataset"]
     configs = []
-    for key, label in PARAMETRIZATIONS:
-        for width in settings["widths"]:
-            for log2_rate in settings["log2_learning_rates"]:
-                configs.append(RunConfig(
-                    name=f"{key}_w{width}_lr2^{log2_rate}", label=f"{label}, width {width}",
-                    tags={"parametrization": key, "width": width, "log2_lr": log2_rate},
-                    model="deep_mlp", model_kwargs=mlp_kwargs(settings, dataset, width),
-                    initializer=INITIALIZER, flatten=True, dataset=dataset, data_dir=data_dir,
-                    optimizer="momentum", momentum=0.9, learning_rate=2.0 ** log2_rate,
-                    batch_size=settings["batch_size"], steps=settings["steps"],
-                    eval_every=settings["eval_every"], eval_examples=settings["eval_examples"],
-                    steps_per_execution=settings["steps_per_execution"], jit_compile=False,
-                    parametrization=mup_settings(settings, dataset) if key == "mup" else None))
+    for optimizer, log2_rates in settings["sweeps"]:
+        for key, label in PARAMETRIZATIONS:
+            for width in settings["widths"]:
+                for log2_rate in log2_rates:
+                    configs.append(_run_config(settings, dataset, data_dir, optimizer, key, label, width, log2_rate))
     return configs, list(settings["seeds"])
+
+
+def _run_config(settings, dataset, data_dir, optimizer, key, label, width, log2_rate):
+    return RunConfig(
+        name=_run_name(optimizer, key, width, log2_rate), label=f"{label}, width {width}",
+        tags={"parametrization": key, "width": width, "log2_lr": log2_rate, "optimizer": optimizer},
+        model="deep_mlp", model_kwargs=mlp_kwargs(settings, dataset, width),
+        initializer=INITIALIZER, flatten=True, dataset=dataset, data_dir=data_dir,
+        optimizer=optimizer, momentum=0.9, learning_rate=2.0 ** log2_rate,
+        batch_size=settings["batch_size"], steps=settings["steps"],
+        eval_every=settings["eval_every"], eval_examples=settings["eval_examples"],
+        steps_per_execution=settings["steps_per_execution"], jit_compile=False,
+        parametrization=mup_settings(settings, dataset) if key == "mup" else None)

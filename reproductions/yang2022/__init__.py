@@ -6,7 +6,7 @@
 
 Writes into the workdir: `runs/*/` (one folder per run; μP runs add `mup.json`, each
 weight's rule), `coord_check.json` (measured before the sweep, `coord.py`),
-`lr_transfer.png`, `coord_check.png`, `report.json` and `report.md`. Settings,
+`lr_transfer_<optimizer>.png`, `coord_check.png`, `report.json` and `report.md`. Settings,
 profiles, criteria and runtimes: `reproductions/configs/yang2022.py`; claims:
 `reproductions/yang2022/claims.py`.
 """

@@ -3,7 +3,7 @@
 
 import math
 
-from initializers.diagnostics.coord_check import growth
+from initializers.diagnostics.coordinates import growth
 from reproductions import report as reporting
 from reproductions.configs import yang2022 as config
 from reproductions.runs import fact, seed_summary, select
@@ -16,9 +16,17 @@ def final_train_loss(run):
     return run["final"]["final"]["train_loss"]
 
 
+def sweeps_of(runs):
+    """{"sgd" or "adam": that optimizer's runs}, in the order the configs name them."""
+    found = {}
+    for run in runs:
+        found.setdefault(config.OPTIMIZER_NAMES[fact(run, "optimizer")], []).append(run)
+    return found
+
+
 def loss_table(runs):
     """{parametrization: {width: {log2_lr: seed summary of the final training loss, with
-    "diverged": how many seeds diverged}}} (JSON keys are strings)."""
+    "diverged": how many seeds diverged}}} (JSON keys are strings) of one sweep's runs."""
     table = {}
     for key, _ in config.PARAMETRIZATIONS:
         group = select(runs, parametrization=key)
@@ -48,8 +56,9 @@ def _shift(best_by_width):
     return max(rates) - min(rates) if len(rates) == len(best_by_width) and rates else None
 
 
-def transfer_claims(table, best):
-    """The three claims of the learning-rate sweep (see the config's docstring)."""
+def transfer_claims(table, best, optimizer="sgd"):
+    """The three claims of one optimizer's learning-rate sweep (see the config's docstring);
+    their ids start with the optimizer's name."""
     mup, sp = best.get("mup", {}), best.get("sp", {})
     mup_shift, sp_shift = _shift(mup), _shift(sp)
     widths = sorted(int(w) for w in mup)
@@ -61,20 +70,20 @@ def transfer_claims(table, best):
         wider <= narrower + tolerance for narrower, wider in zip(losses, losses[1:]))
     return [
         reporting.claim(
-            "mup_best_lr_stable",
-            f"μP: the log2 learning rate of the lowest mean final training loss moves by at most "
+            f"{optimizer}_mup_best_lr_stable",
+            f"{optimizer}, μP: the log2 learning rate of the lowest mean final training loss moves by at most "
             f"{config.BEST_LR_MAX_SHIFT_MUP} grid step (a factor 2) across the widths",
             {"best_log2_lr_by_width": mup, "shift_in_grid_steps": mup_shift},
             mup_shift is not None and mup_shift <= config.BEST_LR_MAX_SHIFT_MUP),
         reporting.claim(
-            "sp_best_lr_shifts",
-            f"SP: the best log2 learning rate moves by more than {config.BEST_LR_MAX_SHIFT_MUP} grid step "
+            f"{optimizer}_sp_best_lr_shifts",
+            f"{optimizer}, SP: the best log2 learning rate moves by more than {config.BEST_LR_MAX_SHIFT_MUP} grid step "
             "across the widths",
             {"best_log2_lr_by_width": sp, "shift_in_grid_steps": sp_shift},
             sp_shift is not None and sp_shift > config.BEST_LR_MAX_SHIFT_MUP),
         reporting.claim(
-            "mup_wider_is_better",
-            f"μP: at the base width's best rate, the mean final training loss does not increase with "
+            f"{optimizer}_mup_wider_is_better",
+            f"{optimizer}, μP: at the base width's best rate, the mean final training loss does not increase with "
             f"width (each wider net at most {tolerance:g} nats above the next narrower)",
             {"base_width": int(base) if base else None, "log2_lr": base_rate,
              "loss_by_width": dict(zip(map(str, widths), losses))},
@@ -92,7 +101,8 @@ def coord_claims(coord):
     mup, sp = (growth(coord["records"], key) for key in ("mup", "sp"))
     worst = max((max(r, 1 / r) if r > 0 else math.inf for r, _ in mup.values()), default=None)
     largest = max((r for r, _ in sp.values()), default=None)
-    span = f"widths {settings['widths'][0]} to {settings['widths'][-1]}, steps 0-{settings['steps']}"
+    span = (f"widths {settings['widths'][0]} to {settings['widths'][-1]}, steps 0-{settings['steps']}, "
+            f"{settings['optimizer']} at lr {settings['learning_rate']:g}")
     return [
         reporting.claim(
             "mup_coord_check_flat",
@@ -110,23 +120,29 @@ def coord_claims(coord):
 
 
 def build_report(runs, profile, coord):
-    """report.json's content: claims, the loss table, best rates, the coordinate check's summary."""
+    """report.json's content: claims, per optimizer the loss table and best rates, the
+    coordinate check's summary."""
     first = runs[0]["config"]
-    table = loss_table(runs)
-    best = best_log2_rates(table)
+    sweeps = {}
+    claims = []
+    for optimizer, group in sweeps_of(runs).items():
+        table = loss_table(group)
+        best = best_log2_rates(table)
+        sweeps[optimizer] = {"loss": table, "best_log2_lr": best}
+        claims += transfer_claims(table, best, optimizer)
     return {
         "paper": "yang2022",
         "profile": profile,
         "seeds": sorted({run["config"]["seed"] for run in runs}),
         "dataset": first["dataset"],
-        "budget": {"steps": first["steps"], "batch_size": first["batch_size"], "optimizer": "SGD momentum 0.9",
+        "budget": {"steps": first["steps"], "batch_size": first["batch_size"],
+                   "optimizers": {"sgd": "SGD momentum 0.9", "adam": "Adam"},
                    "depth": first["model_kwargs"]["depth"], "activation": first["model_kwargs"]["activation"],
                    "initializer": first["initializer"], "base_width": config.base_width(config.PROFILES[profile]),
                    "readout": config.READOUT, "runs": len(runs),
                    "run_seconds_total": sum(r["final"]["wall_time_s"] for r in runs)},
-        "claims": transfer_claims(table, best) + coord_claims(coord),
-        "loss": table,
-        "best_log2_lr": best,
+        "claims": claims + coord_claims(coord),
+        "sweeps": sweeps,
         "coord_check": None if coord is None else {
             "settings": coord["settings"], "seconds": coord.get("seconds"),
             "growth": {key: {k: {"ratio": r, "step": s} for k, (r, s) in growth(coord["records"], key).items()}
@@ -134,7 +150,7 @@ def build_report(runs, profile, coord):
     }
 
 
-def _loss_rows(table, best, key):
+def _loss_rows(optimizer, table, best, key):
     widths = sorted(table.get(key, {}), key=int)
     rates = sorted({int(r) for w in widths for r in table[key][w]})
     rows = []
@@ -151,22 +167,23 @@ def _loss_rows(table, best, key):
                 spread = "" if cell["std"] is None else f" ± {cell['std']:.3f}"
                 cells.append(f"{mark}{cell['mean']:.3f}{mark}{spread}")
         rows.append((width, *cells))
-    return [f"{dict(config.PARAMETRIZATIONS)[key]}: mean ± std final training loss over seeds by width "
-            "and log2 learning rate (bold: the width's best):", "",
+    return [f"{optimizer}, {dict(config.PARAMETRIZATIONS)[key]}: mean ± std final training loss over seeds by "
+            "width and log2 learning rate (bold: the width's best):", "",
             *reporting.markdown_table(("width", *(f"2^{r}" for r in rates)), rows)]
 
 
 def report_markdown(report):
     budget = report["budget"]
     setting = (f"Dataset {report['dataset']}, seeds {report['seeds']}: MLP with {budget['depth']} hidden "
-               f"{budget['activation']} layers, {budget['initializer']} draws, {budget['optimizer']}, batch "
+               f"{budget['activation']} layers, {budget['initializer']} draws, "
+               f"{' and '.join(budget['optimizers'][o] for o in report['sweeps'])}, batch "
                f"{budget['batch_size']}, {budget['steps']} updates; μP base width {budget['base_width']}, readout "
                f"{budget['readout']}. {budget['runs']} runs, {budget['run_seconds_total'] / 60:.1f} min of run "
                "time in total (summed over runs; wall time with parallel workers is less).")
     coord = report["coord_check"]
     coord_lines = ["Coordinate check: not measured."] if coord is None else [
-        f"Coordinate check ({coord['settings']['widths'][0]}-{coord['settings']['widths'][-1]} wide, SGD at "
-        f"lr {coord['settings']['learning_rate']:g}, seeds {coord['settings']['seeds']}, "
+        f"Coordinate check ({coord['settings']['widths'][0]}-{coord['settings']['widths'][-1]} wide, "
+        f"{coord['settings']['optimizer']} at lr {coord['settings']['learning_rate']:g}, seeds {coord['settings']['seeds']}, "
         f"{coord['seconds']:.0f} s): widest / narrowest mean |x| per layer, at its step farthest from 1:", "",
         *reporting.markdown_table(("layer", "SP", "μP"), [
             (layer, f"{coord['growth']['sp'][layer]['ratio']:.3g} (step {coord['growth']['sp'][layer]['step']})",
@@ -174,5 +191,6 @@ def report_markdown(report):
             for layer in coord["growth"]["mup"]])]
     return reporting.report_markdown(
         f"μP learning-rate transfer (Yang et al. 2022): claims ({report['profile']} profile)", setting,
-        report["claims"], [_loss_rows(report["loss"], report["best_log2_lr"], key)
-                           for key, _ in config.PARAMETRIZATIONS if key in report["loss"]] + [coord_lines])
+        report["claims"], [_loss_rows(optimizer, sweep["loss"], sweep["best_log2_lr"], key)
+                           for optimizer, sweep in report["sweeps"].items()
+                           for key, _ in config.PARAMETRIZATIONS if key in sweep["loss"]] + [coord_lines])

@@ -16,9 +16,10 @@ COORD_FILE = "coord_check.json"
 def coord_settings(profile, dataset):
     """What the file's records depend on: redone when any of it changes."""
     settings = config.PROFILES[profile]
+    optimizer = config.coord_optimizer(settings)
     return {"dataset": dataset, "widths": list(settings["coord_widths"]), "seeds": list(settings["coord_seeds"]),
-            "steps": settings["coord_steps"], "learning_rate": settings["coord_learning_rate"],
-            "optimizer": "sgd", "momentum": 0.9, "batch_size": settings["batch_size"],
+            "steps": settings["coord_steps"], "learning_rate": config.COORD_LEARNING_RATE[optimizer],
+            "optimizer": config.OPTIMIZER_NAMES[optimizer], "momentum": 0.9, "batch_size": settings["batch_size"],
             "base_width": config.base_width(settings), "initializer": config.INITIALIZER,
             "readout": config.READOUT, "depth": settings["depth"], "activation": settings["activation"]}
 
@@ -34,7 +35,7 @@ def coord_batches(dataset, data_dir, batch_size, steps):
 def measure_coord_check(workdir, profile, configs, seeds):
     """The driver's `prepare`: writes coord_check.json unless it holds these settings."""
     import models
-    from initializers.diagnostics.coord_check import coord_check
+    from initializers.diagnostics.coordinates import coord_check
 
     dataset, data_dir = configs[0].dataset, configs[0].data_dir
     wanted = coord_settings(profile, dataset)
@@ -47,7 +48,7 @@ def measure_coord_check(workdir, profile, configs, seeds):
     records = coord_check(
         lambda width: models.build("deep_mlp", **config.mlp_kwargs(settings, dataset, width)),
         wanted["widths"], coord_batches(dataset, data_dir, wanted["batch_size"], wanted["steps"]),
-        base_width=wanted["base_width"], steps=wanted["steps"], seeds=wanted["seeds"], optimizer="sgd",
+        base_width=wanted["base_width"], steps=wanted["steps"], seeds=wanted["seeds"], optimizer=wanted["optimizer"],
         learning_rate=wanted["learning_rate"], momentum=wanted["momentum"], method=wanted["initializer"],
         readout=wanted["readout"], log=print)
     path.parent.mkdir(parents=True, exist_ok=True)
