@@ -41,8 +41,8 @@ Profiles:
   a one-seed pilot at widths 64 and 1,024: SP's best 2^-8 and 2^-12, μP's 2^-8 at both),
   SP and μP, 3 seeds, 300 updates: 270 runs; coordinate check at widths 128-2,048 (the
   reference checks 128-8,192), Adam at lr 0.001 (the reference's), 3 seeds, steps 0-3.
-  Runtime: see `results/yang2022/README.md` (estimated at 12 min on a 2-core CPU with
-  the default --jobs 2 from the SGD profile's 11 min 44 s).
+  Runtime on a 2-core CPU with the default --jobs 2: 13 min 4 s for the committed
+  `results/yang2022/quick/` (clean commit db08d5d; estimated at 12 min before the run).
 * `quick_sgd`: the same with SGD momentum 0.9 (the reference's MLP optimizer), learning
   rates 2^-11 ... 2^-3, coordinate check at lr 0.1 (the reference's). 11 min 44 s on a
   2-core CPU with the default --jobs 2 (the committed `results/yang2022/quick_sgd/`,

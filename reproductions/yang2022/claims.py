@@ -140,6 +140,7 @@ def build_report(runs, profile, coord):
                    "depth": first["model_kwargs"]["depth"], "activation": first["model_kwargs"]["activation"],
                    "initializer": first["initializer"], "base_width": config.base_width(config.PROFILES[profile]),
                    "readout": config.READOUT, "runs": len(runs),
+                   "chance_loss": math.log(first["model_kwargs"]["num_classes"]),
                    "run_seconds_total": sum(r["final"]["wall_time_s"] for r in runs)},
         "claims": claims + coord_claims(coord),
         "sweeps": sweeps,

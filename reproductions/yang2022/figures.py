@@ -42,11 +42,15 @@ def _draw_sweep(workdir, report, optimizer, sweep):
         axis.set_title(dict(config.PARAMETRIZATIONS)[key])
         axis.set_xlabel("log2 learning rate")
         axis.grid(alpha=0.3)
+    lowest = min((c["mean"] for key in panels for cells in sweep["loss"][key].values() for c in cells.values()
+                  if c["mean"] is not None), default=0.0)
+    axes[0][0].set_ylim(0.9 * lowest, 1.1 * report["budget"]["chance_loss"])  # far above chance: off the axis
     axes[0][0].set_ylabel("final training loss")
     axes[0][0].legend(fontsize=8)
     figure.suptitle(f"{report['dataset']}, MLP, {report['budget']['optimizers'][optimizer]}, "
-                    f"{report['budget']['steps']} updates; "
-                    "line: mean over seeds, band: min-max, star: best rate; diverged rates left out", fontsize=9)
+                    f"{report['budget']['steps']} updates\n"
+                    "line: mean over seeds, band: min-max, star: best rate; diverged rates left out, "
+                    "losses over 1.1 x chance's (ln classes) off the axis", fontsize=9)
     figure.tight_layout()
     path = pathlib.Path(workdir) / f"lr_transfer_{optimizer}.png"
     figure.savefig(path, dpi=plots.DPI)
