@@ -108,3 +108,39 @@ def test_initialize_weights_and_the_doctor_know_the_stacked_layer():
     assert auto.activation == "tanh" and auto.method == "LecunNormal"  # tanh's critical point
     report = examine(model, methods=("current", "he"))
     assert [row.layer for row in report.results["current"].layers][1:3] == ["downsample_1", "identical_layers"]
+
+
+@pytest.mark.parametrize("padding", ["circular", "same"])
+def test_stacked_jacobian_spectra_equal_autodiff(padding):
+    import tensorflow as tf
+
+    from initializers.diagnostics.jacobian import stacked_jacobian_spectra
+
+    layer = StackedConvolution(4, 3, "tanh", kernel_initializer="he_normal",
+                               bias_initializer=keras.initializers.RandomNormal(stddev=0.1, seed=1),
+                               padding=padding, seed=0)
+    x = np.random.default_rng(0).normal(size=(1, 4, 5, 3)).astype("float32")
+    layer(x)
+    inputs = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = layer(inputs)
+    by_autodiff = np.linalg.svd(tape.jacobian(outputs, inputs).numpy().reshape(60, 60), compute_uv=False)
+    spectra = stacked_jacobian_spectra(layer.kernel.numpy(), layer.bias.numpy(), x[0], [2, 4], "tanh", padding)
+    assert set(spectra) == {2, 4}
+    np.testing.assert_allclose(spectra[4], by_autodiff, atol=2e-6)
+
+
+def test_stacked_jacobian_spectra_of_a_linear_delta_orthogonal_stack_are_all_one():
+    from initializers.diagnostics.jacobian import stacked_jacobian_spectra
+
+    layer = StackedConvolution(300, 3, "linear", kernel_initializer="delta_orthogonal", seed=0)
+    x = np.random.default_rng(0).normal(size=(1, 4, 4, 8)).astype("float32")
+    layer(x)
+    spectra = stacked_jacobian_spectra(layer.kernel.numpy(), layer.bias.numpy(), x[0], [1, 300], "linear")
+    for values in spectra.values():
+        np.testing.assert_allclose(values, 1.0, atol=1e-4)
+    with pytest.raises(ValueError, match="must lie in 1..300"):
+        stacked_jacobian_spectra(layer.kernel.numpy(), layer.bias.numpy(), x[0], [301])
+    with pytest.raises(ValueError, match="No derivative rule for activation 'gelu'"):
+        stacked_jacobian_spectra(layer.kernel.numpy(), layer.bias.numpy(), x[0], [1], "gelu")

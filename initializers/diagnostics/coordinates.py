@@ -56,6 +56,9 @@ def parametrized_model(build, width, parametrization, *, base_shapes=None, metho
     if parametrization == "sp":
         initialize_weights(model, method, seed=seed)
         return model, plain
+    if base_shapes is None:
+        raise ValueError("μP needs the base shapes of `build` (mup.BaseShapes.from_builder). "
+                         "Received: base_shapes=None")
     scheme = mup.MuP(model, base_shapes, readout=readout)
     scheme.initialize(method, seed=seed)
     return model, scheme.optimizer(plain)
