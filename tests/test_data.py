@@ -67,3 +67,41 @@ def test_one_dataset_table():
     assert data.is_generated("shapeset_location") and not data.is_generated("mnist")
     with pytest.raises(ValueError, match="valid: shapeset3x2, shapeset_location, mnist"):
         data.info("imagenet")
+
+
+def _write_idx(path, array):
+    import gzip
+
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_from_the_debian_package_offline(tmp_path, monkeypatch):
+    """Without a TFDS copy, `fashion_mnist` reads the Debian package's IDX files (a fake
+    package folder here): the TFDS splits (first 90% / last 10% of train, test), pixels
+    in [-1, 1]; with neither, the error names the package."""
+    from reproductions.data import debian
+
+    rng = np.random.default_rng(0)
+    train_images, train_labels = rng.integers(0, 256, (20, 28, 28)), np.arange(20) % 10
+    names = debian.DEBIAN_DATASETS["fashion_mnist"][1]
+    _write_idx(tmp_path / names["train"][0], train_images)
+    _write_idx(tmp_path / names["train"][1], train_labels)
+    _write_idx(tmp_path / names["test"][0], train_images[:5])
+    _write_idx(tmp_path / names["test"][1], train_labels[:5])
+    np.testing.assert_array_equal(debian.read_idx(tmp_path / names["train"][1]), train_labels)
+    monkeypatch.setattr(data, "_network_reachable", lambda *a, **k: False)
+    monkeypatch.setitem(debian.DEBIAN_DATASETS, "fashion_mnist", (str(tmp_path / "absent"), names))
+    with pytest.raises(data.DatasetUnavailableError, match="apt-get install dataset-fashion-mnist"):
+        data.load("fashion_mnist", "test", batch_size=4, data_dir=str(tmp_path / "tfds"))
+    monkeypatch.setitem(debian.DEBIAN_DATASETS, "fashion_mnist", (str(tmp_path), names))
+    images, labels = data.as_numpy(data.load("fashion_mnist", "validation", batch_size=4,
+                                             data_dir=str(tmp_path / "tfds")))
+    assert images.shape == (2, 28, 28, 1) and list(labels) == [8, 9]
+    np.testing.assert_allclose(images[..., 0], train_images[18:] / 127.5 - 1.0, atol=1e-6)
+    train = next(iter(data.load("fashion_mnist", "train", batch_size=6, seed=1, data_dir=str(tmp_path / "tfds"))))
+    assert train[0].shape == (6, 28, 28, 1) and set(train[1].numpy()) <= set(range(8))
+    (tmp_path / "bad").write_bytes(b"\x00\x01\x02\x03")
+    with pytest.raises(ValueError, match="Not an IDX file"):
+        debian.read_idx(tmp_path / "bad")

@@ -12,18 +12,22 @@ from reproductions.configs import yang2022 as config
 from reproductions.yang2022 import claims
 
 CLAIM_IDS = {"adam_mup_best_lr_stable", "adam_sp_best_lr_shifts", "adam_mup_wider_is_better",
-             "mup_coord_check_flat", "sp_coord_check_grows"}
+             "mup_coord_check_flat", "sp_coord_check_grows", "transformer_mup_coord_check_flat",
+             "transformer_sp_coord_check_grows"}
 
 
 def test_smoke_profile_end_to_end(tmp_path):
     workdir = tmp_path / "mup"
     yang2022.main(["--profile", "smoke", "--workdir", str(workdir), "--quiet", "--jobs", "1"])
-    for name in ("lr_transfer_adam.png", "coord_check.png", "report.md", "coord_check.json"):
+    for name in ("lr_transfer_adam.png", "coord_check.png", "report.md", "coord_check.json",
+                 "coord_check_transformer.json", "coord_check_transformer.png"):
         assert (workdir / name).stat().st_size > 0, name
     report = json.loads((workdir / "report.json").read_text())
     check_report_schema(report, "yang2022", CLAIM_IDS)
     assert set(report["sweeps"]) == {"adam"} and set(report["sweeps"]["adam"]["loss"]["mup"]) == {"16", "32"}
     assert report["budget"]["base_width"] == 16 and report["coord_check"]["settings"]["optimizer"] == "adam"
+    layers = report["coord_check_transformer"]["growth"]["mup"]
+    assert "block0_attention/query" in layers and "head" in layers  # every leaf by its path
     run = workdir / "runs" / "adam_mup_w32_lr2^-7-seed0"
     rules = {rule["path"]: rule for rule in json.loads((run / "mup.json").read_text())}
     assert rules["hidden2/kernel"]["role"] == "hidden" and rules["logits/kernel"]["lr_multiplier"] == 0.5
@@ -80,6 +84,8 @@ def test_claims_on_constructed_sweeps():
 
 def test_coordinate_claims_without_measurement_do_not_hold():
     assert [c["holds"] for c in claims.coord_claims(None)] == [False, False]
+    assert [c["id"] for c in claims.coord_claims(None, "transformer_")] == [
+        "transformer_mup_coord_check_flat", "transformer_sp_coord_check_grows"]
 
 
 def test_config_names_every_setting():

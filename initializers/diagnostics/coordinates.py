@@ -84,7 +84,7 @@ def _run_one(model, optimizer, batches, steps, loss):
     for step in range(steps + 1):
         x, y = batches[step % len(batches)]
         layers, outputs, _ = tracing.trace(model, x)
-        names = names or [layer.name for layer in layers]
+        names = names or [getattr(layer, "path", layer.name) for layer in layers]  # unique: block0_attention/query
         sizes.append([float(np.mean(np.abs(output))) for output in outputs])
         if step < steps:
             with _quiet_retracing():

@@ -16,11 +16,15 @@ Figures (written into the workdir):
 * `coord_check.png` (the reference repo's coordinate check; Tensor Programs V, App.
   D.1): mean |x| of each layer's output against width at steps 0-3 of training at
   one rate, SP and μP. Expected: flat under μP; the logits grow with width under SP.
+* `coord_check_transformer.png`: the same for a small Transformer (`models.
+  TransformerClassifier`, 2 blocks, 4 heads, widths 64-512) with Adam, the second,
+  smaller setting (`TRANSFORMER_COORD`): μP's attention logits at 1/d.
 
 Claims (`report.json` / `report.md`; criteria below, fixed before the runs): μP's best
 rate moves by at most one grid step across the widths, SP's by more; under μP the
 loss at the base width's best rate decreases with width; μP's coordinate check is
-flat within `COORD_FLAT_FACTOR`, SP's grows by at least `COORD_GROWTH_FACTOR`.
+flat within `COORD_FLAT_FACTOR`, SP's grows by at least `COORD_GROWTH_FACTOR`, for the
+MLP and for the Transformer.
 
 Setting: `models.DeepMLP(depth=2, activation="relu")` (the reference's two hidden
 layers; ours have biases, which μP's table covers) on flattened Shapeset-location
@@ -73,21 +77,32 @@ ADAM_SWEEP = ("adam", tuple(range(-13, -4)))
 COORD_LEARNING_RATE = {"momentum": 0.1, "adam": 0.001}  # the reference's coordinate checks
 OPTIMIZER_NAMES = {"momentum": "sgd", "adam": "adam"}    # in claim ids, file names and the coordinate check
 
+# The second, smaller setting: the coordinate check of a small Transformer (attention logits
+# at 1/d under μP), Adam as in Tensor Programs V's Fig. 1; random tokens and labels, one batch
+# read and trained on at every step (there is no offline text corpus here).
+TRANSFORMER_COORD = dict(vocabulary_size=64, sequence_length=16, heads=4, blocks=2, classes=4,
+                         widths=(64, 128, 256, 512), batch_size=32, steps=3, seeds=(0, 1, 2),
+                         optimizer="adam", learning_rate=0.001, initializer="lecun_normal", data_seed=2022)
+
 _QUICK = dict(
     dataset="shapeset_location", seeds=(0, 1, 2), widths=(64, 128, 256, 512, 1024),
     sweeps=(ADAM_SWEEP,), depth=2, activation="relu", batch_size=64,
     steps=300, eval_every=100, eval_examples=512, steps_per_execution=50,
     coord_widths=(128, 256, 512, 1024, 2048), coord_seeds=(0, 1, 2), coord_steps=3,
+    transformer_coord=TRANSFORMER_COORD,
 )
 PROFILES = {
     "quick": _QUICK,
-    "quick_sgd": {**_QUICK, "sweeps": (SGD_SWEEP,)},
+    "quick_sgd": {**_QUICK, "sweeps": (SGD_SWEEP,), "transformer_coord": None},
     "smoke": {**_QUICK, "seeds": (0,), "widths": (16, 32), "sweeps": (("adam", (-9, -7)),), "steps": 20,
               "eval_every": 10, "eval_examples": 64, "steps_per_execution": 5, "coord_widths": (16, 32, 64),
-              "coord_seeds": (0,), "coord_steps": 1},
+              "coord_seeds": (0,), "coord_steps": 1,
+              "transformer_coord": {**TRANSFORMER_COORD, "sequence_length": 4, "blocks": 1, "widths": (8, 16),
+                                    "batch_size": 4, "steps": 1, "seeds": (0,)}},
     "full": {**_QUICK, "widths": (64, 128, 256, 512, 1024, 2048, 4096, 8192),
              "sweeps": (("adam", tuple(range(-14, -3))), ("momentum", tuple(range(-12, -1)))), "steps": 3000,
-             "eval_every": 500, "eval_examples": 2000, "coord_widths": (128, 256, 512, 1024, 2048, 4096, 8192)},
+             "eval_every": 500, "eval_examples": 2000, "coord_widths": (128, 256, 512, 1024, 2048, 4096, 8192),
+             "transformer_coord": {**TRANSFORMER_COORD, "widths": (64, 128, 256, 512, 1024, 2048)}},
 }
 DEFAULT_PROFILE = "quick"
 

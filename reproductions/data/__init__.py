@@ -10,7 +10,8 @@
   deep nets learn within a few hundred updates (`shapeset.generate_location`).
 * `mnist`, `fashion_mnist`, `cifar10`: through `tfds.load`. Validation is the
   last 10% of TFDS's train split (as Glorot & Bengio held out part of CIFAR-10's
-  train set), train the first 90%.
+  train set), train the first 90%. Without a TFDS copy, `fashion_mnist` is read from
+  Debian's `dataset-fashion-mnist` package where it is installed (`debian.py`).
 
 Pixels are scaled to [-1, 1] for every dataset. Batches come as a `tf.data`
 pipeline with prefetch under the TensorFlow backend; under JAX or torch the generated
@@ -23,7 +24,7 @@ import socket
 
 import numpy as np
 
-from reproductions.data import shapeset
+from reproductions.data import debian, shapeset
 
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
@@ -105,10 +106,15 @@ def _load_tfds(name, split, data_dir, download):
         return tfds.load(name, download=False, **kwargs)
     except AssertionError:  # not prepared in data_dir
         pass
+    if debian.available(name):  # the same splits, from the Debian package's files
+        import tensorflow as tf
+
+        return tf.data.Dataset.from_tensor_slices(debian.arrays(name, split))
+    package = f" or `apt-get install {debian.PACKAGES[name]}`" if name in debian.PACKAGES else ""
     advice = (
         f"TFDS dataset '{name}' is not prepared in {data_dir or '~/tensorflow_datasets'} "
-        "and cannot be downloaded from here. Either use the offline default "
-        "`--dataset shapeset3x2`, or prepare it on a machine with internet access "
+        f"and cannot be downloaded from here. Either use the offline default "
+        f"`--dataset shapeset3x2`{package}, or prepare it on a machine with internet access "
         f"(`tfds build {name} --data_dir DIR`, or tfds.load once), copy DIR here and "
         "pass `--data-dir DIR`."
     )

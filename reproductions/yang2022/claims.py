@@ -91,12 +91,13 @@ def transfer_claims(table, best, optimizer="sgd"):
     ]
 
 
-def coord_claims(coord):
-    """The two claims of the coordinate check (None: not measured, the claims do not hold)."""
+def coord_claims(coord, prefix="", what="the MLP"):
+    """The two claims of a coordinate check (None: not measured, the claims do not hold);
+    their ids start with `prefix` ("" for the MLP, "transformer_")."""
     if coord is None:
-        measured = {"coord_check": "not measured (no coord_check.json)"}
-        return [reporting.claim("mup_coord_check_flat", "coordinate check not measured", measured, False),
-                reporting.claim("sp_coord_check_grows", "coordinate check not measured", measured, False)]
+        measured = {"coord_check": "not measured (no coordinate check file)"}
+        return [reporting.claim(f"{prefix}mup_coord_check_flat", f"{what}: coordinate check not measured", measured, False),
+                reporting.claim(f"{prefix}sp_coord_check_grows", f"{what}: coordinate check not measured", measured, False)]
     settings = coord["settings"]
     mup, sp = (growth(coord["records"], key) for key in ("mup", "sp"))
     worst = max((max(r, 1 / r) if r > 0 else math.inf for r, _ in mup.values()), default=None)
@@ -105,23 +106,32 @@ def coord_claims(coord):
             f"{settings['optimizer']} at lr {settings['learning_rate']:g}")
     return [
         reporting.claim(
-            "mup_coord_check_flat",
-            f"μP: for every layer and step ({span}), the mean |x| of the layer output at the widest "
+            f"{prefix}mup_coord_check_flat",
+            f"{what}, μP: for every layer and step ({span}), the mean |x| of the layer output at the widest "
             f"width is within a factor {config.COORD_FLAT_FACTOR:g} of the narrowest's (either way)",
             {"largest_factor": worst, "by_layer": {k: {"ratio": r, "step": s} for k, (r, s) in mup.items()}},
             worst is not None and worst <= config.COORD_FLAT_FACTOR),
         reporting.claim(
-            "sp_coord_check_grows",
-            f"SP at the same learning rate: some layer's mean |x| at the widest width is at least "
+            f"{prefix}sp_coord_check_grows",
+            f"{what}, SP at the same learning rate: some layer's mean |x| at the widest width is at least "
             f"{config.COORD_GROWTH_FACTOR:g} times the narrowest's at some step ({span})",
             {"largest_ratio": largest, "by_layer": {k: {"ratio": r, "step": s} for k, (r, s) in sp.items()}},
             largest is not None and largest >= config.COORD_GROWTH_FACTOR),
     ]
 
 
-def build_report(runs, profile, coord):
+def coord_summary(coord):
+    """A coordinate check's settings, seconds and per-layer growth (None: not measured)."""
+    if coord is None:
+        return None
+    return {"settings": coord["settings"], "seconds": coord.get("seconds"),
+            "growth": {key: {k: {"ratio": r, "step": s} for k, (r, s) in growth(coord["records"], key).items()}
+                       for key, _ in config.PARAMETRIZATIONS}}
+
+
+def build_report(runs, profile, coord, transformer_coord=None):
     """report.json's content: claims, per optimizer the loss table and best rates, the
-    coordinate check's summary."""
+    coordinate checks' summaries (the Transformer's where the profile has one)."""
     first = runs[0]["config"]
     sweeps = {}
     claims = []
@@ -142,12 +152,12 @@ def build_report(runs, profile, coord):
                    "readout": config.READOUT, "runs": len(runs),
                    "chance_loss": math.log(first["model_kwargs"]["num_classes"]),
                    "run_seconds_total": sum(r["final"]["wall_time_s"] for r in runs)},
-        "claims": claims + coord_claims(coord),
+        "claims": claims + coord_claims(coord) + (
+            coord_claims(transformer_coord, "transformer_", "the Transformer")
+            if config.PROFILES[profile].get("transformer_coord") else []),
         "sweeps": sweeps,
-        "coord_check": None if coord is None else {
-            "settings": coord["settings"], "seconds": coord.get("seconds"),
-            "growth": {key: {k: {"ratio": r, "step": s} for k, (r, s) in growth(coord["records"], key).items()}
-                       for key, _ in config.PARAMETRIZATIONS}},
+        "coord_check": coord_summary(coord),
+        "coord_check_transformer": coord_summary(transformer_coord),
     }
 
 
@@ -173,6 +183,19 @@ def _loss_rows(optimizer, table, best, key):
             *reporting.markdown_table(("width", *(f"2^{r}" for r in rates)), rows)]
 
 
+def _coord_lines(title, coord):
+    if coord is None:
+        return [f"{title}: not measured."]
+    settings, growth_of = coord["settings"], coord["growth"]
+    return [f"{title} ({settings['widths'][0]}-{settings['widths'][-1]} wide, {settings['optimizer']} at lr "
+            f"{settings['learning_rate']:g}, seeds {settings['seeds']}, {coord['seconds']:.0f} s): widest / "
+            "narrowest mean |x| per layer, at its step farthest from 1:", "",
+            *reporting.markdown_table(("layer", "SP", "μP"), [
+                (layer, f"{growth_of['sp'][layer]['ratio']:.3g} (step {growth_of['sp'][layer]['step']})",
+                 f"{growth_of['mup'][layer]['ratio']:.3g} (step {growth_of['mup'][layer]['step']})")
+                for layer in growth_of["mup"]])]
+
+
 def report_markdown(report):
     budget = report["budget"]
     setting = (f"Dataset {report['dataset']}, seeds {report['seeds']}: MLP with {budget['depth']} hidden "
@@ -181,15 +204,10 @@ def report_markdown(report):
                f"{budget['batch_size']}, {budget['steps']} updates; μP base width {budget['base_width']}, readout "
                f"{budget['readout']}. {budget['runs']} runs, {budget['run_seconds_total'] / 60:.1f} min of run "
                "time in total (summed over runs; wall time with parallel workers is less).")
-    coord = report["coord_check"]
-    coord_lines = ["Coordinate check: not measured."] if coord is None else [
-        f"Coordinate check ({coord['settings']['widths'][0]}-{coord['settings']['widths'][-1]} wide, "
-        f"{coord['settings']['optimizer']} at lr {coord['settings']['learning_rate']:g}, seeds {coord['settings']['seeds']}, "
-        f"{coord['seconds']:.0f} s): widest / narrowest mean |x| per layer, at its step farthest from 1:", "",
-        *reporting.markdown_table(("layer", "SP", "μP"), [
-            (layer, f"{coord['growth']['sp'][layer]['ratio']:.3g} (step {coord['growth']['sp'][layer]['step']})",
-             f"{coord['growth']['mup'][layer]['ratio']:.3g} (step {coord['growth']['mup'][layer]['step']})")
-            for layer in coord["growth"]["mup"]])]
+    coord_lines = _coord_lines("Coordinate check, MLP", report["coord_check"])
+    if report.get("coord_check_transformer") is not None:
+        coord_lines += [""] + _coord_lines("Coordinate check, Transformer (random tokens, one batch)",
+                                           report["coord_check_transformer"])
     return reporting.report_markdown(
         f"μP learning-rate transfer (Yang et al. 2022): claims ({report['profile']} profile)", setting,
         report["claims"], [_loss_rows(optimizer, sweep["loss"], sweep["best_log2_lr"], key)

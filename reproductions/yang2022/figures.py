@@ -58,13 +58,13 @@ def _draw_sweep(workdir, report, optimizer, sweep):
     return path
 
 
-def draw_coord_check(workdir, coord):
-    """`coord_check.png` from coord_check.json (nothing when it was not measured)."""
+def draw_coord_check(workdir, coord, name="coord_check.png", model="MLP"):
+    """`name` from a coordinate check file (nothing when it was not measured)."""
     if coord is None:
         return None
     settings = coord["settings"]
-    path = pathlib.Path(workdir) / "coord_check.png"
+    path = pathlib.Path(workdir) / name
     plot_coord_check(coord["records"], path=path,
-                     title=f"Coordinate check: MLP, {settings['optimizer']} at lr {settings['learning_rate']:g}, "
+                     title=f"Coordinate check: {model}, {settings['optimizer']} at lr {settings['learning_rate']:g}, "
                            f"mean over {len(settings['seeds'])} seed(s); μP logits start at 0 (zero readout, not drawn)")
     return path
