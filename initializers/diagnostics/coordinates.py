@@ -181,7 +181,7 @@ def _distance(ratio):
 def plot_coord_check(records, path=None, title=None):
     """One panel per (parametrization, step): mean |x| of each layer against width (log-log).
     Returns the matplotlib Figure (saved when `path` is given)."""
-    from initializers.diagnostics.plots import _colours, _figure, _save
+    from initializers.diagnostics.plots import DPI, _colours, _figure
 
     present = [p for p in PARAMETRIZATIONS if any(r["parametrization"] == p for r in records)]
     steps = sorted({r["step"] for r in records})
@@ -208,8 +208,11 @@ def plot_coord_check(records, path=None, title=None):
         for ax in axes[row]:  # one scale per row, so that growth over the steps shows
             if drawn:
                 ax.set_ylim(min(drawn) / 1.5, max(drawn) * 1.5)
-    axes[0][-1].legend(fontsize=7, loc="best")
+    # Beside the panels, not on them: a Transformer has a dozen leaves.
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     if title:
         figure.suptitle(title)
-    _save(figure, path)
+    if path is not None:
+        figure.tight_layout()
+        figure.savefig(path, dpi=DPI, bbox_inches="tight")
     return figure
