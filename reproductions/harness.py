@@ -156,7 +156,11 @@ def run(config, workdir, options=RunOptions(), *, verbose=1, log=print):
     train, test = _datasets(config)
     with data_parallel(options.distribute) as replicas:
         model, scheme = _initialized_model(config, train, run_dir)
-        model.compile(optimizer=scheme.optimizer(optimizer_of(config)) if scheme else optimizer_of(config),
+        optimizer = optimizer_of(config)
+        if scheme is not None:  # μP: each weight's learning-rate factor, recorded with its rule
+            run_folder.write_mup_rules(run_dir, scheme.rules, mup.optimizer_kind(optimizer))
+            optimizer = scheme.optimizer(optimizer)
+        model.compile(optimizer=optimizer,
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
                       **compile_options(config, options.distribute))
@@ -184,7 +188,7 @@ def _datasets(config):
 
 def _initialized_model(config, train, run_dir):
     """The config's model, re-initialized as the config says, and its `mup.MuP` (None
-    under the standard parametrization); `init.json` (and `mup.json`) record how."""
+    under the standard parametrization); `init.json` records how."""
     model = models.build(config.model, **config.model_kwargs)
     if config.parametrization is not None:
         settings = config.parametrization
@@ -192,7 +196,6 @@ def _initialized_model(config, train, run_dir):
                                                  models.build(config.model, **settings["delta_model_kwargs"]))
         scheme = mup.MuP(model, base_shapes, readout=settings["readout"])
         run_folder.write_init(run_dir, scheme.initialize(config.initializer, seed=config.seed))
-        run_folder.write_mup_rules(run_dir, scheme.rules, optimizer_kind(config))
         return model, scheme
     lsuv_kwargs = lsuv_options(config.initializer)
     if lsuv_kwargs is None:
@@ -203,11 +206,6 @@ def _initialized_model(config, train, run_dir):
         records = lsuv(model, images, seed=config.seed, **lsuv_kwargs)
     run_folder.write_init(run_dir, records)
     return model, None
-
-
-def optimizer_kind(config):
-    """μP's column of a config's optimizer: "adam" or "sgd" (plain or with momentum)."""
-    return "adam" if config.optimizer == "adam" else "sgd"
 
 
 def _evaluate_initial(model, config, train, test, run_dir, start_time):
