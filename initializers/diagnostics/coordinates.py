@@ -173,6 +173,12 @@ def growth(records, parametrization, steps=None):
     return worst
 
 
+def largest_factor(ratios):
+    """The largest factor by which any of `ratios` (`growth`'s widest / narrowest) departs
+    from 1, up or down (0.5 counts as 2; a zero as infinite); None for no ratios."""
+    return max((max(r, 1 / r) if r > 0 else float("inf") for r in ratios), default=None)
+
+
 def _distance(ratio):
     """How far a ratio is from 1, up or down (0.25 as far as 4)."""
     return abs(np.log(ratio)) if ratio > 0 else float("inf")

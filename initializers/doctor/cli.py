@@ -268,7 +268,7 @@ def _coord_check(args, log):
     factors = {key: coord.growth(records, key) for key in coord.PARAMETRIZATIONS}
     for layer in factors["mup"]:
         log(f"  {layer}: widest/narrowest mean |x|  SP {factors['sp'][layer][0]:.3g}  μP {factors['mup'][layer][0]:.3g}")
-    return max(max(r, 1 / r) if r > 0 else float("inf") for r, _ in factors["mup"].values())
+    return coord.largest_factor(r for r, _ in factors["mup"].values())
 
 
 def main(argv=None):

@@ -3,7 +3,7 @@
 
 import math
 
-from initializers.diagnostics.coordinates import growth
+from initializers.diagnostics.coordinates import growth, largest_factor
 from reproductions import report as reporting
 from reproductions.configs import yang2022 as config
 from reproductions.runs import fact, seed_summary, select
@@ -91,17 +91,17 @@ def transfer_claims(table, best, optimizer="sgd"):
     ]
 
 
-def coord_claims(coord, prefix="", what="the MLP"):
-    """The two claims of a coordinate check (None: not measured, the claims do not hold);
-    their ids start with `prefix` ("" for the MLP, "transformer_")."""
-    if coord is None:
+def coord_claims(summary, prefix="", what="the MLP"):
+    """The two claims of a coordinate check from its `coord_summary` (None: not measured,
+    the claims do not hold); their ids start with `prefix` ("" for the MLP, "transformer_")."""
+    if summary is None:
         measured = {"coord_check": "not measured (no coordinate check file)"}
         return [reporting.claim(f"{prefix}mup_coord_check_flat", f"{what}: coordinate check not measured", measured, False),
                 reporting.claim(f"{prefix}sp_coord_check_grows", f"{what}: coordinate check not measured", measured, False)]
-    settings = coord["settings"]
-    mup, sp = (growth(coord["records"], key) for key in ("mup", "sp"))
-    worst = max((max(r, 1 / r) if r > 0 else math.inf for r, _ in mup.values()), default=None)
-    largest = max((r for r, _ in sp.values()), default=None)
+    settings = summary["settings"]
+    mup, sp = summary["growth"]["mup"], summary["growth"]["sp"]
+    worst = largest_factor(layer["ratio"] for layer in mup.values())
+    largest = max((layer["ratio"] for layer in sp.values()), default=None)
     span = (f"widths {settings['widths'][0]} to {settings['widths'][-1]}, steps 0-{settings['steps']}, "
             f"{settings['optimizer']} at lr {settings['learning_rate']:g}")
     return [
@@ -109,13 +109,13 @@ def coord_claims(coord, prefix="", what="the MLP"):
             f"{prefix}mup_coord_check_flat",
             f"{what}, μP: for every layer and step ({span}), the mean |x| of the layer output at the widest "
             f"width is within a factor {config.COORD_FLAT_FACTOR:g} of the narrowest's (either way)",
-            {"largest_factor": worst, "by_layer": {k: {"ratio": r, "step": s} for k, (r, s) in mup.items()}},
+            {"largest_factor": worst, "by_layer": mup},
             worst is not None and worst <= config.COORD_FLAT_FACTOR),
         reporting.claim(
             f"{prefix}sp_coord_check_grows",
             f"{what}, SP at the same learning rate: some layer's mean |x| at the widest width is at least "
             f"{config.COORD_GROWTH_FACTOR:g} times the narrowest's at some step ({span})",
-            {"largest_ratio": largest, "by_layer": {k: {"ratio": r, "step": s} for k, (r, s) in sp.items()}},
+            {"largest_ratio": largest, "by_layer": sp},
             largest is not None and largest >= config.COORD_GROWTH_FACTOR),
     ]
 
@@ -133,6 +133,7 @@ def build_report(runs, profile, coord, transformer_coord=None):
     """report.json's content: claims, per optimizer the loss table and best rates, the
     coordinate checks' summaries (the Transformer's where the profile has one)."""
     first = runs[0]["config"]
+    mlp_check, transformer_check = coord_summary(coord), coord_summary(transformer_coord)
     sweeps = {}
     claims = []
     for optimizer, group in sweeps_of(runs).items():
@@ -152,12 +153,12 @@ def build_report(runs, profile, coord, transformer_coord=None):
                    "readout": config.READOUT, "runs": len(runs),
                    "chance_loss": math.log(first["model_kwargs"]["num_classes"]),
                    "run_seconds_total": sum(r["final"]["wall_time_s"] for r in runs)},
-        "claims": claims + coord_claims(coord) + (
-            coord_claims(transformer_coord, "transformer_", "the Transformer")
+        "claims": claims + coord_claims(mlp_check) + (
+            coord_claims(transformer_check, "transformer_", "the Transformer")
             if config.PROFILES[profile].get("transformer_coord") else []),
         "sweeps": sweeps,
-        "coord_check": coord_summary(coord),
-        "coord_check_transformer": coord_summary(transformer_coord),
+        "coord_check": mlp_check,
+        "coord_check_transformer": transformer_check,
     }
 
 
