@@ -1,11 +1,8 @@
 """Trainability maps: per-run status, per-init trainable depth, the claims (criteria in
 `reproductions/configs/trainability.py`, fixed before the runs) and the report."""
 
-import math
-
-import numpy as np
-
 from initializers.diagnostics import mean_field
+from reproductions import mean_field_map
 from reproductions import report as reporting
 from reproductions.configs import trainability as config
 from reproductions.fidelity import fidelity_markdown
@@ -51,24 +48,7 @@ def map1_table(runs):
 
 def map2_table(runs):
     """Per (sigma_w^2, depth) cell: accuracy over seeds, trained by majority, and theory."""
-    tanh = select(runs, map="tanh")
-    cells = []
-    for sigma_w2 in sorted({fact(run, "sigma_w2") for run in tanh}):
-        xi = mean_field.correlation_depth("tanh", sigma_w2, config.SIGMA_B2)
-        for depth in _depths(select(tanh, sigma_w2=sigma_w2)):
-            group = select(tanh, sigma_w2=sigma_w2, depth=depth)
-            statuses = [trained(r) for r in group]
-            cells.append({"sigma_w2": sigma_w2, "depth": depth, "xi_c": None if math.isinf(xi) else xi,
-                          "accuracy": seed_summary([None if final_error(r) is None else 1 - final_error(r)
-                                                    for r in group]),
-                          "trained_per_seed": statuses, "trained": sum(statuses) > len(statuses) / 2})
-    return cells
-
-
-def _agreement(cells, multiplier):
-    """Fraction of cells whose trained status equals depth < multiplier * xi_c."""
-    predicted = [cell["xi_c"] is None or cell["depth"] < multiplier * cell["xi_c"] for cell in cells]
-    return float(np.mean([p == cell["trained"] for p, cell in zip(predicted, cells)]))
+    return mean_field_map.map_cells(select(runs, map="tanh"), config.SIGMA_B2, trained)
 
 
 def map1_claims(table):
@@ -103,34 +83,8 @@ def map1_claims(table):
 
 
 def map2_claims(cells, critical):
-    if not cells:
-        return []
-    best = max(config.FIT_MULTIPLIERS, key=lambda m: (_agreement(cells, m), -m))
-    schoenholz = _agreement(cells, config.SCHOENHOLZ_MULTIPLIER)
-    deepest = {}
-    for cell in cells:
-        if cell["trained"]:
-            deepest[cell["sigma_w2"]] = max(deepest.get(cell["sigma_w2"], 0), cell["depth"])
-    grid = sorted({cell["sigma_w2"] for cell in cells})
-    nearest = min(grid, key=lambda s: abs(math.log(s / critical)))
-    return [
-        reporting.claim(
-            "trainable_depth_tracks_xi_c",
-            f"map 2: at least {config.AGREEMENT_REQUIRED:g} of the (sigma_w^2, depth) cells are trained "
-            f"(majority of seeds) exactly where depth < {config.SCHOENHOLZ_MULTIPLIER} xi_c "
-            "(Schoenholz et al. 2017); the best-fitting multiplier is reported too",
-            {"agreement_at_6_xi_c": schoenholz, "best_multiplier": best,
-             "agreement_at_best": _agreement(cells, best), "cells": len(cells)},
-            schoenholz >= config.AGREEMENT_REQUIRED),
-        reporting.claim(
-            "critical_init_trains_deepest",
-            f"map 2: the grid's sigma_w^2 nearest the critical {critical:.3f} trains (majority of seeds) "
-            "at least as deep as every other sigma_w^2, and strictly deeper than the grid's two ends",
-            {"critical_sigma_w2": critical, "nearest_on_grid": nearest,
-             "max_trained_depth": {f"{s:g}": deepest.get(s) for s in grid}},
-            deepest.get(nearest, 0) >= max(deepest.values(), default=0)
-            and deepest.get(nearest, 0) > max(deepest.get(grid[0], 0), deepest.get(grid[-1], 0))),
-    ]
+    return mean_field_map.map_claims(cells, critical, "map 2", config.SCHOENHOLZ_MULTIPLIER,
+                                     config.AGREEMENT_REQUIRED, config.FIT_MULTIPLIERS)
 
 
 def build_report(runs, profile, fidelity=None):
@@ -181,18 +135,9 @@ def report_markdown(report):
     map1 = ["Map 1: mean final test error (%) and seeds trained, by depth:", "",
             *reporting.markdown_table(("initializer", *(f"{d} layers" for d in depths), "max trainable depth"),
                                       rows)]
-    sigmas = sorted({c["sigma_w2"] for c in report["map2"]["cells"]})
-    map2_depths = sorted({c["depth"] for c in report["map2"]["cells"]})
-    lookup = {(c["sigma_w2"], c["depth"]): c for c in report["map2"]["cells"]}
-    map2_rows = []
-    for sigma_w2 in sigmas:
-        xi = next(c["xi_c"] for c in report["map2"]["cells"] if c["sigma_w2"] == sigma_w2)
-        map2_rows.append((f"{sigma_w2:g}", "inf" if xi is None else f"{xi:.1f}",
-                          *(f"{reporting.percent(lookup[sigma_w2, d]['accuracy']['mean'])}"
-                            f"{' *' if lookup[sigma_w2, d]['trained'] else ''}" if (sigma_w2, d) in lookup else "-"
-                            for d in map2_depths)))
-    map2 = ["Map 2: mean final test accuracy (%) by sigma_w^2 and depth (* trained by majority of seeds):",
-            "", *reporting.markdown_table(("sigma_w^2", "xi_c", *(f"depth {d}" for d in map2_depths)), map2_rows)]
+    map2 = mean_field_map.map_markdown(
+        report["map2"]["cells"], "Map 2: mean final test accuracy (%) by sigma_w^2 and depth (* trained by "
+                                 "majority of seeds):")
     return reporting.report_markdown(
         f"Trainability maps: claims ({report['profile']} profile)", setting, report["claims"],
         [map1, map2, fidelity_markdown(report.get("fidelity"))

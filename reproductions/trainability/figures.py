@@ -1,23 +1,11 @@
 """Trainability figures, drawn from the report (itself computed from the run folders)."""
 
-import math
 import pathlib
 
 import numpy as np
 
-from initializers.diagnostics import mean_field
-from reproductions import plots
+from reproductions import mean_field_map, plots
 from reproductions.configs import trainability as config
-
-
-def _heatmap(axis, values, row_labels, column_labels, vmin, vmax, cmap, annotate):
-    image = axis.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", origin="lower")
-    axis.set_xticks(range(len(column_labels)), column_labels)
-    axis.set_yticks(range(len(row_labels)), row_labels)
-    for (row, column), text in annotate.items():
-        axis.text(column, row, text, ha="center", va="center", fontsize=7,
-                  color="white" if values[row, column] < (vmin + vmax) / 2 else "black")
-    return image
 
 
 def draw_map1(workdir, runs, report):
@@ -39,7 +27,7 @@ def draw_map1(workdir, runs, report):
             notes[row, column] = (f"{errors[row, column]:.0f}%\n"
                                   f"{sum(cell['trained'])}/{len(cell['trained'])}")
     figure, axis = plt.subplots(figsize=(1.35 * len(keys) + 2.5, 0.7 * len(depths) + 2.2))
-    image = _heatmap(axis, errors, [str(d) for d in depths], [table[k]["label"].split(" (")[0] for k in keys],
+    image = mean_field_map.heatmap(axis, errors, [str(d) for d in depths], [table[k]["label"].split(" (")[0] for k in keys],
                      0, 100, "viridis", notes)
     axis.set_xticklabels(axis.get_xticklabels(), rotation=25, ha="right", fontsize=8)
     axis.set_ylabel("depth (weight layers)")
@@ -86,43 +74,10 @@ def draw_map2(workdir, runs, report):
     cells = report["map2"]["cells"]
     if not cells:
         return
-    plt = plots.pyplot()
-    sigmas = sorted({c["sigma_w2"] for c in cells})
-    depths = sorted({c["depth"] for c in cells})
-    lookup = {(c["sigma_w2"], c["depth"]): c for c in cells}
-    accuracy = np.full((len(depths), len(sigmas)), np.nan)
-    notes = {}
-    for column, sigma_w2 in enumerate(sigmas):
-        for row, depth in enumerate(depths):
-            cell = lookup.get((sigma_w2, depth))
-            if cell and cell["accuracy"]["mean"] is not None:
-                accuracy[row, column] = 100 * cell["accuracy"]["mean"]
-                notes[row, column] = f"{accuracy[row, column]:.0f}" + ("*" if cell["trained"] else "")
-    figure, axis = plt.subplots(figsize=(7.6, 5.4))
-    image = _heatmap(axis, accuracy, [str(d) for d in depths], [f"{s:g}" for s in sigmas], 0, 100,
-                     "magma", notes)
-    # Theory on the grid's own coordinates: x interpolates sigma_w^2 between columns, y depth
-    # between rows (the grids need not be evenly spaced).
-    fine = np.geomspace(sigmas[0], sigmas[-1], 200)
-    x = np.interp(np.log(fine), np.log(sigmas), np.arange(len(sigmas)))
-    xi = np.array([mean_field.correlation_depth("tanh", s, config.SIGMA_B2) for s in fine])
-    for multiplier, style in zip(config.XI_MULTIPLIERS, ("--", "-")):
-        depth = multiplier * xi
-        y = np.interp(np.clip(depth, depths[0], depths[-1]), depths, np.arange(len(depths)))
-        y[depth > depths[-1]] = np.nan  # off the top of the map
-        axis.plot(x, y, style, color="cyan", lw=1.6, label=f"{multiplier} xi_c (mean-field theory)")
-    critical = report["map2"]["critical_sigma_w2"]
-    axis.axvline(np.interp(math.log(critical), np.log(sigmas), np.arange(len(sigmas))), color="lime",
-                 lw=1.0, ls=":", label=f"critical sigma_w^2 = {critical:.2f}")
-    axis.set_xlabel("sigma_w^2 (W ~ N(0, sigma_w^2 / n))")
-    axis.set_ylabel("depth (tanh layers)")
-    axis.set_ylim(-0.5, len(depths) - 0.5)
-    figure.colorbar(image, ax=axis, label="final test accuracy (%), mean over seeds")
     budget = report["budget"]
-    axis.set_title(f"Map 2, tanh MLPs, width {budget['map2_width']}, sigma_b^2 = {budget['sigma_b2']}: "
-                   f"accuracy after {budget['map2_steps']} SGD updates\n(* trained, majority of seeds; "
-                   f"chance = {100 / runs[0]['config']['model_kwargs']['num_classes']:.0f}%)", fontsize=9)
-    axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False)
-    figure.tight_layout()
-    figure.savefig(pathlib.Path(workdir) / "map2_accuracy.png", dpi=plots.DPI)
-    plt.close(figure)
+    mean_field_map.draw_map(
+        pathlib.Path(workdir) / "map2_accuracy.png", cells, report["map2"]["critical_sigma_w2"], config.SIGMA_B2,
+        config.XI_MULTIPLIERS, "sigma_w^2 (W ~ N(0, sigma_w^2 / n))", "depth (tanh layers)",
+        f"Map 2, tanh MLPs, width {budget['map2_width']}, sigma_b^2 = {budget['sigma_b2']}: "
+        f"accuracy after {budget['map2_steps']} SGD updates\n(* trained, majority of seeds; "
+        f"chance = {100 / runs[0]['config']['model_kwargs']['num_classes']:.0f}%)")
