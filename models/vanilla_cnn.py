@@ -14,11 +14,13 @@ from keras import ops
 
 from initializers import compute_fans, fresh_initializer, get, layer_seed
 from initializers._base import validate_seed
+from initializers.errors import UnknownInitializerError
 from initializers.variance_scaling import VarianceScalingBase
 
 from models._checks import check_positive_ints
 
 PADDINGS = ("circular", "same")
+READOUTS = ("average", "flatten")
 
 
 def _circular_pad(x, before, after):
@@ -31,6 +33,17 @@ def _circular_pad(x, before, after):
         tail = ops.take(x, list(range(after)), axis=axis)
         x = ops.concatenate([head, x, tail], axis=axis)
     return x
+
+
+def _get_bias_initializer(identifier):
+    """Ours by name, Keras's with or without the "keras." prefix ("zeros",
+    "keras.RandomNormal"), or a number: every bias starts at it."""
+    if isinstance(identifier, (int, float)) and not isinstance(identifier, bool):
+        return keras.initializers.Constant(float(identifier))
+    try:
+        return get(identifier)
+    except UnknownInitializerError:
+        return keras.initializers.get(identifier)
 
 
 @keras.saving.register_keras_serializable(package="models")
@@ -94,7 +107,7 @@ class StackedConvolution(keras.layers.Layer):
         self.kernel_slices = depth
         self.activation = keras.activations.get(activation)
         self.kernel_initializer = get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.bias_initializer = _get_bias_initializer(bias_initializer)
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -144,11 +157,12 @@ def VanillaCNN(
     bias_initializer="zeros",
     padding="circular",
     seed=None,
+    readout="average",
     name="vanilla_cnn",
 ):
     """Xiao et al. 2018's vanilla CNN: `downsampling` stride-2 convolutions (the first
     maps the input's channels to `channels`), `depth` identical convolutions
-    (`StackedConvolution`), global average pooling, a dense readout (logits).
+    (`StackedConvolution`), global average pooling (or a flatten), a dense readout (logits).
 
     Example:
 
@@ -164,8 +178,17 @@ def VanillaCNN(
         kernel_size, activation, kernel_initializer, bias_initializer, padding, seed: of
             every convolution (see `StackedConvolution`; the strided ones use the same
             initializer, "same" zero padding, and their own seeds).
+        readout: "average" (global average pooling, Xiao et al.) or "flatten" (every
+            position feeds the dense readout). Near the critical point with a small
+            sigma_b^2 the identical layers are close to linear, and a linear circular
+            convolution commutes with spatial averaging: after "average" the logits see
+            little more than the channel means of the stack's input until training makes
+            the layers nonlinear; "flatten" keeps the positions (a faster-learning
+            miniature for small budgets).
         name: model name.
     """
+    if readout not in READOUTS:
+        raise ValueError(f"`readout` must be one of {READOUTS}. Received: readout={readout!r}")
     if isinstance(downsampling, bool) or not isinstance(downsampling, int) or downsampling < 0:
         raise ValueError(f"`downsampling` must be an int >= 0. Received: downsampling={downsampling!r}")
     base = validate_seed(seed)
@@ -174,14 +197,18 @@ def VanillaCNN(
     for index in range(downsampling):
         # The first strided convolution reads the input's channels (c_in <= C).
         initializer = fresh_initializer(get(kernel_initializer), index, base)
+        bias = fresh_initializer(_get_bias_initializer(bias_initializer), index, base, stream=1)
         x = keras.layers.Conv2D(channels, kernel_size, strides=2, padding="same", activation=activation,
-                                kernel_initializer=initializer, bias_initializer=bias_initializer,
+                                kernel_initializer=initializer, bias_initializer=bias,
                                 name=f"downsample_{index}")(x)
     if downsampling == 0 and input_shape[-1] != channels:
         raise ValueError(f"Without downsampling the input must have `channels` channels. Received: "
                          f"input_shape={input_shape}, channels={channels}")
     x = StackedConvolution(depth, kernel_size, activation, kernel_initializer, bias_initializer, padding,
                            seed=None if base is None else layer_seed(base, downsampling), name="identical_layers")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    if readout == "average":
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    else:
+        x = keras.layers.Flatten(name="flatten")(x)
     logits = keras.layers.Dense(num_classes, name="logits")(x)
     return keras.Model(inputs, logits, name=name)

@@ -197,6 +197,9 @@ def _initialized_model(config, train, run_dir):
         scheme = mup.MuP(model, base_shapes, readout=settings["readout"])
         run_folder.write_init(run_dir, scheme.initialize(config.initializer, seed=config.seed))
         return model, scheme
+    if config.initializer is None:  # the builder's own initializers (set in model_kwargs)
+        run_folder.write_init(run_dir, [])
+        return model, None
     lsuv_kwargs = lsuv_options(config.initializer)
     if lsuv_kwargs is None:
         records = initialize_weights(model, config.initializer, seed=config.seed,

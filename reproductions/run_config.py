@@ -30,7 +30,11 @@ class RunConfig:
         initializer: any identifier `initializers.get` accepts; ours by name
             ("he_normal"), Keras's with the "keras." prefix ("keras.HeNormal"); or
             "lsuv" / `{"class_name": "lsuv", "config": {...}}` for `initializers.lsuv`
-            on the run's first training batch.
+            on the run's first training batch; or None to keep the initializers the
+            model builder was given in `model_kwargs` (different rules for different
+            layers, e.g. `models.VanillaCNN`'s convolutions and its readout; `init.json`
+            is then empty). The builder draws them under the run's seed
+            (`keras.utils.set_random_seed`).
         bias_initializer: the constant every bias starts at (0, as in both papers),
             or an initializer identifier to draw biases from (e.g. a Gaussian of std
             sigma_b for the mean-field maps).
