@@ -81,7 +81,7 @@ def map_markdown(cells, title):
     rows = []
     for sigma_w2 in sigmas:
         xi = next(c["xi_c"] for c in cells if c["sigma_w2"] == sigma_w2)
-        rows.append((f"{sigma_w2:g}", "inf" if xi is None else f"{xi:.1f}",
+        rows.append((f"{sigma_w2:g}", "inf" if xi is None else f"{xi:.4g}",
                      *(f"{reporting.percent(lookup[sigma_w2, d]['accuracy']['mean'])}"
                        f"{' *' if lookup[sigma_w2, d]['trained'] else ''}" if (sigma_w2, d) in lookup else "-"
                        for d in depths)))
