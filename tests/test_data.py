@@ -1,10 +1,13 @@
 """reproductions.data.load: Shapeset offline, TFDS through mock data, offline errors."""
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
 from reproductions import data
+from reproductions.data import debian
 
 
 def test_shapeset_train_stream_batches():
@@ -105,3 +108,18 @@ def test_fashion_mnist_from_the_debian_package_offline(tmp_path, monkeypatch):
     (tmp_path / "bad").write_bytes(b"\x00\x01\x02\x03")
     with pytest.raises(ValueError, match="Not an IDX file"):
         debian.read_idx(tmp_path / "bad")
+
+
+@pytest.mark.skipif(not os.environ.get("REQUIRE_DEBIAN_DATASETS") and not debian.available("fashion_mnist"),
+                    reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it and sets "
+                           "REQUIRE_DEBIAN_DATASETS, so CI never skips this)")
+def test_real_fashion_mnist_from_the_debian_package(tmp_path):
+    """The real package's files (the Xiao et al. 2018 driver's default data): 10,000 test
+    images of 28 x 28 in [-1, 1], ten balanced classes, 6,000 validation images."""
+    test_images, test_labels = data.as_numpy(data.load("fashion_mnist", "test", batch_size=1000,
+                                                       data_dir=str(tmp_path / "no_tfds"), download=False))
+    assert test_images.shape == (10_000, 28, 28, 1) and np.bincount(test_labels).tolist() == [1000] * 10
+    assert test_images.min() == -1.0 and test_images.max() == 1.0
+    _, validation_labels = data.as_numpy(data.load("fashion_mnist", "validation", batch_size=1000,
+                                                   data_dir=str(tmp_path / "no_tfds"), download=False))
+    assert len(validation_labels) == 6000

@@ -46,6 +46,20 @@ def test_same_seed_same_metrics(tmp_path):
         strip(tmp_path / "b/runs/tiny-seed0/metrics.jsonl")
 
 
+def test_initializer_none_keeps_the_builders_own_initializers(tmp_path):
+    kwargs = dict(depth=3, channels=4, input_shape=(32, 32, 1), num_classes=9, downsampling=2, readout="flatten",
+                  kernel_initializer="delta_orthogonal", bias_initializer=0.5)
+    config = RunConfig(name="builder", **{**TINY, "model": "vanilla_cnn", "model_kwargs": kwargs,
+                                          "initializer": None, "flatten": False, "steps": 4,
+                                          "jit_compile": False})
+    harness.run(config, tmp_path / "a", verbose=0)
+    harness.run(config, tmp_path / "b", verbose=0)
+    assert json.loads((tmp_path / "a/runs/builder-seed0/init.json").read_text()) == []
+    strip = lambda path: [{k: v for k, v in m.items() if k != "time"} for m in read_jsonl(path)]
+    assert strip(tmp_path / "a/runs/builder-seed0/metrics.jsonl") == \
+        strip(tmp_path / "b/runs/builder-seed0/metrics.jsonl")  # the builder's draws follow the run's seed
+
+
 def test_nan_loss_is_recorded_as_diverged_and_sweep_goes_on(tmp_path):
     exploding = RunConfig(name="exploding", **{**TINY, "learning_rate": 1e6})
     healthy = RunConfig(name="healthy", **TINY)

@@ -144,3 +144,19 @@ def test_stacked_jacobian_spectra_of_a_linear_delta_orthogonal_stack_are_all_one
         stacked_jacobian_spectra(layer.kernel.numpy(), layer.bias.numpy(), x[0], [301])
     with pytest.raises(ValueError, match="No derivative rule for activation 'gelu'"):
         stacked_jacobian_spectra(layer.kernel.numpy(), layer.bias.numpy(), x[0], [1], "gelu")
+
+
+def test_flatten_readout_and_bias_initializers_by_any_name():
+    model = VanillaCNN(4, channels=4, input_shape=(8, 8, 1), num_classes=3, downsampling=1, readout="flatten",
+                       bias_initializer=0.25, seed=0)
+    assert model.get_layer("flatten").output.shape == (None, 4 * 4 * 4)
+    assert np.all(_numpy(model.get_layer("downsample_0").bias) == 0.25)
+    assert np.all(_numpy(model.get_layer("identical_layers").bias) == 0.25)
+    model = VanillaCNN(4, channels=4, input_shape=(8, 8, 1), num_classes=3, downsampling=2, seed=0,
+                       bias_initializer={"class_name": "keras.RandomNormal", "config": {"stddev": 0.1}})
+    first, second = (_numpy(model.get_layer(f"downsample_{i}").bias) for i in (0, 1))
+    assert not np.allclose(first, second) and 0 < np.std(_numpy(model.get_layer("identical_layers").bias)) < 0.3
+    assert np.all(_numpy(VanillaCNN(2, channels=4, input_shape=(8, 8, 1), bias_initializer="zeros")
+                         .get_layer("identical_layers").bias) == 0)
+    with pytest.raises(ValueError, match="readout"):
+        VanillaCNN(2, channels=4, input_shape=(8, 8, 1), readout="max")
