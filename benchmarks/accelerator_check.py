@@ -8,7 +8,9 @@ profile's input shape (after a short warm-up, so compilation is not timed), and
 projects the profile's training time as (sum of every run's updates) / steps/s / GPUs
 (one run per GPU; on a CPU-only machine, one process): an upper bound in that every run
 is charged the largest net's step, a lower one in that evaluation is left out. Works
-on a CPU-only machine too, and says so.
+on a CPU-only machine too, and says so. Xiao et al. 2018's profile (10 to 10,000
+layers of one net) probes the 1,250-layer net instead and charges each run in
+proportion to its depth.
 """
 
 import argparse
@@ -26,8 +28,12 @@ import models  # noqa: E402
 from reproductions import data, harness, sweeps  # noqa: E402
 from reproductions.configs import glorot2010, he2015, trainability, xiao2018  # noqa: E402
 
-# Fewer probe steps where one step is long (10,000 layers: ~15 s on a 2-core CPU).
-MAX_PROBE_STEPS = {"xiao2018": 10}
+# Fewer probe steps where one step is long (the 1,250-layer CNN: ~30 s on a 2-core CPU).
+MAX_PROBE_STEPS = {"xiao2018": 5}
+# Xiao et al. 2018's full profile spans 10 to 10,000 layers of one net, whose update cost
+# grows linearly with depth (benchmarks/README.md#very-deep-vanilla-cnns): it probes the
+# 1,250-layer net and charges each run depth / 1,250 of that net's update.
+XIAO_PROBED_DEPTH = 1250
 
 
 def _largest(configs, cost):
@@ -35,7 +41,8 @@ def _largest(configs, cost):
 
 
 def _full_profiles():
-    """(name, runs, probed config) of each driver's full profile."""
+    """(name, runs, probed config, update cost of a run relative to the probed net's) of
+    each driver's full profile."""
     profiles = []
     for name, module, cost in (
             ("he2015", he2015, lambda c: c.model_kwargs["depth"]),
@@ -44,13 +51,16 @@ def _full_profiles():
              lambda c: c.model_kwargs["depth"] if c.tags.get("map") == "relu" else -1),
             ("trainability map 2", trainability,
              lambda c: c.model_kwargs["depth"] if c.tags.get("map") == "tanh" else -1),
-            ("xiao2018", xiao2018, lambda c: c.model_kwargs["depth"])):
+            ("xiao2018", xiao2018, lambda c: -abs(c.model_kwargs["depth"] - XIAO_PROBED_DEPTH))):
         configs, seeds = module.get_experiment("full")
         if name.startswith("trainability"):
             kind = "relu" if name.endswith("1") else "tanh"
             configs = [c for c in configs if c.tags["map"] == kind]
         runs = [c.replace(seed=s) for c in configs for s in seeds]
-        profiles.append((name, runs, _largest(configs, cost)))
+        probed = _largest(configs, cost)
+        relative = ((lambda run, depth=probed.model_kwargs["depth"]: run.model_kwargs["depth"] / depth)
+                    if name == "xiao2018" else (lambda run: 1.0))
+        profiles.append((name, runs, probed, relative))
     return profiles
 
 
@@ -88,11 +98,11 @@ def main():
     print(f"default sweep workers: {sweeps.default_jobs()}\n")
     print("| full profile | runs | updates in all | probed net | steps/s | projected wall time |")
     print("|---|---|---|---|---|---|")
-    for name, runs, probed in _full_profiles():
+    for name, runs, probed, relative in _full_profiles():
         steps = min(args.steps, MAX_PROBE_STEPS.get(name, args.steps))
         rate = _steps_per_second(probed, steps, min(args.warmup, steps))
         updates = sum(run.steps for run in runs)
-        hours = updates / rate / min(workers, len(runs)) / 3600
+        hours = sum(run.steps * relative(run) for run in runs) / rate / min(workers, len(runs)) / 3600
         net = f"{probed.model} {json_kwargs(probed.model_kwargs)} batch {probed.batch_size}"
         print(f"| {name} | {len(runs)} | {updates:,} | {net} | {rate:.3g} | {hours:.1f} h "
               f"({min(workers, len(runs))} at a time) |")

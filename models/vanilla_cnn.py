@@ -89,7 +89,8 @@ class StackedConvolution(keras.layers.Layer):
         activation: the nonlinearity after every layer (Xiao et al.: tanh).
         kernel_initializer: any identifier `initializers.get` accepts, drawn slice by slice
             with one slice's fans (`StackedInitializer`).
-        bias_initializer: identifier of the biases' distribution (sigma_b of mean-field theory).
+        bias_initializer: the biases' distribution (sigma_b of mean-field theory): a Keras
+            name ("zeros", "keras.RandomNormal" dicts), one of ours, or a number (a constant).
         padding: "circular" (Xiao et al.) or "same" (zeros).
         seed: base seed of the per-slice draws (None: fresh draws).
     """

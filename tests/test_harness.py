@@ -221,8 +221,8 @@ def test_config_modules_import_no_keras():
     import sys
 
     script = ("import sys\n"
-              "from reproductions.configs import blog_case1, glorot2010, he2015\n"
-              "for module in (blog_case1, glorot2010, he2015):\n"
+              "from reproductions.configs import blog_case1, glorot2010, he2015, xiao2018\n"
+              "for module in (blog_case1, glorot2010, he2015, xiao2018):\n"
               "    module.get_experiment(module.DEFAULT_PROFILE)\n"
               "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('keras', 'tensorflow', 'jax'))\n"
               "assert not heavy, heavy\n")

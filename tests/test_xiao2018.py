@@ -135,7 +135,9 @@ def test_smoke_profile_end_to_end_and_plot_only(tmp_path):
 def test_accelerator_check_projects_the_full_profile():
     from benchmarks import accelerator_check
 
-    probed = {name: (runs, net) for name, runs, net in accelerator_check._full_profiles()}
-    runs, net = probed["xiao2018"]
-    assert net.model_kwargs["depth"] == 10000 and len(runs) == 3 * len(config.get_experiment("full")[0])
-    assert accelerator_check.MAX_PROBE_STEPS["xiao2018"] <= 10
+    probed = {name: (runs, net, relative) for name, runs, net, relative in accelerator_check._full_profiles()}
+    runs, net, relative = probed["xiao2018"]
+    assert net.model_kwargs["depth"] == 1250 and len(runs) == 3 * len(config.get_experiment("full")[0])
+    deepest = max(runs, key=lambda run: run.model_kwargs["depth"])
+    assert relative(deepest) == 8.0 and relative(net) == 1.0  # 10,000 layers: 8x the probed update
+    assert probed["he2015"][2](probed["he2015"][0][0]) == 1.0
