@@ -7,11 +7,16 @@ The identical layers are one `models.StackedConvolution` applied with
 (drawing every slice's kernel: delta-orthogonal, one QR per layer) and compiling (the
 first training step) should take seconds, not minutes, at 1,000 layers and beyond.
 Prints one row per depth: build, first step (trace + compile + one update), a later step,
-parameters. MNIST-sized inputs (28x28x1, two stride-2 convolutions: 7x7 maps), batch 8.
+parameters, and the process's peak resident memory (each depth in a fresh process, so
+the peaks are comparable: what the forward pass keeps for the backward one grows with
+depth). MNIST-sized inputs (28x28x1, two stride-2 convolutions: 7x7 maps), batch 8.
 """
 
 import argparse
+import concurrent.futures
+import multiprocessing
 import os
+import resource
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -40,6 +45,18 @@ def measure(depth, channels, batch_size):
     return build, first, later, model.count_params()
 
 
+def measure_in_fresh_process(depth, channels, batch_size):
+    """`measure`'s row plus the peak resident memory (MiB) of a process that ran only it."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(_measure_with_peak_memory, depth, channels, batch_size).result()
+
+
+def _measure_with_peak_memory(depth, channels, batch_size):
+    row = measure(depth, channels, batch_size)
+    return (*row, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux: KiB
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--depths", type=int, nargs="+", default=[10, 100, 1000, 10000])
@@ -48,11 +65,11 @@ def main():
     args = parser.parse_args()
     print(f"backend={keras.backend.backend()} keras={keras.__version__} cpus={os.cpu_count()} "
           f"channels={args.channels} batch={args.batch_size}\n")
-    print("| depth | build s | first step s (trace, compile, update) | later step s | parameters |")
-    print("|---|---|---|---|---|")
+    print("| depth | build s | first step s (trace, compile, update) | later step s | parameters | peak memory MiB |")
+    print("|---|---|---|---|---|---|")
     for depth in args.depths:
-        build, first, later, parameters = measure(depth, args.channels, args.batch_size)
-        print(f"| {depth:,} | {build:.1f} | {first:.1f} | {later:.2f} | {parameters:,} |", flush=True)
+        build, first, later, parameters, peak = measure_in_fresh_process(depth, args.channels, args.batch_size)
+        print(f"| {depth:,} | {build:.1f} | {first:.1f} | {later:.2f} | {parameters:,} | {peak:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":
