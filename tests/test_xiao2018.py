@@ -122,8 +122,9 @@ def test_smoke_profile_end_to_end_and_plot_only(tmp_path):
     assert report["budget"]["chance_error"] == pytest.approx(8 / 9)
     assert {(c["sigma_w2"], c["depth"]) for c in report["map"]["cells"]} == {
         (s, d) for s in (0.5, 1.05, 4.0) for d in (2, 4)}  # map depths only, not the curves'
-    assert set(report["depths"]["delta_orthogonal"]["depths"]) == {"3", "6"}
-    run = workdir / "runs" / "delta_orthogonal_d6-seed0"
+    assert set(report["depths"]["delta_orthogonal"]["depths"]) == {"4"}  # (1.05, 2) is on the map only
+    assert len(list((workdir / "runs").iterdir())) == 9  # 4 curves + 6 map cells, one shared
+    run = workdir / "runs" / "delta_orthogonal_d4-seed0"
     assert json.loads((run / "init.json").read_text()) == []  # the builder's initializers
     measured = (workdir / "spectra.json").stat().st_mtime_ns
     (workdir / "report.json").unlink()

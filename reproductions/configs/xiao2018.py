@@ -109,7 +109,7 @@ _QUICK = dict(
 PROFILES = {
     "quick": _QUICK,
     "smoke": {**_QUICK, "seeds": (0,), "batch_size": 8, "steps": 4, "eval_every": 2, "eval_examples": 16,
-              "steps_per_execution": 2, "curve_depths": (3, 6), "map_sigma_w2": (0.5, 1.05, 4.0),
+              "steps_per_execution": 2, "curve_depths": (4,), "map_sigma_w2": (0.5, 1.05, 4.0),
               "map_depths": (2, 4), "spectra_depths": (2, 6), "spectra_draws": 2, "spectra_size": 2,
               "spectra_channels": 4},
     "full": {**_QUICK, "dataset": "mnist", "channels": 64, "downsampling": 2, "readout": "average",
@@ -150,8 +150,8 @@ def _config(settings, dataset, data_dir, key, depth, sigma_w2, roles):
               "curve": "curve" in roles, "map": "map" in roles},  # a run may serve both
         model="vanilla_cnn",
         model_kwargs=dict(depth=depth, channels=settings["channels"], input_shape=data.input_shape(dataset),
-                          num_classes=data.num_classes(dataset), downsampling=settings["downsampling"], readout=settings["readout"],
-                          kernel_initializer=kernel, bias_initializer=bias),
+                          num_classes=data.num_classes(dataset), downsampling=settings["downsampling"],
+                          readout=settings["readout"], kernel_initializer=kernel, bias_initializer=bias),
         initializer=None,  # the builder's: the convolutions' rule above, the readout Keras's GlorotUniform
         dataset=dataset, data_dir=data_dir, optimizer="momentum", momentum=0.9,
         learning_rate=settings["learning_rate"], batch_size=settings["batch_size"], steps=settings["steps"],
