@@ -21,7 +21,7 @@ from initializers._weights import (
     weight_specs,
 )
 from initializers.auto import auto_initializer, auto_rule
-from initializers.errors import UnsupportedModelError
+from initializers.errors import UnknownInitializerError, UnsupportedModelError
 from initializers.orthogonal import Orthogonal
 from initializers.variance_scaling import VarianceScalingBase
 
@@ -148,14 +148,22 @@ class _Shaped:
         self.shape, self.dtype = shape, dtype
 
 
-def _bias_initializer(bias):
-    """A constant initializer for a number, else `get(bias)` (a bias distribution)."""
+def resolve_bias_initializer(bias):
+    """The initializer of a `bias` argument: a constant for a number, else `get(bias)` (a
+    bias distribution), or Keras's own for a Keras name without the "keras." prefix
+    ("zeros", a layer's default)."""
     if isinstance(bias, (str, dict, keras.initializers.Initializer)):
         try:
             return get(bias)
+        except UnknownInitializerError as error:
+            try:
+                return keras.initializers.get(bias)
+            except ValueError:
+                reason = error
         except ValueError as error:
-            raise ValueError(f"`bias` must be a finite number or an initializer identifier ({error}). "
-                             f"Received: bias={bias!r}") from None
+            reason = error
+        raise ValueError(f"`bias` must be a finite number or an initializer identifier ({reason}). "
+                         f"Received: bias={bias!r}") from None
     return keras.initializers.Constant(validate_real("bias", bias))
 
 
@@ -213,7 +221,8 @@ def initialize_weights(model, method="he", *, seed=None, bias=0.0, embeddings=No
         bias: the finite number every bias is set to (He 2015 and Glorot 2010 both
             use 0), or an initializer identifier to draw the biases from (e.g.
             `{"class_name": "keras.RandomNormal", "config": {"stddev": 0.22}}`, the
-            sigma_b of mean-field theory), each bias with its own seed.
+            sigma_b of mean-field theory; Keras's own names also without the "keras."
+            prefix, e.g. "zeros"), each bias with its own seed.
         embeddings: None (the rule above) or an initializer identifier for every
             embedding table (e.g. `keras.initializers.RandomNormal(stddev=0.02)`,
             GPT-2's and BERT's).
@@ -241,7 +250,7 @@ def initialize_weights(model, method="he", *, seed=None, bias=0.0, embeddings=No
             `initializers.errors`.)
     """
     seed = validate_seed(seed)
-    bias_prototype = _bias_initializer(bias)
+    bias_prototype = resolve_bias_initializer(bias)
     embedding_prototype = get(embeddings) if embeddings is not None else None
     prototype = _checked_prototype(model, method)
     branch_ends = residual_branch_ends(model) if depth_scaled_residuals else {}

@@ -14,7 +14,7 @@ from keras import ops
 
 from initializers import compute_fans, fresh_initializer, get, layer_seed
 from initializers._base import validate_seed
-from initializers.errors import UnknownInitializerError
+from initializers.reinit import resolve_bias_initializer
 from initializers.variance_scaling import VarianceScalingBase
 
 from models._checks import check_positive_ints
@@ -33,17 +33,6 @@ def _circular_pad(x, before, after):
         tail = ops.take(x, list(range(after)), axis=axis)
         x = ops.concatenate([head, x, tail], axis=axis)
     return x
-
-
-def _get_bias_initializer(identifier):
-    """Ours by name, Keras's with or without the "keras." prefix ("zeros",
-    "keras.RandomNormal"), or a number: every bias starts at it."""
-    if isinstance(identifier, (int, float)) and not isinstance(identifier, bool):
-        return keras.initializers.Constant(float(identifier))
-    try:
-        return get(identifier)
-    except UnknownInitializerError:
-        return keras.initializers.get(identifier)
 
 
 @keras.saving.register_keras_serializable(package="models")
@@ -108,7 +97,7 @@ class StackedConvolution(keras.layers.Layer):
         self.kernel_slices = depth
         self.activation = keras.activations.get(activation)
         self.kernel_initializer = get(kernel_initializer)
-        self.bias_initializer = _get_bias_initializer(bias_initializer)
+        self.bias_initializer = resolve_bias_initializer(bias_initializer)
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -198,7 +187,7 @@ def VanillaCNN(
     for index in range(downsampling):
         # The first strided convolution reads the input's channels (c_in <= C).
         initializer = fresh_initializer(get(kernel_initializer), index, base)
-        bias = fresh_initializer(_get_bias_initializer(bias_initializer), index, base, stream=1)
+        bias = fresh_initializer(resolve_bias_initializer(bias_initializer), index, base, stream=1)
         x = keras.layers.Conv2D(channels, kernel_size, strides=2, padding="same", activation=activation,
                                 kernel_initializer=initializer, bias_initializer=bias,
                                 name=f"downsample_{index}")(x)

@@ -143,6 +143,8 @@ def test_biases_set_and_other_layers_untouched():
     initialize_weights(model, "glorot", seed=0, bias=0.25)
     np.testing.assert_array_equal(_numpy(model.layers[0].bias), np.full(8, 0.25, "float32"))
     np.testing.assert_array_equal(_numpy(model.layers[1].gamma), gamma_before)
+    initialize_weights(model, "glorot", seed=0, bias="zeros")  # a Keras name without "keras."
+    np.testing.assert_array_equal(_numpy(model.layers[0].bias), np.zeros(8, "float32"))
 
 
 def test_nested_model_layers_are_reinitialized():
