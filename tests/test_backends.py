@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from reproductions import data
+from reproductions.data import debian
 from reproductions.data.batches import ArrayBatches, StreamBatches
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -66,6 +67,27 @@ def test_glorot_driver_smoke_profile_under_jax_without_tensorflow(tmp_path):
     assert "claims 7" in out
     for name in ("fig6_activations_at_init.png", "fig11_test_error.png", "table1.md", "report.md"):
         assert (tmp_path / "glorot" / name).stat().st_size > 0
+
+
+_JAX_DEBIAN = """
+import sys, json
+sys.modules["tensorflow"] = None  # as on a machine without TensorFlow (the lent GPU's image)
+from reproductions import harness
+from reproductions.configs import xiao2018
+configs, _ = xiao2018.get_experiment("smoke")  # Fashion-MNIST from Debian's package
+config = next(c for c in configs if c.tags["init"] == "delta_orthogonal" and c.tags["curve"])
+final = harness.run(config, sys.argv[1], verbose=0)
+env = json.load(open(sys.argv[1] + "/runs/" + config.run_id + "/env.json"))
+assert env["backend"] == "jax" and "tensorflow" not in env["versions"], env
+print("status", final["status"], config.dataset)
+"""
+
+
+@pytest.mark.skipif(not os.environ.get("REQUIRE_DEBIAN_DATASETS") and not debian.available("fashion_mnist"),
+                    reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it and sets "
+                           "REQUIRE_DEBIAN_DATASETS, so CI never skips this)")
+def test_debian_fashion_mnist_trains_under_jax_without_tensorflow(tmp_path):
+    assert "status completed fashion_mnist" in _run(_JAX_DEBIAN, str(tmp_path), env={"KERAS_BACKEND": "jax"})
 
 
 _DISTRIBUTED = """

@@ -105,6 +105,18 @@ def test_fashion_mnist_from_the_debian_package_offline(tmp_path, monkeypatch):
     np.testing.assert_allclose(images[..., 0], train_images[18:] / 127.5 - 1.0, atol=1e-6)
     train = next(iter(data.load("fashion_mnist", "train", batch_size=6, seed=1, data_dir=str(tmp_path / "tfds"))))
     assert train[0].shape == (6, 28, 28, 1) and set(train[1].numpy()) <= set(range(8))
+    # Under JAX or torch the same files come as PyDatasets (no TensorFlow).
+    monkeypatch.setattr(data, "_tf_data_backend", lambda: False)
+    test_images, test_labels = data.as_numpy(data.load("fashion_mnist", "test", batch_size=4, num_examples=3))
+    np.testing.assert_allclose(test_images[..., 0], train_images[:3] / 127.5 - 1.0, atol=1e-6)
+    assert list(test_labels) == [0, 1, 2]
+    stream = data.load("fashion_mnist", "train", batch_size=6, seed=1, flatten=True)
+    assert stream.num_batches is None and stream[0][0].shape == (6, 784)
+    epoch = np.concatenate([stream[i][1] for i in range(3)])  # 18 training examples: 3 full batches
+    assert sorted(epoch) == sorted(train_labels[:18]) and not np.array_equal(epoch, train_labels[:18])
+    assert not np.array_equal(stream[3][1], stream[0][1]) or not np.array_equal(stream[4][1], stream[1][1])
+    again = data.load("fashion_mnist", "train", batch_size=6, seed=1, flatten=True)
+    np.testing.assert_array_equal(again[4][0], stream[4][0])  # seeded: the same stream
     (tmp_path / "bad").write_bytes(b"\x00\x01\x02\x03")
     with pytest.raises(ValueError, match="Not an IDX file"):
         debian.read_idx(tmp_path / "bad")

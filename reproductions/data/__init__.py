@@ -15,8 +15,9 @@
 
 Pixels are scaled to [-1, 1] for every dataset. Batches come as a `tf.data`
 pipeline with prefetch under the TensorFlow backend; under JAX or torch the generated
-datasets come as `keras.utils.PyDataset`s with the same batches (no TensorFlow needed,
-`reproductions.data.batches`).
+datasets come as `keras.utils.PyDataset`s with the same batches, and a Debian package's
+Fashion-MNIST as `PyDataset`s of the same examples, reshuffled by numpy (no TensorFlow
+needed, `reproductions.data.batches`).
 """
 
 import dataclasses
@@ -138,7 +139,9 @@ def load(name, split, batch_size, *, seed=0, num_examples=None, flatten=False,
 
     With the TensorFlow backend a batched, prefetched `tf.data.Dataset`; with any other
     backend, a generated dataset comes as a `keras.utils.PyDataset` (same batches, no
-    TensorFlow needed) and a TFDS dataset as `tf.data` (TensorFlow must be installed).
+    TensorFlow needed), a dataset whose Debian package is installed too (the same
+    examples, shuffled by numpy), and a TFDS dataset as `tf.data` (TensorFlow must be
+    installed).
 
     Args:
         name: one of `DATASETS`.
@@ -159,6 +162,8 @@ def load(name, split, batch_size, *, seed=0, num_examples=None, flatten=False,
     dataset_info = info(name)
     if split not in SPLITS:
         raise ValueError(f"Unknown split; valid: {', '.join(SPLITS)}. Received: split={split!r}")
+    if dataset_info.generator is None and not _tf_data_backend() and debian.available(name):
+        return _debian_batches(name, split, batch_size, seed, num_examples, flatten)
     if dataset_info.generator is not None and not _tf_data_backend():
         from reproductions.data.batches import ArrayBatches, StreamBatches
 
@@ -195,6 +200,19 @@ def load(name, split, batch_size, *, seed=0, num_examples=None, flatten=False,
     if flatten:
         dataset = dataset.map(lambda x, y: (tf.reshape(x, (-1, height * width * channels)), y))
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _debian_batches(name, split, batch_size, seed, num_examples, flatten):
+    """A Debian package's split as `PyDataset`s, pixels in [-1, 1] (no TensorFlow needed)."""
+    from reproductions.data.batches import ArrayBatches, ShuffledArrayBatches
+
+    images, labels = debian.arrays(name, split)
+    images = images.astype(np.float32) / 127.5 - 1.0
+    if split == "train":
+        return ShuffledArrayBatches(images, labels, batch_size, seed, flatten)
+    if num_examples:
+        images, labels = images[:num_examples], labels[:num_examples]
+    return ArrayBatches(images, labels, batch_size, flatten)
 
 
 def as_numpy(dataset):

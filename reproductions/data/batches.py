@@ -4,12 +4,14 @@ TensorFlow's (JAX, torch), which needs no TensorFlow.
 `StreamBatches` serves batch i of the same infinite training stream as
 `shapeset.stream` (the same chunks, `shapeset.stream_chunk`), indexed instead of
 iterated, so both paths train on identical batches; `ArrayBatches` batches a fixed
-evaluation set.
+evaluation set; `ShuffledArrayBatches` is the training stream of a fixed array (a
+Debian package's Fashion-MNIST), reshuffled every epoch.
 """
 
 import math
 
 import keras
+import numpy as np
 
 from reproductions.data import shapeset
 
@@ -54,4 +56,32 @@ class ArrayBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         batch = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return self.images[batch], self.labels[batch]
+
+
+class ShuffledArrayBatches(keras.utils.PyDataset):
+    """Infinite training stream over fixed arrays: epoch e visits every example once in the
+    order of a permutation seeded by (seed, e), in full batches (the last partial batch of
+    an epoch is dropped, as the tf.data path's `drop_remainder`). The order differs from
+    the tf.data path's shuffle buffer; the examples are the same."""
+
+    def __init__(self, images, labels, batch_size, seed, flatten=False):
+        super().__init__()
+        if len(labels) < batch_size:
+            raise ValueError(f"Fewer examples than one batch. Received: examples={len(labels)}, "
+                             f"batch_size={batch_size}")
+        self.images = images.reshape(len(images), -1) if flatten else images
+        self.labels, self.batch_size, self.seed = labels, batch_size, seed
+        self._epoch, self._order = None, None
+
+    @property
+    def num_batches(self):
+        return None  # infinite: the harness counts updates, not epochs
+
+    def __getitem__(self, index):
+        epoch, position = divmod(index, len(self.labels) // self.batch_size)
+        if epoch != self._epoch:
+            self._order = np.random.default_rng([self.seed, epoch]).permutation(len(self.labels))
+            self._epoch = epoch
+        batch = self._order[position * self.batch_size:(position + 1) * self.batch_size]
         return self.images[batch], self.labels[batch]
