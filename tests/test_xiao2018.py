@@ -43,7 +43,7 @@ def test_quick_profile_grid():
     assert max(c.model_kwargs["depth"] for c in full) == 10000
     assert {c.tags["init"] for c in full if c.model_kwargs["depth"] == 1250} == {k for k, _ in config.INITIALIZERS}
     with pytest.raises(ValueError, match="valid: delta_orthogonal"):
-        config.critical_initializers("he")
+        config.initializers_of("he")
 
 
 def test_spectra_measured_once_and_orthogonal_narrower(tmp_path):

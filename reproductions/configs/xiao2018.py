@@ -96,6 +96,7 @@ TRAINED_BELOW_CHANCE = 0.10  # a map cell trained: final test error <= chance - 
 XI_MULTIPLIERS = (3, 6)      # theory curves on the map
 SCHOENHOLZ_MULTIPLIER = 6    # trainable iff depth < 6 xi_c (Schoenholz et al. 2017)
 AGREEMENT_REQUIRED = 0.75    # trainable_depth_tracks_xi_c holds at this fraction of cells
+FIT_MULTIPLIERS = tuple(m / 2 for m in range(2, 25))  # 1.0, 1.5, ..., 12.0 for the best fit
 SPREAD_RATIO = 10.0          # Gaussian spread >= 10 x orthogonal's at every measured depth
 ISOMETRY_GROWTH_BOUND = 2.0  # orthogonal spread grows < 2 x from the smallest to the largest depth
 
@@ -122,8 +123,8 @@ PROFILES = {
 DEFAULT_PROFILE = "quick"
 
 
-def critical_initializers(key, sigma_w2=SIGMA_W2, sigma_b2=SIGMA_B2):
-    """(kernel, bias) identifiers of one initializer: delta-orthogonal or Gaussian at
+def initializers_of(key, sigma_w2=SIGMA_W2, sigma_b2=SIGMA_B2):
+    """(kernel, bias) identifiers of one of `INITIALIZERS`: delta-orthogonal or Gaussian at
     (sigma_w^2, sigma_b^2), with b ~ N(0, sigma_b^2); Keras's He and Glorot with zero biases."""
     bias = {"class_name": "keras.RandomNormal", "config": {"stddev": math.sqrt(sigma_b2)}}
     if key == "delta_orthogonal":  # the centre tap orthogonal x sqrt(sigma_w^2): q and c maps of mean-field theory
@@ -139,7 +140,7 @@ def critical_initializers(key, sigma_w2=SIGMA_W2, sigma_b2=SIGMA_B2):
 
 
 def _config(settings, dataset, data_dir, key, depth, sigma_w2, roles):
-    kernel, bias = critical_initializers(key, sigma_w2)
+    kernel, bias = initializers_of(key, sigma_w2)
     critical = key in CRITICAL_KEYS
     label = dict(INITIALIZERS)[key] if sigma_w2 == SIGMA_W2 else f"sigma_w^2 = {sigma_w2:g}"
     name = f"{key}_d{depth}" + ("" if sigma_w2 == SIGMA_W2 else f"_sw{sigma_w2:g}")

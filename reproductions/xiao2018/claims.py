@@ -10,8 +10,6 @@ from reproductions.configs import xiao2018 as config
 from reproductions.runs import chance_error, fact, final_error, first_step_at_or_below, seed_summary, select
 from reproductions.xiao2018.spectra import spread_table
 
-FIT_MULTIPLIERS = tuple(m / 2 for m in range(2, 25))  # 1.0, 1.5, ..., 12.0 for the best fit
-
 
 def trained(run):
     """A map cell's run trained: final test error <= chance - TRAINED_BELOW_CHANCE."""
@@ -133,7 +131,7 @@ def build_report(runs, profile, spectra):
                    "sigma_w2": config.SIGMA_W2, "sigma_b2": config.SIGMA_B2, "chance_error": chance},
         "claims": (depth_claims(table, chance)
                    + mean_field_map.map_claims(cells, critical, "CNN map", config.SCHOENHOLZ_MULTIPLIER,
-                                               config.AGREEMENT_REQUIRED, FIT_MULTIPLIERS)
+                                               config.AGREEMENT_REQUIRED, config.FIT_MULTIPLIERS)
                    + spectra_claims(spectra)),
         "depths": table,
         "map": {"critical_sigma_w2": critical, "cells": cells},

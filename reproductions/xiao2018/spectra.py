@@ -20,6 +20,7 @@ import numpy as np
 from initializers.jsonio import read_json, write_json_atomic
 from reproductions.configs import xiao2018 as config
 from reproductions.environment import environment
+from reproductions.runs import seed_summary
 
 SPECTRA_FILE = "spectra.json"
 SPECTRA_KEYS = config.CRITICAL_KEYS  # delta-orthogonal and Gaussian at the critical point
@@ -42,7 +43,7 @@ def measure_draw(key, wanted, draw):
     from initializers.diagnostics.jacobian import stacked_jacobian_spectra
     from models.vanilla_cnn import StackedInitializer
 
-    kernel, _ = config.critical_initializers(key, wanted["sigma_w2"], wanted["sigma_b2"])
+    kernel, _ = config.initializers_of(key, wanted["sigma_w2"], wanted["sigma_b2"])
     channels, k, depth = wanted["channels"], wanted["kernel_size"], max(wanted["depths"])
     kernels = StackedInitializer(kernel, seed=draw)((depth, k, k, channels, channels), dtype="float32")
     rng = np.random.default_rng([draw, 2018])
@@ -86,8 +87,6 @@ def read_spectra(workdir):
 
 def spread_table(spectra):
     """{init: {depth: {"per_draw", "mean", "std"}}} of the spreads."""
-    from reproductions.runs import seed_summary
-
     table = {}
     for key in SPECTRA_KEYS:
         records = [r for r in spectra["records"] if r["init"] == key]
