@@ -11,9 +11,22 @@ backend-agnostic (`keras.random` / `keras.ops` only).
 
 μP (Yang et al. 2022: initialization and learning rate that transfer across width):
 `initializers.mup` (`MuP`, `BaseShapes`, `MuSGD` / `MuAdam` / `MuAdamW`).
+
+Installs with `pip install .` from a checkout (or from the repository's URL) on any Keras
+backend, TensorFlow not required; see docs/initializers.md#install.
 """
 
-from initializers._base import SeededInitializer
+# The version of the package (pyproject.toml reads it from here; CHANGELOG.md says what
+# each version changed).
+__version__ = "0.1.0"
+
+# First, before anything imports Keras: the doctor's command line starts without
+# TensorFlow's C++ start-up log (a library import changes nothing; see `_console`).
+from initializers import _console
+
+_console.quiet_start()
+
+from initializers._base import SeededInitializer  # noqa: E402
 from initializers.auto import AutoRule, auto_rule, rule_table
 from initializers._fans import WEIGHT_LAYER_TYPES, Fans, compute_fans, layer_fans
 from initializers._graph import (
@@ -28,6 +41,7 @@ from initializers._per_layer import fresh_initializer, initializer_factory, laye
 from initializers._registry import get, serialize, valid_names
 from initializers.errors import (
     InitializationError,
+    InputMismatchError,
     LayerOutputError,
     UnknownInitializerError,
     UnsupportedModelError,
@@ -69,6 +83,7 @@ __all__ = [
     "HeUniform",
     "InitializationError",
     "InitializationRecords",
+    "InputMismatchError",
     "LSUVRecord",
     "LayerOutputError",
     "LSUVRecords",

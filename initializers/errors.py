@@ -45,3 +45,13 @@ class LayerOutputError(InitializationError):
     def __init__(self, reason, layer):
         super().__init__(reason, f"layer={layer}")
         self.layer = layer
+
+
+class InputMismatchError(InitializationError):
+    """A batch that does not fit the model's inputs: a missing, extra or wrongly shaped
+    input (the reason names the input and both shapes), inputs whose batch sizes differ,
+    or an empty batch. `input_name` is the input concerned (None: the batch as a whole)."""
+
+    def __init__(self, reason, received, input_name=None):
+        super().__init__(reason, received)
+        self.input_name = input_name

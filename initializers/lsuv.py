@@ -17,6 +17,7 @@ import numpy as np
 from initializers._base import validate_real, validate_seed
 from initializers._fans import WEIGHT_LAYER_TYPES, layer_fans
 from initializers._graph import weight_layers
+from initializers._inputs import conform_batch, symbolic_inputs
 from initializers._table import RecordTable
 from initializers._weights import is_plain_graph, weight_specs
 from initializers.diagnostics.tracing import intercepted, measured_weight, trace
@@ -144,8 +145,9 @@ def lsuv(model, batch, *, tol=0.1, max_iterations=10, seed=None, on_constant_out
 
     Args:
         model: a built Keras model.
-        batch: one minibatch of inputs (numpy array or tensor); standardize the
-            inputs first, as the paper does.
+        batch: one minibatch of inputs (numpy array or tensor; for several inputs a
+            list in the order of `model.inputs` or a dict by input name); standardize
+            the inputs first, as the paper does.
         tol: tolerance on |Var - 1| (the paper: 0.1).
         max_iterations: cap on forward passes per layer (the paper: 10); LSUV never
             loops longer.
@@ -160,7 +162,8 @@ def lsuv(model, batch, *, tol=0.1, max_iterations=10, seed=None, on_constant_out
 
     Raises:
         ValueError: bad arguments; `UnsupportedModelError` for an unsupported model
-            (see `initialize_weights`); `LayerOutputError` for a constant output with
+            (see `initialize_weights`); `InputMismatchError` for a batch that does not
+            fit the model's inputs; `LayerOutputError` for a constant output with
             `on_constant_output="raise"`, or a non-finite one. The model is then left
             exactly as it was.
     """
@@ -168,6 +171,7 @@ def lsuv(model, batch, *, tol=0.1, max_iterations=10, seed=None, on_constant_out
     seed = validate_seed(seed)
     if not getattr(model, "built", False):
         raise UnsupportedModelError(f"Model '{model.name}' is not built.", f"model={model.name}")
+    batch, _ = conform_batch(model, batch)  # a batch that does not fit fails here, in one line
     layers = weight_layers(model)
     top_level = {id(layer) for layer in model.layers}
     graph = is_plain_graph(model) and all(id(layer) in top_level for layer in layers)
@@ -184,8 +188,7 @@ def lsuv(model, batch, *, tol=0.1, max_iterations=10, seed=None, on_constant_out
 
 def _lsuv(model, layers, batch, tol, max_iterations, seed, on_constant_output):
     initialize_weights(model, Orthogonal(), seed=seed)  # orthonormal, biases 0
-    model_inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    layer_inputs = keras.Model(model_inputs, [layer.input for layer in layers])
+    layer_inputs = keras.Model(symbolic_inputs(model), [layer.input for layer in layers])
     records = LSUVRecords()
     for index, layer in enumerate(layers):
         inputs = layer_inputs(batch, training=False)

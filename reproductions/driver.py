@@ -56,6 +56,9 @@ def add_common_arguments(parser, profiles, default_profile, default_workdir):
                              "keras.distribution.DataParallel on JAX); for full-size nets on "
                              "several GPUs; implies --jobs 1 unless --jobs is given")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--verbose", action="store_true",
+                        help="let the backend's start-up log through (TensorFlow's C++ lines are kept "
+                             "out of the terminal otherwise; initializers._console)")
 
 
 def _positive_int(text):
@@ -85,8 +88,16 @@ def exit_on_user_error(function):
 
 
 def make_parser(description):
-    return argparse.ArgumentParser(description=description,
+    return argparse.ArgumentParser(prog=_program_name(), description=description,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _program_name():
+    """"python -m reproductions.he2015" when the driver runs that way (argparse would say
+    "__main__.py"), else None (argparse's default)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    name = spec.name.removesuffix(".__main__") if spec is not None else None
+    return f"python -m {name}" if name and name != "__main__" else None
 
 
 def run_driver(argv, description, config_module, default_workdir, redraw, callbacks_for=None,
@@ -122,6 +133,8 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
     seeds = args.seeds or seeds
     if not args.plot_only:
         shard = _parse_shard(parser, args.shard)
+        if not args.quiet:
+            print(opening_lines(config_module, args, sweeps.plan(configs, seeds, shard)), file=sys.stderr)
         exit_on_user_error(lambda: run_folder.check_writable(args.workdir))  # before anything is written
         if prepare and (shard is None or shard.index == 0):  # one shard measures, not all
             exit_on_user_error(lambda: prepare(args.workdir, args.profile, configs, seeds))
@@ -138,6 +151,21 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
                   f"--workdir {args.workdir}")
             return
     _redraw(args, configs, redraw, search_report)
+
+
+def opening_lines(config_module, args, runs):
+    """What a driver says before it starts: the profile, the runs it will train (and how
+    many are already finished in the workdir), and the profile's measured runtime, with
+    the machine it was measured on (the config's `MEASURED_RUNTIMES`)."""
+    experiment = config_module.__name__.rsplit(".", 1)[-1]
+    finished = sum(run_folder.is_finished(run, args.workdir) for run in runs)
+    jobs = args.jobs or (1 if args.distribute else sweeps.default_jobs())
+    to_train = f"{len(runs) - finished} to train, {finished} already finished" if finished else "all to train"
+    default = " (default)" if args.profile == config_module.DEFAULT_PROFILE else ""
+    measured = getattr(config_module, "MEASURED_RUNTIMES", {}).get(args.profile)
+    runtime = f"measured: {measured}" if measured else "runtime: not measured for this profile"
+    return (f"{experiment}, profile {args.profile}{default}: {len(runs)} runs ({to_train}) in {args.workdir}, "
+            f"--jobs {jobs}\n{runtime}")
 
 
 def _sweep(args, configs, seeds, shard, options):

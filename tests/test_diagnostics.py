@@ -238,7 +238,7 @@ def test_recorder_with_labels_records_gradients_and_tensorboard_histograms(tmp_p
     assert histogram.step == 8
     assert histogram.histogram_value.num == sum(records[-1]["layers"][0]["histogram"]["counts"])
     assert list(histogram.histogram_value.bucket) == records[-1]["layers"][0]["histogram"]["counts"]
-    with pytest.raises(ValueError, match="one label per input"):
+    with pytest.raises(ValueError, match="one label per example"):
         diagnostics.ActivationStatsRecorder(x[:20], path, labels=y[:5])
 
 

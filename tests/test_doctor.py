@@ -106,7 +106,8 @@ def test_cli_data_generator_of_the_wrong_shape_exits_2(tmp_path, capsys):
     code = doctor_main(["models:DeepMLP", "--kwargs", MLP30_XAVIER, "--data",
                         "reproductions.data.shapeset:generate", "--out", str(tmp_path), "--quiet"])
     error = capsys.readouterr().err.strip()
-    assert code == 2 and "the model takes (256,)" in error and "\n" not in error
+    assert code == 2 and "\n" not in error
+    assert "Input 'features' of model 'deep_mlp' takes arrays of shape (None, 256)" in error and "(8, 32, 32, 1)" in error
 
 
 def test_errors_are_typed_and_carry_their_reason():

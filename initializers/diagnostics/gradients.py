@@ -21,6 +21,7 @@ import numpy as np
 
 from initializers._fans import layer_fans
 from initializers._graph import weight_layers
+from initializers._inputs import batch_size
 from initializers.diagnostics.jacobian import (
     DERIVATIVE_FROM_OUTPUT,
     check_applied_directly,
@@ -170,7 +171,7 @@ def autodiff_gradients(model, inputs, labels, from_logits=None, loss="cross_entr
     if loss not in LOSSES:
         raise ValueError(f"`loss` must be one of {LOSSES}. Received: loss={loss!r}")
     model_probes = probes(model)
-    n = len(inputs) if not isinstance(inputs, dict) else len(next(iter(inputs.values())))
+    n = batch_size(inputs)  # not len(inputs): a list of two inputs is not a batch of two
     if loss == "squared_output":
         from_logits = True  # not used: the outputs are taken as they are
     elif from_logits is None:

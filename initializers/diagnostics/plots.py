@@ -24,10 +24,10 @@ _STYLES = {"mean": "-", "std": "--", "p98": "-", "p2": ":", "saturation": "-."}
 
 
 def _figure(columns, rows=1, width=5.2, height=3.8):
-    from matplotlib.figure import Figure
+    from initializers._optional import matplotlib_figure_class
 
     # A lone panel gets more room, so a figure title fits.
-    figure = Figure(figsize=(max(width * columns, 8.0), height * rows))
+    figure = matplotlib_figure_class()(figsize=(max(width * columns, 8.0), height * rows))
     axes = figure.subplots(rows, columns, squeeze=False)
     return figure, axes
 

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from initializers._graph import activation_source, weight_layers
+from initializers._inputs import symbolic_inputs
 from initializers.errors import UnsupportedModelError
 
 
@@ -53,8 +54,7 @@ def probes(model):
 
 def probe_model(model, tensors):
     """A single multi-output model computing the given symbolic tensors of `model`."""
-    model_inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    return keras.Model(model_inputs, list(tensors))
+    return keras.Model(symbolic_inputs(model), list(tensors))
 
 
 def run(model_of_probes, inputs):

@@ -14,6 +14,7 @@ import pathlib
 
 import keras
 
+from initializers._inputs import batch_size
 from initializers.diagnostics.gradients import gradient_statistics, kernel_gradient_norms
 from initializers.jsonio import append_jsonl, read_jsonl
 from initializers.diagnostics.probing import probe_model, probes, run
@@ -53,9 +54,9 @@ def _check_every(every):
 
 
 def _check_labels(labels, inputs):
-    if labels is not None and len(labels) != len(inputs):
-        raise ValueError("`labels` must have one label per input. Received: "
-                         f"len(labels)={len(labels)}, len(inputs)={len(inputs)}")
+    if labels is not None and len(labels) != batch_size(inputs):
+        raise ValueError("`labels` must have one label per example. Received: "
+                         f"len(labels)={len(labels)}, batch size={batch_size(inputs)}")
     return labels
 
 

@@ -7,11 +7,17 @@ nothing is downloaded. Writes report.md, report.json and doctor.png into --out.
 
 --data is `random` (default: unit-variance inputs of the model's input shape, what the
 init formulas assume; token ids within the embeddings' vocabulary for integer inputs,
-masks of ones, one array per input), a FILE.npz with arrays `x` (and optionally `y`), or an importable
-generator `module:function` called as `function(batch_size, seed) -> (images, labels)`.
+masks of ones, one array per input), a FILE.npz with arrays `x` (and optionally `y`; a
+model with several inputs: one array per input, named as the input), or an importable
+generator `module:function` called as `function(batch_size, seed) -> (inputs, labels)`
+(inputs: an array, or a list or dict of arrays for several inputs). Data that does not
+fit the model's inputs exits 2, naming the input and both shapes.
 
 Exit codes: 0 nothing flagged, 1 something flagged (so it can guard a CI), 2 bad input
 (with a one-line reason).
+
+Installed with the package, `init-doctor` is the same command. TensorFlow's C++ start-up
+log is kept out of the terminal unless --verbose is given.
 
 --coord-check ARG runs the coordinate check of Yang et al. 2022 instead (μP against the
 standard parametrization): the builder is called with ARG=width for each of --widths,
@@ -46,14 +52,15 @@ class BadInput(Exception):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="python -m initializers.doctor", description=__doc__,
+    parser = argparse.ArgumentParser(prog=_program_name(), description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="a .keras file, or module:builder (e.g. keras.applications:ResNet50)")
     parser.add_argument("--kwargs", default="{}", help="JSON keyword arguments of the builder")
     parser.add_argument("--data", default="random",
                         help="random (unit-variance inputs of the model's input shape, what the init "
-                             "formulas assume), FILE.npz with arrays x (and optionally y), or "
-                             "module:function returning (images, labels) for (batch_size, seed)")
+                             "formulas assume), FILE.npz with arrays x (or one per input, by name; "
+                             "optionally y), or module:function returning (inputs, labels) for "
+                             "(batch_size, seed)")
     parser.add_argument("--batch-size", type=int, default=8, help="examples in the batch (default 8)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the model's build, the data, the labels and the candidate draws")
@@ -66,6 +73,9 @@ def _parser():
                              "or lsuv) and save it to --output")
     parser.add_argument("--output", default=None, help="where --apply saves the model (.keras)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--verbose", action="store_true",
+                        help="let the backend's start-up log through (TensorFlow's C++ lines are kept "
+                             "out of the terminal otherwise)")
     coord = parser.add_argument_group("coordinate check (μP)")
     coord.add_argument("--coord-check", default=None, metavar="ARG",
                        help="run the coordinate check instead: ARG is the builder's width argument")
@@ -76,6 +86,11 @@ def _parser():
                        help="sgd (momentum 0.9) or adam (default: sgd)")
     coord.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
     return parser
+
+
+def _program_name():
+    """`init-doctor` when run as the installed console script, else the module form."""
+    return "init-doctor" if pathlib.Path(sys.argv[0]).name == "init-doctor" else "python -m initializers.doctor"
 
 
 def _one_line(text):
@@ -118,51 +133,74 @@ def _load_model(spec, kwargs, log):
     return model, notes
 
 
-def _input_shape(model):
+def _batch(args, model):
+    """(inputs, labels or None) of the batch --data names, checked against the model's
+    inputs (`initializers._inputs.conform_batch`): a batch that does not fit exits 2 with
+    the input's name and both shapes."""
     if not getattr(model, "built", False) or not getattr(model, "inputs", None):
         raise BadInput(f"model '{model.name}' is not built and has no input shape: build it or pass one")
-    shape = tuple(model.inputs[0].shape[1:])
-    if any(d is None for d in shape):
-        raise BadInput(f"model input shape {shape} has unknown dimensions; use --data FILE.npz")
-    return shape
-
-
-def _batch(args, model):
-    """(inputs, labels or None) of the batch --data names, shaped for the model."""
-    import numpy as np
-
     if args.data == "random":
-        if not getattr(model, "built", False) or not getattr(model, "inputs", None):
-            raise BadInput(f"model '{model.name}' is not built and has no input shape: build it or pass one")
         from initializers.diagnostics.tracing import random_inputs
 
         return random_inputs(model, args.batch_size, args.seed), None
-    shape = _input_shape(model)
     if args.data.endswith(".npz"):
-        return _npz_batch(pathlib.Path(args.data), args.batch_size, shape)
-    if ":" in args.data:
-        images, labels = _import(args.data, "data generator")(args.batch_size, args.seed)
-        images = np.asarray(images, dtype="float32")
-        if images[0].size == int(np.prod(shape)) and images.shape[1:] != shape:
-            images = images.reshape(len(images), *shape)  # e.g. flat inputs of an MLP
-        if images.shape[1:] != shape:
-            raise BadInput(f"{args.data} gives images of shape {images.shape[1:]}, the model takes {shape}")
-        return images, labels
-    raise BadInput(f"--data must be random, an existing FILE.npz or module:function, got {args.data!r}")
+        inputs, labels = _npz_batch(pathlib.Path(args.data), model)
+    elif ":" in args.data:
+        inputs, labels = _import(args.data, "data generator")(args.batch_size, args.seed)
+    else:
+        raise BadInput(f"--data must be random, an existing FILE.npz or module:function, got {args.data!r}")
+    import keras
+
+    from initializers._inputs import conform_batch
+    from initializers.errors import InputMismatchError
+
+    inputs = keras.tree.map_structure(lambda array: array[:args.batch_size], _flat_to_model_shape(model, inputs))
+    try:
+        inputs, size = conform_batch(model, inputs)
+    except InputMismatchError as error:
+        raise BadInput(_one_line(f"--data {args.data}: {error.reason}")) from None
+    if labels is not None and len(labels[:size]) != size:
+        raise BadInput(f"--data {args.data}: {len(labels)} labels for a batch of {size}")
+    return inputs, (labels[:size] if labels is not None else None)
 
 
-def _npz_batch(path, batch_size, shape):
+def _flat_to_model_shape(model, inputs):
+    """One flat array per example for a one-input model that takes images (e.g. data
+    written for an MLP) reshaped to the model's input shape; anything else as it is."""
     import numpy as np
+
+    shape = tuple(model.inputs[0].shape[1:])
+    if len(model.inputs) != 1 or isinstance(inputs, (dict, list, tuple)) or None in shape:
+        return inputs
+    inputs = np.asarray(inputs)
+    if inputs.ndim >= 1 and inputs[0].size == int(np.prod(shape)) and inputs.shape[1:] != shape:
+        return inputs.reshape(len(inputs), *shape)
+    return inputs
+
+
+def _npz_batch(path, model):
+    """(inputs, labels or None) from a .npz file: `x` for a one-input model (or the
+    input's name), one array per input name (or dict key) for several; `y` the labels."""
+    import numpy as np
+
+    from initializers._inputs import model_inputs
 
     if not path.exists():
         raise BadInput(f"--data must be random, an existing FILE.npz or module:function; no such file: {path}")
     arrays = np.load(path)
-    if "x" not in arrays:
-        raise BadInput(f"{path} has no array 'x' (found: {', '.join(arrays.files)})")
-    x = arrays["x"][:batch_size].astype("float32")
-    if x.shape[1:] != shape:
-        raise BadInput(f"{path}: x is {x.shape[1:]} per example, the model takes {shape}")
-    return x, (arrays["y"][:batch_size] if "y" in arrays else None)
+    structure, inputs = model_inputs(model)
+    labels = arrays["y"] if "y" in arrays else None
+    if structure == "single":
+        key = "x" if "x" in arrays else inputs[0][0]
+        if key not in arrays:
+            raise BadInput(f"{path} has no array 'x' (found: {', '.join(arrays.files)})")
+        return arrays[key], labels
+    missing = [key for key, _ in inputs if key not in arrays]
+    if missing:
+        raise BadInput(f"{path} has no array {missing[0]!r} for the model's input of that name; a model with "
+                       f"several inputs reads one array per input ({', '.join(k for k, _ in inputs)}; found: "
+                       f"{', '.join(arrays.files)})")
+    return {key: arrays[key] for key, _ in inputs}, labels
 
 
 def _checked_arguments(args):
@@ -212,12 +250,15 @@ def _examine(args, log):
     return model, batch, report
 
 
-def _write_report(report, out):
+def _write_report(report, out, log):
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(report.to_markdown())
     report.to_json(out / "report.json")
-    report.plot(out / "doctor.png")
+    try:
+        report.plot(out / "doctor.png")
+    except ImportError as error:  # matplotlib is an optional dependency (the extra "plots")
+        log(f"doctor.png not drawn: {error}")
 
 
 def _apply(args, model, batch, log):
@@ -286,7 +327,7 @@ def main(argv=None):
         return 0 if worst <= COORD_FLAT_FACTOR else 1
     try:
         model, batch, report = _examine(args, log)
-        _write_report(report, args.out)
+        _write_report(report, args.out, log)
         if args.apply:
             _apply(args, model, batch, log)
     except BadInput as error:

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 
 from initializers._graph import every_layer
+from initializers._inputs import batch_size, conform_batch
 from initializers._weights import is_plain_graph
 from initializers.diagnostics.probing import probes
 from initializers.diagnostics.tracing import (
@@ -17,7 +18,7 @@ from initializers.diagnostics.tracing import (
 from initializers.doctor.flags import THRESHOLDS, flags
 from initializers.doctor.measure import measure, measure_traced
 from initializers.doctor.report import DoctorReport, MethodResult
-from initializers.errors import UnsupportedModelError
+from initializers.errors import InputMismatchError, UnsupportedModelError
 from initializers.lsuv import lsuv
 from initializers.reinit import initialize_weights, unsupported_layers
 
@@ -47,9 +48,10 @@ def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=No
 
     Args:
         model: a built Keras model.
-        batch: inputs (an array, or a list or dict of arrays for several inputs); None:
-            drawn per input with `seed` (`diagnostics.tracing.random_inputs`: N(0, 1)
-            floats, token ids within the embeddings' vocabulary, masks of ones).
+        batch: inputs of any batch size: an array, or for several inputs a list of
+            arrays in the order of `model.inputs` or a dict by input name; None: drawn
+            per input with `seed` (`diagnostics.tracing.random_inputs`: N(0, 1) floats,
+            token ids within the embeddings' vocabulary, masks of ones).
         labels: integer labels of `batch` for a `(batch, classes)` output (None: random
             labels drawn with `seed`, what initialization-time gradients look like before
             the net knows anything). The loss: the model's compiled loss when it has one
@@ -69,12 +71,19 @@ def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=No
     Raises:
         UnsupportedModelError: an unbuilt model, a layer with weights the doctor cannot
             measure, or a method that cannot initialize this model.
+        InputMismatchError: a batch that does not fit the model's inputs (a missing,
+            extra or wrongly shaped input, named with both shapes; batch sizes that
+            differ), or labels whose count is not the batch size.
         UnknownInitializerError: an unknown method (the message lists the valid names).
-        (Both are ValueErrors; `initializers.errors`.)
+        (All are ValueErrors; `initializers.errors`.)
     """
     _check_supported(model)
     if batch is None:
         batch = random_inputs(model, 8, seed)
+    batch, size = conform_batch(model, batch)
+    if labels is not None and len(labels) != size:
+        raise InputMismatchError(f"`labels` needs one label per example of the batch ({size}); it has "
+                                 f"{len(labels)}.", f"len(labels)={len(labels)}")
     notes = []
     measure_fn, layers_of = _measurement(model, batch, labels, seed, notes)
     if methods is None:
@@ -113,7 +122,7 @@ def _measurement(model, batch, labels, seed, notes):
     output_shape = tuple(model.outputs[0].shape) if model_probes and len(model.outputs) == 1 else ()
     if model_probes is not None and len(output_shape) == 2 and getattr(model, "loss", None) is None:
         classes = output_shape[1]
-        size = len(keras.tree.flatten(batch)[0])
+        size = batch_size(batch)
         labels = np.random.default_rng(seed).integers(0, classes, size) if labels is None else labels
         loss = "squared_output" if classes == 1 else "cross_entropy"
         from_logits = None  # decided by the last layer: logits (linear) or softmax probabilities

@@ -153,9 +153,9 @@ class DoctorReport:
 
     def plot(self, path=None):
         """Signal RMS and back-propagated gradient RMS per layer, one line per method (log scale)."""
-        from matplotlib.figure import Figure
+        from initializers._optional import matplotlib_figure_class
 
-        figure = Figure(figsize=(11, 4.2))
+        figure = matplotlib_figure_class()(figsize=(11, 4.2))
         axes = figure.subplots(1, 2)
         for index, (name, result) in enumerate(self.results.items()):
             x = np.arange(1, len(result.layers) + 1)

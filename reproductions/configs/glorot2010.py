@@ -38,8 +38,8 @@ Profiles:
 * `quick` (default): offline, width 256 (the paper: 1000), 30,000 updates (the
   paper: 5 million, 167x more), 3 seeds, 7 combinations (3 activations x
   standard/normalized, plus `keras.GlorotUniform` with tanh): 21 runs plus the
-  full-width init diagnostics. Runtime on a 2-core CPU: 10 min 43 s for the committed
-  results (`results/glorot2010/quick/`, clean commit 19222ea). Activation and
+  full-width init diagnostics (committed: `results/glorot2010/quick/`, clean commit
+  19222ea). Activation and
   gradient statistics at every evaluation (1,500 updates) on 300 fixed test
   examples. Learning rates from the `lr_search` profile.
 * `lr_search`: every combination at each rate of `LR_GRID`, one seed (100),
@@ -49,7 +49,7 @@ Profiles:
   then fixed before the final search: the best rate of tanh and softsign with the
   standard init sat at the grid's top, so 0.3 was added; and all sigmoid rates tied
   at chance (88.1%), so ties are broken by the lower final validation loss (then
-  the smaller rate). 35 runs, about 15 min. Result:
+  the smaller rate). 35 runs. Result:
   `results/glorot2010/lr_search.md`, copied into `QUICK_LEARNING_RATES`.
 * `full` (GPU): width 1000, 1,000,000 updates (1/5 of the paper's 5 million),
   3 seeds, all 9 combinations, on Shapeset-3x2, MNIST and CIFAR-10 (TFDS, must be
@@ -58,11 +58,21 @@ Profiles:
   reporting). Runtime not measured (no GPU was lent to us); on a 2-core CPU a
   width-1000 net trains at ~190 updates/s, ~1.5 h per run, 81 runs.
 
+Runtimes: `MEASURED_RUNTIMES` below (the driver prints the profile's when it starts).
+
 Command: `bash scripts/reproduce_glorot2010.sh [--profile quick|full|smoke|lr_search]`
 """
 
 from reproductions import data
 from reproductions.run_config import RunConfig
+
+# Measured wall times of whole profiles (the driver prints the one it runs). Machines of
+# one kind differ by up to 2x and more.
+MEASURED_RUNTIMES = {
+    "quick": "10 min 43 s on a 2-core CPU, TensorFlow (results/glorot2010/quick/); 26.9 min on a "
+             "slower machine of the same kind",
+    "lr_search": "about 15 min on a 2-core CPU (results/glorot2010/lr_search.md)",
+}
 
 ACTIVATIONS = ("sigmoid", "tanh", "softsign")
 # (key, legend label, initializer identifier)

@@ -26,17 +26,15 @@ paper size's can test Fig. 2.
 
 Profiles:
 * `smoke`: a few seconds per run; tests only. Without XLA: compiling a 30-layer net
-  costs more than its 20 updates (the whole profile: 53 s without, 110 s with, on a
-  2-core CPU).
+  costs more than its 20 updates (the whole profile: 110 s with XLA, on a 2-core CPU).
 * `quick` (default; fast but not faithful): Shapeset-location (offline; see below), width 1/32 of the
   paper (conv widths 3/8/16, fc 128), 1,500 updates for the 22-layer figure and
   3,000 for the 30-layer one (whose He runs are still on the knee of their curve at
   1,500: one seed at 66% error then, 9% at 3,000), 3 seeds, all six initializers:
-  36 runs. Runtime on a 2-core CPU with the default --jobs 2: 19 min 31 s with
-  TensorFlow (the committed results, `results/he2015/quick/`, clean commit 8d119d2;
-  peak memory 2.5 GB), 16 min 33 s with KERAS_BACKEND=jax (same verdicts, other draws).
-  The issue that asked for this profile set a 15-minute target; the earlier 24-run
-  profile (1,500 updates for both figures) took 13 min 18 s in one process. Learning
+  36 runs (committed: `results/he2015/quick/`, clean commit 8d119d2; peak memory
+  2.5 GB; with KERAS_BACKEND=jax: same verdicts, other draws). The issue that asked for
+  this profile set a 15-minute target; the earlier 24-run profile (1,500 updates for
+  both figures) took 13 min 18 s in one process. Learning
   rates chosen by the `lr_search` profile (below), on the validation set, not the test
   set. Not faithful: with the paper's stem on 32x32 images its stages run on 8/4/2
   maps, and its nets keep 1/34 (22 layers) and 1/1,300 (30 layers) of the paper-size
@@ -61,20 +59,17 @@ Profiles:
   He, Xavier, keras.HeNormal, keras.GlorotUniform), 24 runs, test error on 1,000
   examples every 100 updates. Learning rates: the quick search's (3e-3 and 1e-3, not
   re-searched for this net). No XLA: 1.8x faster for this net on a CPU
-  (`benchmarks/README.md`). Runtime on a 2-core CPU (AMD EPYC) with the default
-  --jobs 2, TensorFlow: 52 min 55 s for the committed results
-  (`results/he2015/faithful/`, clean commit b08c9f9; niced fidelity-gauge commands
-  shared the CPU for its first ~12 min; peak memory 1.5 GB per process), ~330 s per
-  1,500-update run. Over the ~30 minutes that would make it the default, so `quick`
-  stays the default and this profile has its own command. Expected (and measured,
+  (`benchmarks/README.md`). Committed results: `results/he2015/faithful/` (clean
+  commit b08c9f9; peak memory 1.5 GB per process). Over the ~30 minutes that would
+  make it the default, so `quick` stays the default and this profile has its own
+  command. Expected (and measured,
   every seed): Fig. 2, both converge, He leaves chance first; Fig. 3, He converges,
   Xavier stays at chance.
 * `lr_search`: the search that picked the quick profile's learning rates: every
   initializer at each rate in `LR_GRID`, one seed (100), 1,500 updates (the quick
   profile's budget when it ran), scored on the validation set. Rule, fixed before looking: per figure, the rate with
   the lowest validation error averaged over all six initializers (a diverged run
-  counts as error 1.0), so no initializer is favoured. 48 runs, 28 min on a
-  2-core CPU. Result (`results/he2015/lr_search.md`): 3e-3 for Fig. 2 and 1e-3
+  counts as error 1.0), so no initializer is favoured. 48 runs. Result (`results/he2015/lr_search.md`): 3e-3 for Fig. 2 and 1e-3
   for Fig. 3; at 3e-3 and 1e-2 every 30-layer run stayed at chance.
 * `full` (GPU): the faithful net at width 1/4 (conv 24/64/128, fc 1024, stride-1
   stem) on CIFAR-10 through TFDS, the faithful profile's four initializers, 3 seeds,
@@ -85,6 +80,8 @@ Profiles:
   backward 2.5-2.7x), inside the 4x asked of a GPU profile. Not run yet (no GPU has been
   lent); `bash scripts/check_accelerator.sh` projects its wall time on a given machine.
   Runs on a CPU too, slowly.
+
+Runtimes: `MEASURED_RUNTIMES` below (the driver prints the profile's when it starts).
 
 Command: `bash scripts/reproduce_he2015.sh [--profile quick|faithful|full|smoke|lr_search]`
 """
@@ -102,6 +99,16 @@ INITIALIZERS = (
     ("keras_he_normal", "keras.HeNormal (truncated)", "keras.HeNormal"),
     ("keras_glorot_uniform", "keras.GlorotUniform (Keras default)", "keras.GlorotUniform"),
 )
+# Measured wall times of whole profiles (the driver prints the one it runs). Machines of
+# one kind differ by up to 2x.
+MEASURED_RUNTIMES = {
+    "quick": "19 min 31 s with --jobs 2 on a 2-core CPU, TensorFlow (results/he2015/quick/); "
+             "16 min 33 s with KERAS_BACKEND=jax",
+    "faithful": "52 min 55 s with --jobs 2 on a 2-core CPU (AMD EPYC), TensorFlow, ~330 s per 1,500-update "
+                "run (results/he2015/faithful/; other commands shared the CPU for its first ~12 min)",
+    "lr_search": "28 min on a 2-core CPU (results/he2015/lr_search.md)",
+    "smoke": "53 s on a 2-core CPU (tests only)",
+}
 FIGURES = {"fig2": 22, "fig3": 30}
 LR_GRID = (3e-4, 1e-3, 3e-3, 1e-2)
 CIFAR10_TRAIN_EXAMPLES = data.info("cifar10").train_examples  # TFDS train[:90%]

@@ -38,9 +38,8 @@ Profiles:
 * `smoke`: seconds per run; tests only.
 * `quick` (default): map 1 at depths 8, 14, 22, 30, 600 updates; map 2 at sigma_w^2 in
   {1.0, 1.4, 1.76, 2.5, 4.0} x depth {10, 25, 50, 100}, width 64, 400 updates; 3 seeds;
-  84 + 60 runs. Runtime on a 2-core CPU with the default --jobs 2: 9 min 47 s for the
-  committed results (`results/trainability/quick/`, runs at clean commit f2e2512; the
-  estimate before the run was about 15 min). Fidelity of map 1's nets
+  84 + 60 runs (committed: `results/trainability/quick/`, runs at clean commit f2e2512;
+  the estimate before the run was about 15 min). Fidelity of map 1's nets
   (`results/trainability/quick/fidelity.md`): forward gains 0.71x and 0.25x of the
   paper-size net's at 8 and 14 layers, 0.029x and 0.00076x at 22 and 30.
 * `lr_search`: the search that picked the quick profile's learning rates, scored on the
@@ -64,7 +63,9 @@ Profiles:
   depths up to 200, nine sigma_w^2 values, 1,000 updates. Learning rates: the quick
   search's (not re-searched). Not run yet (no GPU has been lent).
 
-Command: `bash scripts/reproduce_trainability.sh [--profile quick|full|smoke|lr_search]`
+Runtimes: `MEASURED_RUNTIMES` below (the driver prints the profile's when it starts).
+
+Command: `bash scripts/reproduce_trainability.sh [--profile quick|faithful|full|smoke|lr_search]`
 """
 
 import math
@@ -72,6 +73,13 @@ import math
 from reproductions import data
 from reproductions.configs import plain_net_kwargs
 from reproductions.run_config import RunConfig
+
+# Measured wall times of whole profiles (the driver prints the one it runs). Machines of
+# one kind differ by up to 2x.
+MEASURED_RUNTIMES = {
+    "quick": "9 min 47 s with --jobs 2 on a 2-core CPU, TensorFlow (results/trainability/quick/)",
+    "lr_search": "6 min 20 s with --jobs 2 on a 2-core CPU, TensorFlow (results/trainability/lr_search.md)",
+}
 
 # (key, legend label, initializer identifier)
 MAP1_INITIALIZERS = (
@@ -94,8 +102,8 @@ AGREEMENT_REQUIRED = 0.75      # trainable_depth_tracks_xi_c holds at this fract
 FIT_MULTIPLIERS = tuple(m / 2 for m in range(2, 25))  # 1.0, 1.5, ..., 12.0 for the best fit
 
 LR_GRID = {"map1": (1e-3, 3e-3), "map2": (3e-3, 1e-2)}
-# Picked by the lr_search profile (results/trainability/lr_search.md; 96 runs, 6 min 20 s
-# with --jobs 2 on 2 CPU cores, clean commit 5f16e66).
+# Picked by the lr_search profile (results/trainability/lr_search.md; 96 runs, clean
+# commit 5f16e66).
 QUICK_LEARNING_RATES = {"map1": {8: 3e-3, 14: 3e-3, 22: 3e-3, 30: 3e-3}, "map2": 1e-2}
 
 _QUICK = dict(

@@ -59,14 +59,14 @@ Profiles:
 * `smoke`: seconds; tests only.
 * `quick` (default): depths 10, 100, 1,000 x 4 initializers, map sigma_w^2 in {0.5, 0.8,
   1.05, 1.76, 4.0} x depth {10, 30, 100, 300}, 3 seeds, 100 updates each; spectra at depths
-  10-1,000, 3 draws; 90 runs. Runtime on a 2-core CPU (AMD EPYC) with the default
-  --jobs 2: 14 min 0 s for the committed results (`results/xiao2018/quick/`, clean commit
-  d4227da; the spectra 8 s, each 1,000-layer run ~90 s; the estimate before the run was
-  about 15 min).
+  10-1,000, 3 draws; 90 runs (committed: `results/xiao2018/quick/`, clean commit
+  d4227da; the estimate before the run was about 15 min).
 * `full` (GPU, not run yet): MNIST (TFDS), 64 channels, global average pooling (the
   paper's net), batch 100, lr 1e-3, 3,000 updates; depths 1,250 to 10,000 (their Fig. 1)
   with the four initializers at 1,250; the map up to 1,000 layers. Projected wall time:
   `bash scripts/check_accelerator.sh` on the GPU machine.
+
+Runtimes: `MEASURED_RUNTIMES` below (the driver prints the profile's when it starts).
 
 Command: `bash scripts/reproduce_xiao2018.sh [--profile quick|full|smoke]`
 """
@@ -75,6 +75,14 @@ import math
 
 from reproductions import data
 from reproductions.run_config import RunConfig
+
+# Measured wall times of whole profiles (the driver prints the one it runs). Machines of
+# one kind differ by up to 2x.
+MEASURED_RUNTIMES = {
+    "quick": "14 min 0 s with --jobs 2 on a 2-core CPU (AMD EPYC), TensorFlow: the spectra 8 s, each "
+             "1,000-layer run ~90 s (results/xiao2018/quick/)",
+    "smoke": "27 s on a 2-core CPU (tests only)",
+}
 
 SIGMA_W2 = 1.05       # Xiao et al.'s critical point for tanh ...
 SIGMA_B2 = 2.01e-5    # ... (chi_1 = 1 at sigma_w^2 = 1.04999 for this sigma_b^2)

@@ -44,21 +44,30 @@ Profiles:
 * `quick` (default): Adam; widths 64-1,024, 9 learning rates 2^-13 ... 2^-5 (picked from
   a one-seed pilot at widths 64 and 1,024: SP's best 2^-8 and 2^-12, μP's 2^-8 at both),
   SP and μP, 3 seeds, 300 updates: 270 runs; coordinate check at widths 128-2,048 (the
-  reference checks 128-8,192), Adam at lr 0.001 (the reference's), 3 seeds, steps 0-3.
-  Runtime on a 2-core CPU with the default --jobs 2: 13 min 4 s for the committed
-  `results/yang2022/quick/` (clean commit db08d5d; estimated at 12 min before the run).
+  reference checks 128-8,192), Adam at lr 0.001 (the reference's), 3 seeds, steps 0-3
+  (committed: `results/yang2022/quick/`, clean commit db08d5d; estimated at 12 min
+  before the run).
 * `quick_sgd`: the same with SGD momentum 0.9 (the reference's MLP optimizer), learning
-  rates 2^-11 ... 2^-3, coordinate check at lr 0.1 (the reference's). 11 min 44 s on a
-  2-core CPU with the default --jobs 2 (the committed `results/yang2022/quick_sgd/`,
-  clean commit 2661c1a, where it ran as the first quick profile).
+  rates 2^-11 ... 2^-3, coordinate check at lr 0.1 (the reference's) (committed:
+  `results/yang2022/quick_sgd/`, clean commit 2661c1a, where it ran as the first quick
+  profile).
 * `full` (GPU): both optimizers' sweeps at widths 64-8,192 over 11 learning rates,
   3,000 updates, coordinate check up to 8,192. Not run yet (no GPU has been lent).
+
+Runtimes: `MEASURED_RUNTIMES` below (the driver prints the profile's when it starts).
 
 Command: `bash scripts/reproduce_mup.sh [--profile quick|quick_sgd|full|smoke]`
 """
 
 from reproductions import data
 from reproductions.run_config import RunConfig
+
+# Measured wall times of whole profiles (the driver prints the one it runs). Machines of
+# one kind differ by up to 2x.
+MEASURED_RUNTIMES = {
+    "quick": "13 min 4 s with --jobs 2 on a 2-core CPU, TensorFlow (results/yang2022/quick/)",
+    "quick_sgd": "11 min 44 s with --jobs 2 on a 2-core CPU, TensorFlow (results/yang2022/quick_sgd/)",
+}
 
 PARAMETRIZATIONS = (("sp", "SP (standard parametrization)"), ("mup", "μP (maximal update parametrization)"))
 BASE_WIDTH = 64
