@@ -9,7 +9,7 @@ while TensorFlow loads keeps them out of the terminal.
 
 So when, and only when, this process is one of the repository's command lines (the init
 doctor, `python -m initializers.doctor` or `init-doctor`, and, in a checkout, the drivers,
-`python -m reproductions.<paper>`) without `--verbose`, `quiet_start` sets
+`python -m reproductions.<paper>`, and the benchmarks) without `--verbose`, `quiet_start` sets
 `TF_CPP_MIN_LOG_LEVEL=3` (unless the user set it) and imports Keras, and with it the
 backend, with file descriptor 2 captured; what was captured is printed if the import
 fails. It runs first in `initializers/__init__.py`, before anything imports Keras; a
@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 # `python -m <module>` with a module under these packages, or these console scripts.
-PROGRAM_PACKAGES = ("initializers", "reproductions")
+PROGRAM_PACKAGES = ("initializers", "reproductions", "benchmarks")
 PROGRAM_SCRIPTS = ("init-doctor",)
 VERBOSE_FLAG = "--verbose"
 

@@ -5,7 +5,6 @@
 # Works on a CPU-only machine too (and says so). KERAS_BACKEND=jax selects JAX.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
 python -m reproductions.he2015 --profile smoke --workdir "$workdir/he2015" --quiet

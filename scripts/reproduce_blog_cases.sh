@@ -3,5 +3,4 @@
 # Extra arguments go to the driver, e.g. --profile smoke, --seeds 0 1, --workdir DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 exec python -m reproductions.blog_cases "$@"

@@ -5,5 +5,4 @@
 # Extra arguments go to the driver: --profile full|smoke|lr_search, --seeds 0 1 2, --workdir DIR, ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 exec python -m reproductions.glorot2010 "$@"

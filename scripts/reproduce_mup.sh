@@ -5,5 +5,4 @@
 # Extra arguments go to the driver: --profile full|smoke, --jobs N, --workdir DIR, --plot-only, ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 exec python -m reproductions.yang2022 "$@"

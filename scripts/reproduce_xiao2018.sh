@@ -6,5 +6,4 @@
 # --profile full|smoke, --dataset mnist|cifar10 (TFDS), --jobs N, --workdir DIR, --plot-only, ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 exec python -m reproductions.xiao2018 "$@"

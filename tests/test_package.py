@@ -30,6 +30,28 @@ def readme_snippet():
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
+MUP_SNIPPET = """
+import keras, numpy as np
+from initializers import mup
+
+def build(width):
+    return keras.Sequential([keras.Input((20,)), keras.layers.Dense(width, activation="relu", name="hidden"),
+                             keras.layers.Dense(width, activation="relu", name="hidden2"),
+                             keras.layers.Dense(3, name="logits")])
+
+model = build(64)
+scheme = mup.MuP(model, mup.BaseShapes.from_builder(build, base_width=16))
+scheme.initialize("he_normal", seed=0)
+model.compile(optimizer=scheme.optimizer(keras.optimizers.Adam(1e-3)),
+              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+rng = np.random.default_rng(0)
+history = model.fit(rng.standard_normal((32, 20)), rng.integers(0, 3, 32), batch_size=8, verbose=0)
+assert np.isfinite(history.history["loss"][-1])
+assert "logits/kernel" in scheme.describe("adam")
+print("μP trained")
+"""
+
+
 def _clean_environment(**extra):
     """The test process's environment without what points into the checkout."""
     environment = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "KERAS_BACKEND")}
@@ -87,6 +109,9 @@ def test_installed_alone_it_runs_the_readme_snippet_on_jax_without_tensorflow(tm
                                                    "model.save('model.keras')\n")
     assert snippet.returncode == 0, snippet.stderr[-3000:]
     assert "forward gain" in snippet.stdout  # the doctor's table
+
+    mup = run(python, "-c", MUP_SNIPPET)  # μP on a user's own builder, trained one epoch
+    assert mup.returncode == 0 and "μP trained" in mup.stdout, mup.stderr[-3000:]
 
     usage = run(doctor, "--help")
     assert usage.returncode == 0 and usage.stdout.startswith("usage: init-doctor"), usage.stderr[-2000:]
