@@ -126,5 +126,8 @@ def test_help_explains_flags(capsys):
     with pytest.raises(SystemExit):
         he2015.main(["--help"])
     text = capsys.readouterr().out
-    for flag in ("--profile", "--seeds", "--dataset", "--workdir", "--plot-only", "--tensorboard"):
+    for flag in ("--profile", "--seeds", "--dataset", "--workdir", "--plot-only", "--tensorboard", "--verbose"):
         assert flag in text
+    # The main command shows the paper's picture: the faithful profile is the default.
+    assert "(default: faithful)" in " ".join(text.split())
+    assert he_config.DEFAULT_PROFILE == "faithful" and "faithful" in he_config.MEASURED_RUNTIMES

@@ -27,8 +27,8 @@ paper size's can test Fig. 2.
 Profiles:
 * `smoke`: a few seconds per run; tests only. Without XLA: compiling a 30-layer net
   costs more than its 20 updates (the whole profile: 110 s with XLA, on a 2-core CPU).
-* `quick` (default; fast but not faithful): Shapeset-location (offline; see below), width 1/32 of the
-  paper (conv widths 3/8/16, fc 128), 1,500 updates for the 22-layer figure and
+* `quick` (a fast look, not faithful; `--profile quick`): Shapeset-location (offline;
+  see below), width 1/32 of the paper (conv widths 3/8/16, fc 128), 1,500 updates for the 22-layer figure and
   3,000 for the 30-layer one (whose He runs are still on the knee of their curve at
   1,500: one seed at 66% error then, 9% at 3,000), 3 seeds, all six initializers:
   36 runs (committed: `results/he2015/quick/`, clean commit 8d119d2; peak memory
@@ -48,7 +48,7 @@ Profiles:
   uses the same generator (shapes, grey levels, inversion) with a where-label
   (3x3 cell of the object's centre, balanced): what He's Fig. 3 is about,
   whether SGD gets going at all in a deep plain net, shows within the budget.
-* `faithful`: the cheapest net whose gains at initialization are within 10x of the
+* `faithful` (default): the cheapest net whose gains at initialization are within 10x of the
   paper-size net's for He and Xavier at both depths, found by the fidelity gauge
   (`python -m reproductions.fidelity --candidates`, `results/he2015/fidelity_search.md`):
   width 1/16 (conv widths 6/16/32, fc 256) with the stride-1 stem and no stem
@@ -60,11 +60,10 @@ Profiles:
   examples every 100 updates. Learning rates: the quick search's (3e-3 and 1e-3, not
   re-searched for this net). No XLA: 1.8x faster for this net on a CPU
   (`benchmarks/README.md`). Committed results: `results/he2015/faithful/` (clean
-  commit b08c9f9; peak memory 1.5 GB per process). Over the ~30 minutes that would
-  make it the default, so `quick` stays the default and this profile has its own
-  command. Expected (and measured,
-  every seed): Fig. 2, both converge, He leaves chance first; Fig. 3, He converges,
-  Xavier stays at chance.
+  commit b08c9f9; peak memory 1.5 GB per process). The default because it is the
+  profile that shows the paper's picture: expected (and measured, every seed): Fig. 2,
+  both converge, He leaves chance first; Fig. 3, He converges, Xavier stays at chance
+  (the quick net fails Fig. 2's claim).
 * `lr_search`: the search that picked the quick profile's learning rates: every
   initializer at each rate in `LR_GRID`, one seed (100), 1,500 updates (the quick
   profile's budget when it ran), scored on the validation set. Rule, fixed before looking: per figure, the rate with
@@ -83,7 +82,7 @@ Profiles:
 
 Runtimes: `MEASURED_RUNTIMES` below (the driver prints the profile's when it starts).
 
-Command: `bash scripts/reproduce_he2015.sh [--profile quick|faithful|full|smoke|lr_search]`
+Command: `bash scripts/reproduce_he2015.sh [--profile faithful|quick|full|smoke|lr_search]`
 """
 
 from reproductions import data
@@ -139,7 +138,7 @@ PROFILES = {
                  steps=30 * (CIFAR10_TRAIN_EXAMPLES // 64), eval_every=CIFAR10_TRAIN_EXAMPLES // 64,
                  eval_examples=10_000, steps_per_execution=37),  # 703 steps/epoch = 19 x 37
 }
-DEFAULT_PROFILE = "quick"
+DEFAULT_PROFILE = "faithful"  # the paper's picture; quick is the fast look
 
 
 def steps_per_epoch(profile):

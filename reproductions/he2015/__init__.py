@@ -1,6 +1,7 @@
 """Reproduce He et al. 2015, Figs. 2 and 3 (22- and 30-layer plain ReLU nets).
 
-    python -m reproductions.he2015                       # quick profile (default)
+    python -m reproductions.he2015                       # faithful profile (default): the paper's picture
+    python -m reproductions.he2015 --profile quick       # a fast look, not faithful
     python -m reproductions.he2015 --profile full        # CIFAR-10, for a GPU
     python -m reproductions.he2015 --plot-only           # redraw from the logs only
 
