@@ -52,10 +52,11 @@ Profiles:
   without pooling: `models.PlainNet(stem="small_images")`, whose gains at initialization
   are within 10x of the paper-size net's; `results/he2015/fidelity_search.md`; at
   map 1's depths 8-30 within 3.7x, measured with `python -m reproductions.fidelity
-  --experiment trainability --profile faithful`), map 2 as in quick; 600 updates, learning rates of the quick search (not re-searched). Not
-  run yet: map 1's 84 runs at the faithful net's ~4.8 steps/s per worker
-  (`benchmarks/README.md`) need about 1.5 h on a 2-core CPU, over the 20 minutes a
-  quick map may take. The quick map 1 answers "where does each init stop training in
+  --experiment trainability --profile faithful`), map 2 as in quick; 600 updates,
+  learning rates of the quick search (not re-searched), 3 seeds, every depth of the
+  quick grid (84 + 60 runs; estimated at about 1.5 h before the run, which came in
+  under the hour: nothing cut). Committed: `results/trainability/faithful/` (runs at
+  clean commit 1e81605). The quick map 1 answers "where does each init stop training in
   a fast miniature that loses more signal than the paper's nets"; this one, the same
   question for nets that lose what the paper's lose.
 * `full` (GPU): map 1 at width 1/4 with the stride-1 stem (as the faithful net) up to
@@ -78,6 +79,8 @@ from reproductions.run_config import RunConfig
 # one kind differ by up to 2x.
 MEASURED_RUNTIMES = {
     "quick": "9 min 47 s with --jobs 2 on a 2-core CPU, TensorFlow (results/trainability/quick/)",
+    "faithful": "51 min 30 s with --jobs 2 on a 2-core CPU (AMD EPYC), TensorFlow, with development work "
+                "sharing the CPU (results/trainability/faithful/); map 1's runs 22-112 s each, map 2's 2-10 s",
     "lr_search": "6 min 20 s with --jobs 2 on a 2-core CPU, TensorFlow (results/trainability/lr_search.md)",
 }
 
