@@ -39,12 +39,17 @@ def compile_options(config, distribute=False):
 
     The config's values, except: TensorFlow's MirroredStrategy runs without XLA (as
     Keras's own CPU tests of it do); the torch backend takes one step per execution
-    only, and its `jit_compile=True` would mean `torch.compile`, so it runs eagerly.
-    Neither changes the updates, only how many run per call.
+    only, and its `jit_compile=True` would mean `torch.compile`, so it runs eagerly; JAX
+    always compiles: a config's `jit_compile=False` is a choice for TensorFlow on a CPU
+    (its oneDNN kernels beat XLA's there), and JAX without it runs op by op (1.6x slower
+    on the He faithful net: benchmarks/README.md#backends). None of these changes the
+    updates, only how they are run.
     """
     backend = keras.backend.backend()
     if backend == "torch":
         return {"jit_compile": False, "steps_per_execution": 1}
+    if backend == "jax":
+        return {"jit_compile": True, "steps_per_execution": config.steps_per_execution}
     return {"jit_compile": config.jit_compile and not (distribute and backend == "tensorflow"),
             "steps_per_execution": config.steps_per_execution}
 

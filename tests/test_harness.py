@@ -239,3 +239,6 @@ def test_compile_options_follow_what_each_backend_allows(monkeypatch):
     assert harness.compile_options(config, distribute=True)["jit_compile"] is False  # MirroredStrategy
     monkeypatch.setattr(keras.backend, "backend", lambda: "torch")  # Keras's torch trainer: 1 step per call
     assert harness.compile_options(config) == {"jit_compile": False, "steps_per_execution": 1}
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")  # JAX compiles even where TF would not
+    assert harness.compile_options(config.replace(jit_compile=False)) == {"jit_compile": True,
+                                                                         "steps_per_execution": 10}
