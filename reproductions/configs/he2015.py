@@ -103,8 +103,9 @@ INITIALIZERS = (
 MEASURED_RUNTIMES = {
     "quick": "19 min 31 s with --jobs 2 on a 2-core CPU, TensorFlow (results/he2015/quick/); "
              "16 min 33 s with KERAS_BACKEND=jax",
-    "faithful": "52 min 55 s with --jobs 2 on a 2-core CPU (AMD EPYC), TensorFlow, ~330 s per 1,500-update "
-                "run (results/he2015/faithful/; other commands shared the CPU for its first ~12 min)",
+    "faithful": "37 min 41 s with --jobs 2 on a 2-core CPU (AMD EPYC), TensorFlow, from a fresh clone at "
+                "commit 19718db, report identical to results/he2015/faithful/; 52 min 55 s for the committed "
+                "runs (other commands shared the CPU for their first ~12 min)",
     "lr_search": "28 min on a 2-core CPU (results/he2015/lr_search.md)",
     "smoke": "53 s on a 2-core CPU (tests only)",
 }
