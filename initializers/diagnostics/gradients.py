@@ -200,7 +200,7 @@ def autodiff_gradients(model, inputs, labels, from_logits=None, loss="cross_entr
     # A separable convolution's scale is its pointwise kernel's (as in `measure`).
     kernels = [p.weight_layer.pointwise_kernel if hasattr(p.weight_layer, "pointwise_kernel")
                else p.weight_layer.kernel for p in model_probes]
-    gradients = backend_gradients(tapped, _summed_loss(loss, labels, from_logits), inputs,
+    gradients = backend_gradients(tapped, summed_loss(loss, labels, from_logits), inputs,
                                    tap_variables + kernels)
     count = len(model_probes)
     activation_gradients = [at_least_float32(g) for g in gradients[:count]]
@@ -217,8 +217,9 @@ def _tap_shapes(model, model_probes, inputs, n):
     return [np.shape(value) for value in forward(model, [p.output_layer.output for p in model_probes], inputs)]
 
 
-def _summed_loss(loss, labels, from_logits):
-    """`outputs -> loss summed over the batch` for `autodiff_gradients`."""
+def summed_loss(loss, labels, from_logits):
+    """`outputs -> loss summed over the batch` ("cross_entropy" with `labels`, or
+    "squared_output"), as `autodiff_gradients` differentiates it."""
     if loss == "squared_output":
         return lambda outputs: 0.5 * keras.ops.sum(keras.ops.square(outputs))
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, reduction="sum")

@@ -13,8 +13,11 @@ generator `module:function` called as `function(batch_size, seed) -> (inputs, la
 (inputs: an array, or a list or dict of arrays for several inputs). Data that does not
 fit the model's inputs exits 2, naming the input and both shapes.
 
-Exit codes: 0 nothing flagged, 1 something flagged (so it can guard a CI), 2 bad input
-(with a one-line reason).
+Exit codes: 0 no warning (notes do not count), 1 a warning (so it can guard a CI), 2 bad
+input (with a one-line reason). With --lr (and --optimizer, default sgd with momentum 0.9)
+every initialization also takes 20 updates on the batch at that rate: a loss
+that does not fall below half its start is a warning (an initialization that stalls at
+this learning rate; the Post-LN transformer without warmup is the classic case).
 
 Installed with the package, `init-doctor` is the same command. TensorFlow's C++ start-up
 log is kept out of the terminal unless --verbose is given.
@@ -45,6 +48,8 @@ import sys
 NOT_INITIALIZERS = ("current", "auto", "lsuv")
 # --coord-check: μP's layer sizes count as flat within this factor from narrowest to widest.
 COORD_FLAT_FACTOR = 1.5
+COORD_LEARNING_RATE = 0.1  # the coordinate check's default --lr (the reference's)
+FIRST_UPDATES_STEPS = 20   # = initializers.doctor.flags.FIRST_UPDATES_STEPS (its threshold is set for it)
 
 
 class BadInput(Exception):
@@ -82,9 +87,12 @@ def _parser():
     coord.add_argument("--widths", type=int, nargs="+", default=[128, 256, 512, 1024, 2048],
                        help="widths to compare (default: %(default)s); μP's base width is the narrowest")
     coord.add_argument("--coord-steps", type=int, default=3, help="training updates (default 3)")
-    coord.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
-                       help="sgd (momentum 0.9) or adam (default: sgd)")
-    coord.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
+    training = parser.add_argument_group("the training's optimizer (first updates; coordinate check)")
+    training.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd",
+                          help="sgd (momentum 0.9) or adam (default: sgd)")
+    training.add_argument("--lr", type=float, default=None,
+                          help=f"learning rate: given, each initialization also takes {FIRST_UPDATES_STEPS} updates "
+                               "on the batch at it (the coordinate check's default: 0.1)")
     return parser
 
 
@@ -207,6 +215,8 @@ def _checked_arguments(args):
     """The builder's kwargs and the methods to compare, once the arguments are known good."""
     if args.batch_size < 1:
         raise BadInput(f"--batch-size must be positive, got {args.batch_size}")
+    if args.lr is not None and not args.lr > 0:
+        raise BadInput(f"--lr must be positive, got {args.lr}")
     if args.apply and not args.output:
         raise BadInput("--apply needs --output FILE.keras")
     if args.output and not args.output.endswith(".keras"):
@@ -242,8 +252,12 @@ def _examine(args, log):
     keras.utils.set_random_seed(args.seed)  # a builder's unseeded draws: the same report every time
     model, notes = _load_model(args.model, kwargs, log)
     batch, labels = _batch(args, model)
+    optimizer = None
+    if args.lr is not None:  # as the coordinate check builds them: SGD with momentum 0.9, or Adam
+        optimizer = (keras.optimizers.Adam(args.lr) if args.optimizer == "adam"
+                     else keras.optimizers.SGD(args.lr, momentum=0.9))
     try:
-        report = examine(model, batch, labels, methods=methods, seed=args.seed, progress=log)
+        report = examine(model, batch, labels, methods=methods, seed=args.seed, progress=log, optimizer=optimizer)
     except InitializationError as error:
         raise BadInput(_one_line(error.reason)) from None
     report.notes.extend(notes)
@@ -283,6 +297,7 @@ def _coord_check(args, log):
     kwargs, _ = _checked_arguments(args)
     if args.model.endswith(".keras"):
         raise BadInput("--coord-check needs a builder (module:function), not a saved model")
+    args.lr = COORD_LEARNING_RATE if args.lr is None else args.lr
     if len(set(args.widths)) < 2 or min(args.widths) < 1 or args.coord_steps < 1 or not args.lr > 0:
         raise BadInput("--coord-check needs two or more positive --widths, --coord-steps >= 1 and --lr > 0")
     import keras
@@ -334,8 +349,17 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     if not args.quiet:
-        flagged = ", ".join(sorted({f["kind"] for f in report.flags})) or "nothing"
-        data_free = report.recommended_data_free
-        also = f" (without data: {data_free})" if data_free and data_free != report.recommended else ""
-        print(f"{report.model}: flagged {flagged}; recommended {report.recommended}{also}; report in {args.out}")
-    return 1 if report.flags else 0
+        print(summary_line(report, args.out))
+    return 1 if report.warnings else 0
+
+
+def summary_line(report, out):
+    """The command line's last line: warnings, notes, recommendation, where the report is."""
+    warned = ", ".join(sorted({f["kind"] for f in report.warnings})) or "none"
+    noted = ", ".join(sorted({f["kind"] for f in report.flags if f["severity"] == "note"})) or "none"
+    data_free = report.recommended_data_free
+    also = f" (without data: {data_free})" if data_free and data_free != report.recommended else ""
+    advice = ("keep the current initialization" if report.recommended == "current"
+              else f"recommended {report.recommended}{also}" if report.recommended
+              else "no other initialization compared")
+    return f"{report.model} ({report.family}): warnings: {warned}; notes: {noted}; {advice}; report in {out}"

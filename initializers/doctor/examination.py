@@ -1,6 +1,8 @@
 """`examine`: measure a model as given and each candidate initialization (drawn on the
 model, then undone), flag what is wrong, and recommend one."""
 
+import dataclasses
+
 import keras
 import numpy as np
 
@@ -15,9 +17,13 @@ from initializers.diagnostics.tracing import (
     random_inputs,
     surrogate_loss,
 )
-from initializers.doctor.flags import THRESHOLDS, flags
+from initializers.diagnostics.gradients import summed_loss
+from initializers.doctor.architecture import architecture, batch_statistics
+from initializers.doctor.flags import FIRST_UPDATES_STEPS, THRESHOLDS, flags
 from initializers.doctor.measure import measure, measure_traced
 from initializers.doctor.report import DoctorReport, MethodResult
+from initializers.doctor.stream import measure_stream
+from initializers.doctor.updates import first_updates
 from initializers.errors import InputMismatchError, UnsupportedModelError
 from initializers.lsuv import lsuv
 from initializers.reinit import initialize_weights, unsupported_layers
@@ -37,14 +43,18 @@ NARROW_WIDTH = 64
 UNSTABLE_KERNELS = 2
 
 
-def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=None):
+def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=None, optimizer=None,
+            update_steps=FIRST_UPDATES_STEPS):
     """Measures the signal propagation of `model` at initialization, and of candidate inits.
 
     Any built Keras model: functional, Sequential, nested or subclassed, with attention,
     embeddings or recurrent layers, any number of inputs, any outputs. A functional or
     Sequential model of Dense and convolution layers with a `(batch, classes)` output is
     read at its weight layers' post-activation outputs (`measure`); any other model at its
-    leaf weight layers in call order, each at its own output (`measure_traced`).
+    leaf weight layers in call order, each at its own output (`measure_traced`). The model
+    is judged by its family (`architecture`: plain stacks by their gains, residual nets by
+    their stream, normalized nets by their relative gradients), with BatchNormalization at
+    the batch's own statistics, as the first training step sees it.
 
     Args:
         model: a built Keras model.
@@ -64,9 +74,17 @@ def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=No
             model with BatchNormalization.
         seed: seed of the candidate draws, of random data and of random labels.
         progress: optional `str -> None` called before each method (e.g. `print`).
+        optimizer: the training's optimizer (a Keras optimizer, its learning rate set), or
+            None. Given, every method also takes `update_steps` updates of a fresh copy of
+            it on the batch (`updates.first_updates`), and a loss that does not fall below
+            `flags.FIRST_UPDATES_FIT` of its start is a warning: what the measurements at
+            initialization cannot see, an initialization that stalls at this learning rate.
+        update_steps: updates taken with `optimizer`.
 
     Returns:
-        A `DoctorReport`.
+        A `DoctorReport`: its `warnings` (which set the command line's exit code) and notes,
+        and the recommendation: "current" (keep the current initialization) when the model
+        as given has no warning, else the method with the fewest.
 
     Raises:
         UnsupportedModelError: an unbuilt model, a layer with weights the doctor cannot
@@ -85,7 +103,8 @@ def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=No
         raise InputMismatchError(f"`labels` needs one label per example of the batch ({size}); it has "
                                  f"{len(labels)}.", f"len(labels)={len(labels)}")
     notes = []
-    measure_fn, layers_of = _measurement(model, batch, labels, seed, notes)
+    shape = architecture(model)
+    measurement = _measurement(model, batch, labels, seed, notes)
     if methods is None:
         methods = DEFAULT_METHODS
         if _has_batch_norm(model):
@@ -97,17 +116,23 @@ def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=No
     for method in methods:
         if progress:
             progress(f"examining {method}")
-        result, records = _examine_method(model, method, batch, seed, measure_fn, merges)
+        result, records = _examine_method(model, method, batch, seed, measurement, merges, shape,
+                                          optimizer, update_steps)
         results[method] = result
         auto_records = records if method == "auto" else auto_records
     unstable = _unstable_rules(auto_records)
     if unstable:
         notes.append(_drift_note(unstable, "lsuv" in results))
+    if optimizer is None:
+        notes.append("The first updates were not taken: give the training's optimizer and learning rate "
+                     "(`optimizer=` or --optimizer/--lr) to check that this initialization fits a batch at it.")
     prefer_data = len(unstable) >= UNSTABLE_KERNELS
-    measured = layers_of(results[next(iter(results))])
-    return DoctorReport(model.name, _batch_shape(batch), results, recommend(results, prefer_data=prefer_data),
+    measured = measurement.layers_of(results[next(iter(results))])
+    recommended = recommend(results, prefer_data=prefer_data)
+    return DoctorReport(model.name, _batch_shape(batch), results, recommended,
                         _cannot_judge(model, measured), dict(THRESHOLDS), notes,
-                        recommend(results, data_free=True), prefer_data and "lsuv" in results)
+                        None if recommended == "current" else recommend(results, data_free=True),
+                        prefer_data and "lsuv" in results, shape.family, shape.describe())
 
 
 def _batch_shape(batch):
@@ -115,14 +140,27 @@ def _batch_shape(batch):
     return shapes[0] if len(shapes) == 1 else tuple(shapes)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Measurement:
+    """How one model is measured: `measure(model) -> (rows, forward, backward)`, the layers
+    a result's rows stand for, and the summed loss of the outputs (stream, first updates)."""
+
+    measure: object
+    layers_of: object
+    loss_of_outputs: object
+    size: int
+
+    def mean_loss(self, outputs):
+        return self.loss_of_outputs(outputs) / self.size
+
+
 def _measurement(model, batch, labels, seed, notes):
-    """(`model -> (rows, forward, backward)`, `result -> measured layers`) for this model,
-    appending to `notes` what was measured how."""
+    """The `_Measurement` of this model, appending to `notes` what was measured how."""
     model_probes = _functional_probes(model)
     output_shape = tuple(model.outputs[0].shape) if model_probes and len(model.outputs) == 1 else ()
+    size = batch_size(batch)
     if model_probes is not None and len(output_shape) == 2 and getattr(model, "loss", None) is None:
         classes = output_shape[1]
-        size = batch_size(batch)
         labels = np.random.default_rng(seed).integers(0, classes, size) if labels is None else labels
         loss = "squared_output" if classes == 1 else "cross_entropy"
         from_logits = None  # decided by the last layer: logits (linear) or softmax probabilities
@@ -134,8 +172,11 @@ def _measurement(model, batch, labels, seed, notes):
             from_logits = True
             notes.append(f"The output layer's activation is {model_probes[-1].activation}, neither linear nor "
                          "softmax; its output was treated as logits for the cross-entropy.")
-        return ((lambda target: measure(target, batch, labels, model_probes, from_logits=from_logits, loss=loss)),
-                lambda result: [probe.weight_layer for probe in model_probes])
+        logits = from_logits if from_logits is not None else model_probes[-1].activation != "softmax"
+        return _Measurement(
+            lambda target: measure(target, batch, labels, model_probes, from_logits=from_logits, loss=loss),
+            lambda result: [probe.weight_layer for probe in model_probes],
+            summed_loss(loss, labels, logits), size)
     outputs = keras.tree.map_structure(keras.ops.convert_to_numpy, model(batch, training=False))
     chosen = compiled_loss(model, outputs, seed) or surrogate_loss(outputs, seed, labels)
     loss_fn, text = chosen
@@ -143,7 +184,7 @@ def _measurement(model, batch, labels, seed, notes):
                  "layer; inside nested models and layers too) in the order the model calls them, each at its "
                  f"own output; gradients of {text}.")
     leaves = leaf_layers(model)
-    return (lambda target: measure_traced(target, batch, loss_fn)), lambda result: leaves
+    return _Measurement(lambda target: measure_traced(target, batch, loss_fn), lambda result: leaves, loss_fn, size)
 
 
 def _functional_probes(model):
@@ -177,17 +218,21 @@ def _drift_note(unstable, compared_lsuv):
 
 
 def recommend(results, data_free=False, prefer_data=False):
-    """The recommended method among `results` (not "current"): the fewest flags, then the
-    order of `PREFERENCE`, then the gains closest to 1; `data_free`: LSUV left out (the
-    best rule for code that cannot run a batch through the model); `prefer_data`: LSUV
-    first among equals (a net whose activations drift under every data-free rule). None
-    if none."""
+    """The recommended method among `results`: "current" (keep the current initialization)
+    when the model as given has no warning; else the fewest warnings among the others, then
+    the order of `PREFERENCE`, then the gains closest to 1. `data_free`: LSUV left out and
+    "current" never kept (the best rule for code that cannot run a batch through the model);
+    `prefer_data`: LSUV first among equals (a net whose activations drift under every
+    data-free rule). None if none."""
+    current = results.get("current")
+    if not data_free and current is not None and not current.warnings:
+        return "current"
     excluded = ("current", "lsuv") if data_free else ("current",)
     candidates = [name for name in results if name not in excluded]
     if not candidates:
         return None
     rank = (lambda n: -1 if n == "lsuv" else _rank(n)) if prefer_data else _rank
-    return min(candidates, key=lambda n: (len(results[n].flags), rank(n), results[n].gain_error()))
+    return min(candidates, key=lambda n: (len(results[n].warnings), rank(n), results[n].gain_error()))
 
 
 def _check_supported(model):
@@ -202,22 +247,34 @@ def _check_supported(model):
             f"LayerScale left alone) (all unsupported: {', '.join(unsupported)}).", f"model={model.name}")
 
 
-def _examine_method(model, method, batch, seed, measure_fn, merges):
+def _examine_method(model, method, batch, seed, measurement, merges, shape, optimizer, update_steps):
     """(`MethodResult`, `initialize_weights` records or None) of one method, drawn on the
     model itself and undone afterwards ("current": the model as given)."""
     before = [keras.ops.convert_to_numpy(v) for v in model.weights]
-    records = None
+    records, stream, updates = None, None, None
     try:
         if method == "lsuv":
             lsuv(model, batch, seed=seed, on_constant_output="skip")
         elif method != "current":
             records = initialize_weights(model, method, seed=seed)
-        layers, forward, backward = measure_fn(model)
-        scales = merge_scales(model, batch) if merges else []
+        drawn = [keras.ops.convert_to_numpy(v) for v in model.weights]
+        with batch_statistics(model):  # as the first training step sees BatchNorm
+            layers, forward, backward = measurement.measure(model)
+            if shape.family == "residual":
+                stream = measure_stream(model, batch, shape.stream, measurement.loss_of_outputs)
+            scales = merge_scales(model, batch) if merges else []
+            if optimizer is not None:
+                _assign(model, drawn)  # BatchNorm's moving statistics as drawn
+                updates = first_updates(model, batch, measurement.mean_loss, optimizer, update_steps)
     finally:
-        for variable, value in zip(model.weights, before):
-            variable.assign(value)
-    return MethodResult(method, layers, forward, backward, flags(layers, forward, backward), scales), records
+        _assign(model, before)
+    found = flags(layers, forward, backward, shape.family, stream, updates, normalized=bool(shape.normalization))
+    return MethodResult(method, layers, forward, backward, found, scales, stream, updates), records
+
+
+def _assign(model, values):
+    for variable, value in zip(model.weights, values):
+        variable.assign(value)
 
 
 def _cannot_judge(model, measured):
@@ -232,10 +289,9 @@ def _cannot_judge(model, measured):
                      "with other seeds to see the spread.")
     kinds = {type(layer).__name__ for layer in every_layer(model)}
     if kinds & {"BatchNormalization", "SyncBatchNormalization"}:
-        notes.append("BatchNormalization is measured in inference mode (at initialization its moving "
-                     "statistics make it the identity); in training it divides every batch by its own "
-                     "std, which rescues a badly scaled branch in the forward pass. The signals here are "
-                     "what the weights alone do.")
+        notes.append("BatchNormalization is measured with the batch's own statistics, as the first training "
+                     "step sees it (in inference mode its fresh moving statistics would make it the identity); "
+                     "with very small batches those statistics are noisy.")
     if "LayerScale" in kinds:
         notes.append("LayerScale (ConvNeXt) multiplies every residual branch by per-channel scales set by "
                      "the architecture (1e-6 at initialization, Touvron et al. 2021): the branches' last "

@@ -35,6 +35,10 @@ class LayerMeasurement:
     weight_gradient_norm: float
     shape_fan_in: int                 # fan_in a shape-based initializer (Keras's) uses
     real_tap_fraction: float          # mean fraction of kernel taps on real inputs (not padding)
+    kernel_norm: float = math.nan     # Frobenius norm of the measured kernel
+    # |d mean_loss / d W| / |W|: the step SGD takes on this kernel, relative to its size, per
+    # unit of learning rate (what LARS equalizes, You et al. 2017); None for a zero kernel.
+    relative_gradient: float | None = None
 
     def as_dict(self):
         return dataclasses.asdict(self)
@@ -46,9 +50,18 @@ def _moments(values):
     return float(np.mean(flat, dtype=np.float64)), float(np.dot(flat, flat)) / max(flat.size, 1)
 
 
+# A unit is counted dead only when it was seen this many times (examples x positions): a
+# healthy unit is never positive in n samples with probability 2^-n (0.4% at 8), while at 2
+# samples (a squeeze-and-excite layer on a batch of 2) a quarter of healthy units would look dead.
+MIN_DEAD_SAMPLES = 8
+
+
 def _dead_fraction(values):
-    """Fraction of output units (last axis: units or channels) never positive on the batch."""
+    """Fraction of output units (last axis: units or channels) never positive on the batch;
+    None when each unit was seen fewer than `MIN_DEAD_SAMPLES` times."""
     units = values.reshape(-1, values.shape[-1])
+    if units.shape[0] < MIN_DEAD_SAMPLES:
+        return None
     return float(np.mean(units.max(axis=0) <= 0))
 
 
@@ -161,6 +174,8 @@ def _row(layer, activation, weight_name, variable, fans, signal, gradient, weigh
     mean, second = _moments(signal)
     rule = SATURATION_RULES.get(activation)
     embedding = weight_name == "embeddings" or fans.fan_in == 1
+    kernel_norm = float(np.linalg.norm(kernel.astype(np.float64)))
+    gradient_norm = float(np.linalg.norm(weight_gradient))
     return LayerMeasurement(
         layer=label or layer.name, kind=type(layer).__name__, activation=activation,
         fan_in=fans.fan_in, fan_out=fans.fan_out, kernel_std=float(np.std(kernel)),
@@ -171,10 +186,11 @@ def _row(layer, activation, weight_name, variable, fans, signal, gradient, weigh
         saturated_fraction=(float(rule(signal).mean()) if rule is not None and activation != "relu"
                             else None),
         gradient_rms=math.sqrt(_moments(gradient)[1]),
-        weight_gradient_norm=float(np.linalg.norm(weight_gradient)),
+        weight_gradient_norm=gradient_norm,
         # A lookup table has no shape-based fan to get wrong.
         shape_fan_in=fans.fan_in if embedding else compute_fans(kernel.shape).fan_in,
-        real_tap_fraction=_tap_fraction(layer))
+        real_tap_fraction=_tap_fraction(layer), kernel_norm=kernel_norm,
+        relative_gradient=gradient_norm / kernel_norm if kernel_norm > 0 else None)
 
 
 def _tap_fraction(layer):

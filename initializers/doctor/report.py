@@ -7,6 +7,7 @@ import pathlib
 
 import numpy as np
 
+from initializers.doctor.flags import NOTE, WARNING, relative_gradient_trend
 from initializers.jsonio import finite_or_none
 
 
@@ -18,13 +19,33 @@ class MethodResult:
     layers: list
     forward_gain: float
     backward_gain: float
-    flags: list
+    flags: list                      # findings, each with its severity (`flags.flags`)
     merges: list = dataclasses.field(default_factory=list)  # `diagnostics.tracing.merge_scales`
+    stream: object = None            # `stream.StreamMeasurement` of a residual net
+    updates: object = None           # `updates.UpdatesMeasurement`, where an optimizer was given
+
+    @property
+    def warnings(self):
+        return [flag for flag in self.flags if flag["severity"] == WARNING]
+
+    @property
+    def relative_gradient_trend(self):
+        return relative_gradient_trend(self.layers)
 
     def gain_error(self):
-        """How far the forward and backward gains are from 1, on a log scale."""
-        return sum(abs(math.log(g)) if 0 < g < math.inf else math.inf
-                   for g in (self.forward_gain, self.backward_gain))
+        """How far the forward and backward gains (of the stream, for a residual net) are
+        from 1, on a log scale."""
+        gains = ((self.stream.forward_gain, self.stream.backward_gain) if self.stream is not None
+                 else (self.forward_gain, self.backward_gain))
+        return sum(abs(math.log(g)) if 0 < g < math.inf else math.inf for g in gains)
+
+    def to_dict(self):
+        return {"forward_gain": self.forward_gain, "backward_gain": self.backward_gain,
+                "relative_gradient_trend": self.relative_gradient_trend, "flags": self.flags,
+                "warnings": [flag["kind"] for flag in self.warnings],
+                "layers": [row.as_dict() for row in self.layers], "merges": self.merges,
+                "stream": self.stream.as_dict() if self.stream is not None else None,
+                "updates": self.updates.as_dict() if self.updates is not None else None}
 
 
 @dataclasses.dataclass
@@ -34,28 +55,33 @@ class DoctorReport:
     model: str
     batch_shape: tuple
     results: dict
-    recommended: str | None
+    recommended: str | None          # "current": keep the current initialization
     cannot_judge: list
     thresholds: dict
     notes: list = dataclasses.field(default_factory=list)
     recommended_data_free: str | None = None  # the best rule that needs no data (not LSUV)
     prefers_data: bool = False  # LSUV first among equals: `auto`'s records announce drift
+    family: str = "plain"       # `architecture.FAMILIES`
+    architecture: str = ""      # how the doctor read the model, one sentence
 
     @property
     def flags(self):
-        """The flags of the model as given (empty: nothing found)."""
+        """The findings for the model as given, warnings and notes (empty: nothing found)."""
         current = self.results.get("current")
         return current.flags if current else []
 
+    @property
+    def warnings(self):
+        """The warnings for the model as given: what sets the command line's exit code."""
+        return [flag for flag in self.flags if flag["severity"] == WARNING]
+
     def to_dict(self):
-        return {"model": self.model, "batch_shape": list(self.batch_shape), "recommended": self.recommended,
+        return {"model": self.model, "batch_shape": list(self.batch_shape), "family": self.family,
+                "architecture": self.architecture, "recommended": self.recommended,
                 "recommended_data_free": self.recommended_data_free,
-                "flagged": bool(self.flags), "thresholds": self.thresholds, "cannot_judge": self.cannot_judge,
-                "notes": self.notes,
-                "methods": {name: {"forward_gain": r.forward_gain, "backward_gain": r.backward_gain,
-                                   "flags": r.flags, "layers": [row.as_dict() for row in r.layers],
-                                   "merges": r.merges}
-                            for name, r in self.results.items()}}
+                "flagged": bool(self.warnings), "warnings": [flag["kind"] for flag in self.warnings],
+                "thresholds": self.thresholds, "cannot_judge": self.cannot_judge, "notes": self.notes,
+                "methods": {name: result.to_dict() for name, result in self.results.items()}}
 
     def to_json(self, path=None):
         text = json.dumps(finite_or_none(self.to_dict()), indent=2)
@@ -66,9 +92,10 @@ class DoctorReport:
     def to_markdown(self):
         lines = [f"# Init doctor: {self.model}", "",
                  f"Batch of shape {tuple(self.batch_shape)}; every weight layer in forward order; each "
-                 "candidate initialization drawn on the model, measured, and undone.", ""]
+                 "candidate initialization drawn on the model, measured, and undone. Read as "
+                 f"{self.architecture}.", ""]
         lines += self._findings_lines() + self._recommendation_lines() + self._comparison_lines()
-        lines += self._per_layer_lines() + self._merge_lines()
+        lines += self._stream_lines() + self._per_layer_lines() + self._merge_lines()
         lines += ["", "## Thresholds", ""] + [f"- {key}: {value}" for key, value in self.thresholds.items()]
         lines += ["", "## What the doctor cannot judge", ""] + [f"- {note}" for note in self.cannot_judge]
         if self.notes:
@@ -76,59 +103,107 @@ class DoctorReport:
         return "\n".join(lines) + "\n"
 
     def _findings_lines(self):
-        """The model-as-given's flags, one line per kind."""
+        """The model-as-given's findings, warnings first, one line per kind."""
         if "current" not in self.results:
             return []
-        if not self.flags:
-            return ["## Findings (the model as given)", "", "Nothing flagged.", ""]
         lines = ["## Findings (the model as given)", ""]
-        by_kind = {}
-        for flag in self.flags:
-            by_kind.setdefault(flag["kind"], []).append(flag)
-        for kind, found in by_kind.items():
-            others = [flag["layer"] for flag in found[1:]]
-            also = f" The same for {len(others)} more: {', '.join(others)}." if others else ""
-            lines.append(f"- **{kind}**: {found[0]['reason']}{also}")
-        return lines + [""]
+        if not self.warnings:
+            lines += ["No warnings.", ""]
+        for severity, title in ((WARNING, "Warnings (each predicts trouble in training; they set the exit "
+                                          "code)"), (NOTE, "Notes (worth knowing, no defect by themselves)")):
+            by_kind = {}
+            for flag in self.flags:
+                if flag["severity"] == severity:
+                    by_kind.setdefault(flag["kind"], []).append(flag)
+            if not by_kind:
+                continue
+            lines += [f"{title}:", ""]
+            for kind, found in by_kind.items():
+                others = [flag["layer"] for flag in found[1:]]
+                also = f" The same for {len(others)} more: {', '.join(others)}." if others else ""
+                lines.append(f"- **{kind}**: {found[0]['reason']}{also}")
+            lines.append("")
+        return lines
 
     def _recommendation_lines(self):
         lines = []
-        if self.recommended:
+        if self.recommended == "current":
+            lines += ["**Recommended:** keep the current initialization (no warnings).", ""]
+        elif self.recommended:
             order = ("LSUV first, since no data-free rule keeps this net's activations (see the notes)"
                      if self.prefers_data else "a data-free rule before LSUV, He first")
-            lines += [f"**Recommended:** `{self.recommended}` (the fewest flags; among equals {order}; then "
+            lines += [f"**Recommended:** `{self.recommended}` (the fewest warnings; among equals {order}; then "
                       "gains closest to 1).", ""]
         if self.recommended_data_free and self.recommended_data_free != self.recommended:
             best = self.results[self.recommended_data_free]
-            kinds = ", ".join(sorted({f["kind"] for f in best.flags})) or "nothing"
+            kinds = ", ".join(sorted({f["kind"] for f in best.warnings})) or "nothing"
             lines += [f"**Best rule without data:** `{self.recommended_data_free}` (forward gain "
-                      f"{best.forward_gain:.3g}, backward gain {best.backward_gain:.3g}; still flagged: "
+                      f"{best.forward_gain:.3g}, backward gain {best.backward_gain:.3g}; still warned of: "
                       f"{kinds}), for code that cannot run a batch through the model at initialization.",
                       ""]
         return lines
 
     def _comparison_lines(self):
-        lines = ["## Initializations compared", "",
-                 "| method | forward gain (last hidden / first layer signal RMS) | backward gain "
-                 "(first / last hidden layer gradient RMS) | flags |", "|---|---|---|---|"]
+        residual = any(r.stream is not None for r in self.results.values())
+        updates = any(r.updates is not None for r in self.results.values())
+        header = ["method", "forward gain (last hidden / first layer signal RMS)",
+                  "backward gain (first / last hidden layer gradient RMS)",
+                  "relative gradient, first third / last third"]
+        header += ["stream: forward / backward gain"] if residual else []
+        header += ["first updates: loss after / before"] if updates else []
+        lines = ["## Initializations compared", "", "| " + " | ".join(header + ["warnings", "notes"]) + " |",
+                 "|---" * (len(header) + 2) + "|"]
         for name, result in self.results.items():
-            kinds = ", ".join(sorted({f["kind"] for f in result.flags})) or "none"
-            lines.append(f"| {name} | {result.forward_gain:.3g} | {result.backward_gain:.3g} | {kinds} |")
+            trend = result.relative_gradient_trend
+            cells = [name, f"{result.forward_gain:.3g}", f"{result.backward_gain:.3g}",
+                     f"{trend:.3g}" if trend is not None else "-"]
+            if residual:
+                stream = result.stream
+                cells.append(f"{stream.forward_gain:.3g} / {stream.backward_gain:.3g}" if stream else "-")
+            if updates:
+                cells.append(f"{result.updates.ratio:.3g}" if result.updates is not None else "-")
+            warned = ", ".join(sorted({f["kind"] for f in result.warnings})) or "none"
+            noted = ", ".join(sorted({f["kind"] for f in result.flags if f["severity"] == NOTE})) or "none"
+            lines.append("| " + " | ".join(cells + [warned, noted]) + " |")
         return lines
 
+    def _stream_lines(self):
+        """The residual stream, point by point: RMS and gradient RMS, as given and recommended."""
+        shown = [name for name in self._shown() if self.results[name].stream]
+        if not shown:
+            return []
+        points = self.results[shown[0]].stream.points
+        lines = ["", f"## Residual stream ({' vs '.join(shown)})", "",
+                 "| point | " + " | ".join(f"RMS ({n}) | gradient RMS ({n})" for n in shown) + " |",
+                 "|---" * (1 + 2 * len(shown)) + "|"]
+        for index, point in enumerate(points):
+            cells = []
+            for name in shown:
+                stream = self.results[name].stream
+                cells += ([f"{stream.rms[index]:.3g}", f"{stream.gradient_rms[index]:.3g}"]
+                          if index < len(stream.points) else ["-", "-"])
+            lines.append(f"| {point} | " + " | ".join(cells) + " |")
+        return lines
+
+    def _shown(self):
+        """The methods the detailed tables show: the model as given and the recommended one."""
+        return list(dict.fromkeys(name for name in ("current", self.recommended) if name in self.results))
+
     def _per_layer_lines(self):
-        """Per layer: fans, kernel std and targets, and the signal and gradient of the model
-        as given beside the recommended method's."""
-        shown = [name for name in ("current", self.recommended) if name in self.results]
+        """Per layer: fans, kernel std and targets, and the signal, gradient and relative
+        gradient of the model as given beside the recommended method's."""
+        shown = self._shown()
         lines = ["", f"## Per layer ({' vs '.join(shown)})", "",
                  "| layer | activation | fan_in | fan_out | kernel std | He / Glorot target | "
-                 + " | ".join(f"signal std ({n}) | gradient RMS ({n})" for n in shown) + " |",
-                 "|---" * (6 + 2 * len(shown)) + "|"]
+                 + " | ".join(f"signal std ({n}) | gradient RMS ({n}) | relative gradient ({n})" for n in shown)
+                 + " |", "|---" * (6 + 3 * len(shown)) + "|"]
         for index, row in enumerate(self.results[shown[0]].layers):
             cells = []
             for name in shown:
                 other = self.results[name].layers[index]
-                cells += [f"{other.signal_std:.3g}", f"{other.gradient_rms:.3g}"]
+                relative = other.relative_gradient
+                cells += [f"{other.signal_std:.3g}", f"{other.gradient_rms:.3g}",
+                          f"{relative:.3g}" if relative is not None else "-"]
             lines.append(f"| {row.layer} | {row.activation} | {row.fan_in} | {row.fan_out} | "
                          f"{row.kernel_std:.3g} | {row.target_std['he']:.3g} / {row.target_std['glorot']:.3g} | "
                          + " | ".join(cells) + " |")
@@ -137,7 +212,7 @@ class DoctorReport:
     def _merge_lines(self):
         """Per residual merge (Add): the branch's RMS over its shortcut's, as given and for the
         recommended method."""
-        shown = [name for name in ("current", self.recommended) if name in self.results]
+        shown = self._shown()
         if not shown or not self.results[shown[0]].merges:
             return []
         lines = ["", f"## Residual merges ({' vs '.join(shown)})", "",
