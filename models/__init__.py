@@ -7,9 +7,11 @@ resolves one with a clear error for an unknown name. `weight_layers` is
 
 from initializers import weight_layers
 
+from models.borrowed import HubClassifier, KerasApplication
 from models.demo import CustomNet, SimpleMLP
 from models.mlp import DeepMLP
 from models.plain_nets import PlainNet
+from models.residual import ResidualMLP
 from models.transformer import TransformerClassifier
 from models.vanilla_cnn import StackedConvolution, VanillaCNN
 
@@ -20,6 +22,9 @@ BUILDERS = {
     "deep_mlp": DeepMLP,
     "transformer_classifier": TransformerClassifier,
     "vanilla_cnn": VanillaCNN,
+    "residual_mlp": ResidualMLP,
+    "keras_application": KerasApplication,
+    "hub_classifier": HubClassifier,
 }
 
 
@@ -30,5 +35,5 @@ def build(name, **kwargs):
     return BUILDERS[name](**kwargs)
 
 
-__all__ = ["BUILDERS", "CustomNet", "DeepMLP", "PlainNet", "SimpleMLP", "StackedConvolution",
-           "TransformerClassifier", "VanillaCNN", "build", "weight_layers"]
+__all__ = ["BUILDERS", "CustomNet", "DeepMLP", "HubClassifier", "KerasApplication", "PlainNet", "ResidualMLP",
+           "SimpleMLP", "StackedConvolution", "TransformerClassifier", "VanillaCNN", "build", "weight_layers"]

@@ -60,7 +60,12 @@ records = initializers.lsuv(models.DeepMLP(8, 3, depth=3, width=16, activation="
 assert all(abs(r.variance - 1) < 0.1 for r in records)
 from initializers.doctor import examine
 report = examine(cnn, np.random.default_rng(0).normal(size=(4, 6, 6, 1)).astype("float32"), methods=("current", "he"))
-assert report.recommended == "he"
+assert report.recommended == "current", report.recommended  # two healthy layers: keep their init
+shrunk = keras.Sequential([keras.Input((6, 6, 1))] + [keras.layers.Conv2D(
+    3, 3, padding="same", activation="relu", kernel_initializer=keras.initializers.RandomNormal(stddev=0.01))
+    for _ in range(3)] + [keras.layers.Flatten(), keras.layers.Dense(2)])
+report = examine(shrunk, np.random.default_rng(0).normal(size=(4, 6, 6, 1)).astype("float32"), methods=("current", "he"))
+assert report.results["current"].warnings and report.recommended == "he", report.recommended
 # The fidelity gauge's gains over draws, on the He reproduction's net with the small-image stem.
 from initializers.doctor.gains import initialization_gains
 gains = initialization_gains(lambda: models.PlainNet(8, 1 / 64, (16, 16, 1), 4, stem="small_images"), draws=2)

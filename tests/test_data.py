@@ -58,7 +58,7 @@ def test_download_disabled_never_touches_the_network(tmp_path, monkeypatch):
 
 
 def test_unknown_dataset_and_split():
-    with pytest.raises(ValueError, match="valid: shapeset3x2, shapeset_location, mnist"):
+    with pytest.raises(ValueError, match="valid: shapeset3x2, shapeset_location, token_votes, mnist"):
         data.load("imagenet", "train", batch_size=8)
     with pytest.raises(ValueError, match="valid: train, validation, test"):
         data.load("shapeset3x2", "dev", batch_size=8)
@@ -68,7 +68,7 @@ def test_one_dataset_table():
     assert data.DATASETS == tuple(data.DATASET_TABLE)
     assert data.info("cifar10").train_examples == 45_000 and data.info("shapeset3x2").train_examples is None
     assert data.is_generated("shapeset_location") and not data.is_generated("mnist")
-    with pytest.raises(ValueError, match="valid: shapeset3x2, shapeset_location, mnist"):
+    with pytest.raises(ValueError, match="valid: shapeset3x2, shapeset_location, token_votes, mnist"):
         data.info("imagenet")
 
 
@@ -135,3 +135,18 @@ def test_real_fashion_mnist_from_the_debian_package(tmp_path):
     _, validation_labels = data.as_numpy(data.load("fashion_mnist", "validation", batch_size=1000,
                                                    data_dir=str(tmp_path / "no_tfds"), download=False))
     assert len(validation_labels) == 6000
+
+
+def test_token_votes_offline_sequences():
+    from reproductions.data import tokens
+
+    ids, labels = data.as_numpy(data.load("token_votes", "test", batch_size=50, num_examples=200))
+    assert ids.shape == (200, tokens.LENGTH) and ids.dtype == np.int32 and labels.max() < tokens.CLASSES
+    assert ids.min() >= 0 and ids.max() < tokens.VOCABULARY
+    again, _ = data.as_numpy(data.load("token_votes", "test", batch_size=8, seed=3, num_examples=200))
+    np.testing.assert_array_equal(ids, again)  # the fixed test set
+    # The class's block holds a SHARE of the tokens beyond chance: counting recovers most labels.
+    votes = np.stack([np.bincount(row // (tokens.VOCABULARY // tokens.CLASSES), minlength=tokens.CLASSES + 1)
+                      for row in ids])[:, :tokens.CLASSES]
+    assert np.mean(votes.argmax(1) == labels) > 0.9
+    assert data.info("token_votes").dtype == "int32" and data.input_shape("token_votes") == (tokens.LENGTH,)

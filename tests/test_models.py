@@ -98,3 +98,44 @@ def test_seeded_builders_are_reproducible():
     convs = [l for l in weight_layers(plain) if l.name.startswith("stage2_conv")]
     assert not np.array_equal(keras.ops.convert_to_numpy(convs[1].kernel),
                               keras.ops.convert_to_numpy(convs[2].kernel))
+
+
+def test_residual_mlp_merges_and_normalizations():
+    from models import ResidualMLP
+
+    model = ResidualMLP(12, 3, blocks=3, width=8, normalization="layer")
+    assert [layer.name for layer in model.layers if layer.name.endswith("_merge")] == [
+        "block0_merge", "block1_merge", "block2_merge"]
+    assert model(np.ones((2, 12), "float32")).shape == (2, 3)
+    with pytest.raises(ValueError, match="normalization.*Received: normalization='group'"):
+        ResidualMLP(12, 3, normalization="group")
+
+
+def test_transformer_pre_and_post_layer_norm():
+    from models import TransformerClassifier
+
+    kwargs = dict(vocabulary_size=20, sequence_length=6, width=8, heads=2, blocks=2, classes=3)
+    pre, post = TransformerClassifier(**kwargs, normalization="pre"), TransformerClassifier(**kwargs)
+    names = lambda model: [layer.name for layer in model.layers]
+    assert "final_norm" in names(pre) and "final_norm" not in names(post)
+    # Pre-LN: the norm feeds the branch and the stream skips it; post-LN: the sum feeds the norm.
+    assert pre.get_layer("block0_attention_norm").output is not pre.get_layer("block0_attention_merge").input[0]
+    assert post.get_layer("block0_attention_norm").input is post.get_layer("block0_attention_merge").output
+    tokens = np.arange(12).reshape(2, 6).astype("int32")
+    assert pre(tokens).shape == post(tokens).shape == (2, 3)
+    with pytest.raises(ValueError, match="Received: normalization='mid'"):
+        TransformerClassifier(**kwargs, normalization="mid")
+
+
+def test_keras_application_on_grey_images_and_hub_classifier():
+    from models import HubClassifier, KerasApplication
+
+    model = KerasApplication("MobileNetV3Small", (32, 32, 1), 9, minimalistic=True, include_preprocessing=False)
+    assert model.output_shape == (None, 9) and model.get_layer("to_rgb").output.shape[-1] == 3
+    with pytest.raises(ValueError, match="Received: application='ResNet5'"):
+        KerasApplication("ResNet5")
+    bert = HubClassifier("bert", vocabulary_size=50, sequence_length=8, num_classes=4, num_layers=1, hidden_dim=16,
+                         num_heads=2, intermediate_dim=32)
+    assert bert(np.ones((2, 8), "int32")).shape == (2, 4)
+    with pytest.raises(ValueError, match="Received: backbone='t5'"):
+        HubClassifier("t5")

@@ -76,9 +76,10 @@ def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=No
         progress: optional `str -> None` called before each method (e.g. `print`).
         optimizer: the training's optimizer (a Keras optimizer, its learning rate set), or
             None. Given, every method also takes `update_steps` updates of a fresh copy of
-            it on the batch (`updates.first_updates`), and a loss that does not fall below
-            `flags.FIRST_UPDATES_FIT` of its start is a warning: what the measurements at
-            initialization cannot see, an initialization that stalls at this learning rate.
+            it on the batch, and as many at a tenth of its rate (`updates.first_updates`);
+            a loss that does not fall below `flags.FIRST_UPDATES_FIT` of its start at the
+            rate, while a tenth of the rate does better, is a warning: what the measurements
+            at initialization cannot see, an initialization that stalls at this rate.
         update_steps: updates taken with `optimizer`.
 
     Returns:

@@ -45,7 +45,8 @@ THRESHOLDS = {"vanishing (plain stack: forward or backward gain below)": VANISHI
               "saturated layer (fraction of values saturated above)": SATURATED_FRACTION,
               "fan mismatch, a note (shape-based over layer fan_in, either way, above)": FAN_MISMATCH,
               "padding loss, a note (fraction of kernel taps on real inputs below)": PADDING_LOSS,
-              f"first updates (loss after {FIRST_UPDATES_STEPS} updates over its start, above)": FIRST_UPDATES_FIT}
+              f"first updates (loss after {FIRST_UPDATES_STEPS} updates over its start, above, and above "
+              "the same at a tenth of the rate)": FIRST_UPDATES_FIT}
 
 # Every kind of finding and its severity.
 SEVERITY = {"vanishing_signal": WARNING, "exploding_signal": WARNING, "vanishing_gradient": WARNING,
@@ -161,15 +162,19 @@ def _trend_flags(trend):
 
 
 def _update_flags(updates):
-    if updates is None or updates.ratio <= FIRST_UPDATES_FIT:
+    """A warning when the batch is not fitted at the given rate and a tenth of the rate does
+    better: the rate is past what this initialization takes (a net that is merely slow at a
+    small rate does worse still at a tenth of it)."""
+    if updates is None or updates.ratio <= FIRST_UPDATES_FIT or updates.ratio <= updates.smaller_rate_ratio:
         return []
     reached = ("the loss stopped being finite" if not math.isfinite(updates.ratio)
                else f"the loss fell only to {100 * updates.ratio:.0f}% of its start")
     return [finding("stalls_at_learning_rate", None, (
         f"In {updates.steps} updates of {updates.optimizer} at learning rate {updates.learning_rate:g} on "
-        f"the batch, {reached} (a net that can train fits one batch: below {100 * FIRST_UPDATES_FIT:.0f}%). "
-        "At this rate and this initialization the first steps derail; a smaller rate, warmup, or "
-        "another initialization (Xiong et al. 2020; Zhu et al. 2021, GradInit)."))]
+        f"the batch, {reached} (a net that can train fits one batch: below {100 * FIRST_UPDATES_FIT:.0f}%), "
+        f"while at a tenth of that rate it fell to {100 * updates.smaller_rate_ratio:.0f}%: this rate is past "
+        "what this initialization takes in its first steps. A smaller rate, warmup, or another "
+        "initialization (Xiong et al. 2020; Zhu et al. 2021, GradInit)."))]
 
 
 def _layer_flags(row):

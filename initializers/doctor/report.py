@@ -150,7 +150,7 @@ class DoctorReport:
                   "backward gain (first / last hidden layer gradient RMS)",
                   "relative gradient, first third / last third"]
         header += ["stream: forward / backward gain"] if residual else []
-        header += ["first updates: loss after / before"] if updates else []
+        header += ["first updates: loss after / before (at a tenth of the rate)"] if updates else []
         lines = ["## Initializations compared", "", "| " + " | ".join(header + ["warnings", "notes"]) + " |",
                  "|---" * (len(header) + 2) + "|"]
         for name, result in self.results.items():
@@ -161,7 +161,8 @@ class DoctorReport:
                 stream = result.stream
                 cells.append(f"{stream.forward_gain:.3g} / {stream.backward_gain:.3g}" if stream else "-")
             if updates:
-                cells.append(f"{result.updates.ratio:.3g}" if result.updates is not None else "-")
+                cells.append(f"{result.updates.ratio:.3g} ({result.updates.smaller_rate_ratio:.3g})"
+                             if result.updates is not None else "-")
             warned = ", ".join(sorted({f["kind"] for f in result.warnings})) or "none"
             noted = ", ".join(sorted({f["kind"] for f in result.flags if f["severity"] == NOTE})) or "none"
             lines.append("| " + " | ".join(cells + [warned, noted]) + " |")

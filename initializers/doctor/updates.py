@@ -10,8 +10,11 @@ small learning rate and stalls at a large one without warmup (Xiong et al. 2020,
 Normalization in the Transformer Architecture": at initialization the gradients of its top
 layers are large, and Adam's first steps at a large rate derail it).
 
-`first_updates` takes `steps` updates of a fresh copy of the given optimizer on the batch
-and returns the mean loss before and after each; the caller restores the weights.
+`first_updates` takes `steps` updates of a fresh copy of the given optimizer on the batch,
+and the same at a tenth of its learning rate from the same weights, and returns the mean
+loss before and after each. A net that does not fit the batch at the given rate may just
+be learning slowly (a small rate, plain SGD); one that does worse at the given rate than at
+a tenth of it is past the rate its initialization takes.
 """
 
 import dataclasses
@@ -24,32 +27,36 @@ from initializers.diagnostics.gradients import backend_gradients
 
 @dataclasses.dataclass
 class UpdatesMeasurement:
-    """Mean loss on the batch before and after each of `steps` updates of `optimizer`."""
+    """Mean loss on the batch before and after each of `steps` updates of `optimizer` at
+    its learning rate (`losses`, `ratio`: last over first, inf once not finite) and at a
+    tenth of it (`smaller_rate_losses`, `smaller_rate_ratio`)."""
 
     optimizer: str
     learning_rate: float
     steps: int
     losses: list
-    ratio: float  # last loss over the first (inf or nan: diverged)
+    ratio: float
+    smaller_rate_losses: list
+    smaller_rate_ratio: float
 
     def as_dict(self):
         return dataclasses.asdict(self)
 
 
-def fresh_optimizer(optimizer):
-    """A new optimizer of the same class and configuration (no slots, step 0)."""
-    return optimizer.__class__.from_config(optimizer.get_config())
+def fresh_optimizer(optimizer, rate_factor=1.0):
+    """A new optimizer of the same class and configuration (no slots, step 0), its learning
+    rate times `rate_factor`."""
+    config = optimizer.get_config()
+    config["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate)) * rate_factor
+    return optimizer.__class__.from_config(config)
 
 
 def _loss_value(model, inputs, mean_loss_of_outputs):
     return float(keras.ops.convert_to_numpy(mean_loss_of_outputs(model(inputs, training=False))))
 
 
-def first_updates(model, inputs, mean_loss_of_outputs, optimizer, steps):
-    """`UpdatesMeasurement` of `steps` updates of a fresh copy of `optimizer` on `inputs`,
-    with the mean loss `mean_loss_of_outputs(outputs)`. Changes the model's weights: the
-    caller restores them. Stops early once the loss is not finite."""
-    optimizer = fresh_optimizer(optimizer)
+def _updates(model, inputs, mean_loss_of_outputs, optimizer, steps):
+    """Mean losses before and after each of `steps` updates (stops once not finite)."""
     variables = list(model.trainable_variables)
     losses = [_loss_value(model, inputs, mean_loss_of_outputs)]
     for _ in range(steps):
@@ -58,10 +65,29 @@ def first_updates(model, inputs, mean_loss_of_outputs, optimizer, steps):
         gradients = backend_gradients(model, mean_loss_of_outputs, inputs, variables)
         optimizer.apply_gradients(zip([keras.ops.convert_to_tensor(g) for g in gradients], variables))
         losses.append(_loss_value(model, inputs, mean_loss_of_outputs))
+    return losses
+
+
+def _ratio(losses):
     first, last = losses[0], losses[-1]
-    ratio = last / first if math.isfinite(last) and first > 0 else math.inf
+    return last / first if math.isfinite(last) and first > 0 else math.inf
+
+
+def first_updates(model, inputs, mean_loss_of_outputs, optimizer, steps):
+    """`UpdatesMeasurement` of `steps` updates of a fresh copy of `optimizer` on `inputs`,
+    then (from the same weights) of a copy at a tenth of its learning rate, with the mean
+    loss `mean_loss_of_outputs(outputs)`. Leaves the model's weights as they were found,
+    the slots and step counters of the copies aside."""
+    start = [keras.ops.convert_to_numpy(v) for v in model.weights]
+    losses = _updates(model, inputs, mean_loss_of_outputs, fresh_optimizer(optimizer), steps)
+    for variable, value in zip(model.weights, start):
+        variable.assign(value)
+    smaller = _updates(model, inputs, mean_loss_of_outputs, fresh_optimizer(optimizer, 0.1), steps)
+    for variable, value in zip(model.weights, start):
+        variable.assign(value)
     rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-    return UpdatesMeasurement(type(optimizer).__name__, rate, steps, losses, ratio)
+    return UpdatesMeasurement(type(optimizer).__name__, rate, steps, losses, _ratio(losses), smaller,
+                              _ratio(smaller))
 
 
 __all__ = ["UpdatesMeasurement", "first_updates", "fresh_optimizer"]

@@ -8,6 +8,9 @@
 * `shapeset_location` (offline; the He 2015 quick profile's): the same objects,
   one per image, labelled by the 3x3 cell holding the object's centre; a task
   deep nets learn within a few hundred updates (`shapeset.generate_location`).
+* `token_votes` (offline; the doctor's calibration panel's transformers): sequences of
+  32 token ids whose class is the block of the vocabulary most of them come from
+  (`reproductions.data.tokens`), generated as Shapeset is.
 * `mnist`, `fashion_mnist`, `cifar10`: through `tfds.load`. Validation is the
   last 10% of TFDS's train split (as Glorot & Bengio held out part of CIFAR-10's
   train set), train the first 90%. Without a TFDS copy, `fashion_mnist` is read from
@@ -25,25 +28,27 @@ import socket
 
 import numpy as np
 
-from reproductions.data import debian, shapeset
+from reproductions.data import debian, shapeset, tokens
 
 @dataclasses.dataclass(frozen=True)
 class DatasetInfo:
     """What the drivers need to know about one dataset.
 
     Attributes:
-        input_shape: (height, width, channels) of an image.
+        input_shape: (height, width, channels) of an image, or (length,) of a sequence.
         num_classes: number of labels.
         generator: offline generator `(num_examples, seed) -> (images, labels)`, or
             None for a TFDS dataset.
         train_examples: size of the training split (`TFDS_SPLITS["train"]`), None for
             an infinite generated stream.
+        dtype: of the inputs ("float32" images, "int32" token ids).
     """
 
     input_shape: tuple
     num_classes: int
     generator: object = None
     train_examples: int | None = None
+    dtype: str = "float32"
 
 
 # The one dataset table of the repository.
@@ -51,6 +56,7 @@ DATASET_TABLE = {
     "shapeset3x2": DatasetInfo((32, 32, 1), shapeset.NUM_CLASSES, shapeset.generate),
     "shapeset_location": DatasetInfo((32, 32, 1), shapeset.LOCATION_GRID**2,
                                      shapeset.generate_location),
+    "token_votes": DatasetInfo((tokens.LENGTH,), tokens.CLASSES, tokens.generate_votes, dtype="int32"),
     "mnist": DatasetInfo((28, 28, 1), 10, train_examples=54_000),          # 90% of 60,000
     "fashion_mnist": DatasetInfo((28, 28, 1), 10, train_examples=54_000),  # 90% of 60,000
     "cifar10": DatasetInfo((32, 32, 3), 10, train_examples=45_000),        # 90% of 50,000
@@ -78,7 +84,7 @@ def info(name):
 
 
 def input_shape(name):
-    """Image shape (height, width, channels) of a dataset."""
+    """Image shape (height, width, channels) of a dataset ((length,) for token sequences)."""
     return info(name).input_shape
 
 
@@ -173,8 +179,8 @@ def load(name, split, batch_size, *, seed=0, num_examples=None, flatten=False,
         return ArrayBatches(images, labels, batch_size, flatten)
     import tensorflow as tf  # tf.data; the models themselves are not TF-bound
 
-    height, width, channels = input_shape(name)
-    image_spec = tf.TensorSpec((None, height, width, channels), tf.float32)
+    shape = input_shape(name)
+    image_spec = tf.TensorSpec((None, *shape), tf.as_dtype(dataset_info.dtype))
     label_spec = tf.TensorSpec((None,), tf.int64)
 
     if dataset_info.generator is not None:
@@ -198,7 +204,7 @@ def load(name, split, batch_size, *, seed=0, num_examples=None, flatten=False,
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     if flatten:
-        dataset = dataset.map(lambda x, y: (tf.reshape(x, (-1, height * width * channels)), y))
+        dataset = dataset.map(lambda x, y: (tf.reshape(x, (-1, int(np.prod(shape)))), y))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
