@@ -101,7 +101,7 @@ def _program_name():
 
 
 def run_driver(argv, description, config_module, default_workdir, redraw, callbacks_for=None,
-               prepare=None, search_report=None):
+               prepare=None, search_report=None, expand=None):
     """The `main()` of every reproduction driver.
 
     Parses the common flags, sweeps the profile's configs x seeds (unless
@@ -124,6 +124,9 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
             the sweep (unless `--plot-only`), e.g. measurements at initialization.
         search_report: optional `runs -> markdown` for the `lr_search` profile: its
             text goes to `<workdir>/lr_search.md` instead of calling `redraw`.
+        expand: optional `(workdir, configs, seeds) -> configs`, called after `prepare`
+            (and before a `--plot-only` redraw): the sweep's configs once what `prepare`
+            measured is known, e.g. runs from the doctor's recommendations.
     """
     parser = make_parser(description)
     add_common_arguments(parser, config_module.PROFILES, config_module.DEFAULT_PROFILE,
@@ -138,6 +141,12 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
         exit_on_user_error(lambda: run_folder.check_writable(args.workdir))  # before anything is written
         if prepare and (shard is None or shard.index == 0):  # one shard measures, not all
             exit_on_user_error(lambda: prepare(args.workdir, args.profile, configs, seeds))
+        if expand:
+            planned = len(configs)
+            configs = expand(args.workdir, configs, seeds)
+            if not args.quiet and len(configs) > planned:
+                print(f"{(len(configs) - planned) * len(seeds)} more runs from what was measured before the "
+                      "sweep", file=sys.stderr)
         options = RunOptions(tensorboard=args.tensorboard, distribute=args.distribute,
                              callbacks_for=callbacks_for(args.workdir, args.tensorboard)
                              if callbacks_for else None)
@@ -150,6 +159,8 @@ def run_driver(argv, description, config_module, default_workdir, redraw, callba
             print(f"shard {shard} done; once every shard is, redraw with --plot-only "
                   f"--workdir {args.workdir}")
             return
+    elif expand:
+        configs = expand(args.workdir, configs, seeds)
     _redraw(args, configs, redraw, search_report)
 
 
