@@ -4,6 +4,7 @@ current initialization" for a healthy one, and the first updates at the training
 rate. The calibration panel itself (results/doctor) is `test_doctor_panel.py`."""
 
 import json
+import math
 
 import keras
 import keras_hub
@@ -217,3 +218,40 @@ def test_relative_gradients_and_the_dead_unit_sample_floor():
     assert relative_gradient_trend(layers) < 1
     tiny = examine(model, RNG.standard_normal((MIN_DEAD_SAMPLES - 1, 64)).astype("float32"), methods=("current",))
     assert all(row.dead_fraction is None for row in tiny.results["current"].layers)
+
+
+def test_mini_batch_updates_take_the_gradient_of_their_examples_alone():
+    # The first updates' mini-batch loss: the whole batch goes through the model, only the
+    # mini-batch's examples carry gradient, at the scale of their own mean loss.
+    from initializers.diagnostics.gradients import backend_gradients, summed_loss
+    from initializers.doctor.updates import _mini_batch_loss, mini_batches
+
+    assert [m.sum() for m in mini_batches(20, 8)] == [8, 12] and mini_batches(12, 8) == [None]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(7, activation="tanh"), keras.layers.Dense(3)])
+    x = RNG.normal(size=(16, 5)).astype("float32")
+    y = RNG.integers(0, 3, 16)
+    mean_loss = lambda outputs: summed_loss("cross_entropy", y, True)(outputs) / 16
+    mask = mini_batches(16, 8)[1]
+    chunk = backend_gradients(model, _mini_batch_loss(mean_loss, mask), x, model.trainable_variables)
+    alone = backend_gradients(model, lambda outputs: summed_loss("cross_entropy", y[mask], True)(outputs) / 8,
+                              x[mask], model.trainable_variables)
+    for a, b in zip(chunk, alone):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("spread_ratio, ratio, smaller, expected", [
+    (0.007, 0.04, 0.003, {"collapses_at_learning_rate"}),   # a 12-block Post-LN at Adam 1e-3: fits, collapses
+    (0.12, 0.04, 0.003, set()),                               # GPT-2 at Adam 1e-3: keeps its spread
+    (1.0, 0.8, 0.9, set()),                                   # slow at the rate, slower at a tenth: no stall
+    (1.0, 0.8, 0.1, {"stalls_at_learning_rate"}),             # a tenth of the rate fits the batch, the rate not
+    (None, math.inf, 0.1, {"stalls_at_learning_rate"}),       # not finite
+])
+def test_first_update_findings(spread_ratio, ratio, smaller, expected):
+    from initializers.doctor.flags import _update_flags
+    from initializers.doctor.updates import UpdatesMeasurement
+
+    updates = UpdatesMeasurement("Adam", 1e-3, 20, [3.0], ratio, [3.0], smaller, 8, spread_ratio)
+    found = _update_flags(updates)
+    assert {flag["kind"] for flag in found} == expected
+    assert all(flag["severity"] == "warning" for flag in found)

@@ -120,7 +120,8 @@ def backend_gradients(model, loss_of_outputs, inputs, variables):
         tf = importlib.import_module("tensorflow")
         with tf.GradientTape() as tape:
             loss = loss_of_outputs(model(inputs, training=False))
-        return [keras.ops.convert_to_numpy(g) for g in tape.gradient(loss, variables)]
+        return [np.zeros(tuple(v.shape), v.dtype) if g is None else keras.ops.convert_to_numpy(g)  # off the path
+                for v, g in zip(variables, tape.gradient(loss, variables))]
     if backend == "jax":
         jax = importlib.import_module("jax")
         trainable = list(model.trainable_variables)
@@ -137,7 +138,8 @@ def backend_gradients(model, loss_of_outputs, inputs, variables):
         for variable in variables:
             variable.value.grad = None
         loss_of_outputs(model(inputs, training=False)).backward()
-        return [variable.value.grad.detach().cpu().numpy() for variable in variables]
+        return [np.zeros(tuple(variable.shape), variable.dtype) if variable.value.grad is None
+                else variable.value.grad.detach().cpu().numpy() for variable in variables]
     raise ValueError("Autodiff gradients need the tensorflow, jax or torch backend. "
                      f"Received: backend={backend!r}")
 

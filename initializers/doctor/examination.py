@@ -19,7 +19,7 @@ from initializers.diagnostics.tracing import (
 )
 from initializers.diagnostics.gradients import summed_loss
 from initializers.doctor.architecture import architecture, batch_statistics
-from initializers.doctor.flags import FIRST_UPDATES_STEPS, THRESHOLDS, flags
+from initializers.doctor.flags import FIRST_UPDATES_CHUNK, FIRST_UPDATES_STEPS, THRESHOLDS, flags
 from initializers.doctor.measure import measure, measure_traced
 from initializers.doctor.report import DoctorReport, MethodResult
 from initializers.doctor.stream import measure_stream
@@ -266,7 +266,8 @@ def _examine_method(model, method, batch, seed, measurement, merges, shape, opti
             scales = merge_scales(model, batch) if merges else []
             if optimizer is not None:
                 _assign(model, drawn)  # BatchNorm's moving statistics as drawn
-                updates = first_updates(model, batch, measurement.mean_loss, optimizer, update_steps)
+                updates = first_updates(model, batch, measurement.mean_loss, optimizer, update_steps,
+                                        FIRST_UPDATES_CHUNK)
     finally:
         _assign(model, before)
     found = flags(layers, forward, backward, shape.family, stream, updates, normalized=bool(shape.normalization))

@@ -33,6 +33,8 @@ FAN_MISMATCH = 1.1        # shape-based fan_in off from the layer's own by more 
 PADDING_LOSS = 0.75       # a "same" convolution whose taps read real inputs less than 75% of the time
 FIRST_UPDATES_STEPS = 20  # updates of the given optimizer on the batch
 FIRST_UPDATES_FIT = 0.5   # ... after which the loss should be below this fraction of its start
+FIRST_UPDATES_CHUNK = 8   # as many updates on mini-batches of this many examples of the batch,
+COLLAPSED_SPREAD = 0.03   # ... after which the outputs' spread across examples should stay above this
 
 # What each threshold means, as every report states it.
 THRESHOLDS = {"vanishing (plain stack: forward or backward gain below)": VANISHING_GAIN,
@@ -46,14 +48,17 @@ THRESHOLDS = {"vanishing (plain stack: forward or backward gain below)": VANISHI
               "fan mismatch, a note (shape-based over layer fan_in, either way, above)": FAN_MISMATCH,
               "padding loss, a note (fraction of kernel taps on real inputs below)": PADDING_LOSS,
               f"first updates (loss after {FIRST_UPDATES_STEPS} updates over its start, above, and above "
-              "the same at a tenth of the rate)": FIRST_UPDATES_FIT}
+              "the same at a tenth of the rate)": FIRST_UPDATES_FIT,
+              f"collapse in the first updates (outputs' spread across examples after {FIRST_UPDATES_STEPS} updates "
+              f"on mini-batches of {FIRST_UPDATES_CHUNK} over before, below)": COLLAPSED_SPREAD}
 
 # Every kind of finding and its severity.
 SEVERITY = {"vanishing_signal": WARNING, "exploding_signal": WARNING, "vanishing_gradient": WARNING,
             "exploding_gradient": WARNING, "vanishing_stream": WARNING, "exploding_stream": WARNING,
             "vanishing_stream_gradient": WARNING, "exploding_stream_gradient": WARNING,
             "uneven_updates": WARNING, "dead_relus": WARNING, "saturation": WARNING,
-            "stalls_at_learning_rate": WARNING, "fan_mismatch": NOTE, "padding_loss": NOTE}
+            "stalls_at_learning_rate": WARNING, "collapses_at_learning_rate": WARNING, "fan_mismatch": NOTE,
+            "padding_loss": NOTE}
 
 
 def finding(kind, layer, reason):
@@ -162,14 +167,25 @@ def _trend_flags(trend):
 
 
 def _update_flags(updates):
-    """A warning when the batch is not fitted at the given rate and a tenth of the rate does
-    better: the rate is past what this initialization takes (a net that is merely slow at a
-    small rate does worse still at a tenth of it)."""
-    if updates is None or updates.ratio <= FIRST_UPDATES_FIT or updates.ratio <= updates.smaller_rate_ratio:
+    """A warning when the outputs collapse to one output for every example in the first
+    updates; another when the batch is not fitted at the given rate and a tenth of the
+    rate does better: the rate is past what this initialization takes (a net that is merely
+    slow at a small rate does worse still at a tenth of it)."""
+    if updates is None:
         return []
+    found = []
+    if updates.spread_ratio is not None and updates.spread_ratio < COLLAPSED_SPREAD:
+        found.append(finding("collapses_at_learning_rate", None, (
+            f"In {updates.steps} updates of {updates.optimizer} at learning rate {updates.learning_rate:g} on "
+            f"mini-batches of {updates.chunk}, the outputs' spread across examples fell to {updates.spread_ratio:.3g} "
+            f"of its start (< {COLLAPSED_SPREAD:g}): the net gives every input the same output, its best constant "
+            "guess, and training stays at chance from there. A smaller rate, warmup, or another initialization (Xiong et al. "
+            "2020: Post-LN transformers; Zhu et al. 2021, GradInit).")))
+    if updates.ratio <= FIRST_UPDATES_FIT or updates.ratio <= updates.smaller_rate_ratio:
+        return found
     reached = ("the loss stopped being finite" if not math.isfinite(updates.ratio)
                else f"the loss fell only to {100 * updates.ratio:.0f}% of its start")
-    return [finding("stalls_at_learning_rate", None, (
+    return found + [finding("stalls_at_learning_rate", None, (
         f"In {updates.steps} updates of {updates.optimizer} at learning rate {updates.learning_rate:g} on "
         f"the batch, {reached} (a net that can train fits one batch: below {100 * FIRST_UPDATES_FIT:.0f}%), "
         f"while at a tenth of that rate it fell to {100 * updates.smaller_rate_ratio:.0f}%: this rate is past "

@@ -150,7 +150,8 @@ class DoctorReport:
                   "backward gain (first / last hidden layer gradient RMS)",
                   "relative gradient, first third / last third"]
         header += ["stream: forward / backward gain"] if residual else []
-        header += ["first updates: loss after / before (at a tenth of the rate)"] if updates else []
+        header += ["first updates: loss after / before (at a tenth of the rate); outputs' spread after / before, "
+                   "on mini-batches"] if updates else []
         lines = ["## Initializations compared", "", "| " + " | ".join(header + ["warnings", "notes"]) + " |",
                  "|---" * (len(header) + 2) + "|"]
         for name, result in self.results.items():
@@ -161,8 +162,7 @@ class DoctorReport:
                 stream = result.stream
                 cells.append(f"{stream.forward_gain:.3g} / {stream.backward_gain:.3g}" if stream else "-")
             if updates:
-                cells.append(f"{result.updates.ratio:.3g} ({result.updates.smaller_rate_ratio:.3g})"
-                             if result.updates is not None else "-")
+                cells.append(_updates_cell(result.updates))
             warned = ", ".join(sorted({f["kind"] for f in result.warnings})) or "none"
             noted = ", ".join(sorted({f["kind"] for f in result.flags if f["severity"] == NOTE})) or "none"
             lines.append("| " + " | ".join(cells + [warned, noted]) + " |")
@@ -250,6 +250,15 @@ class DoctorReport:
         if path is not None:
             figure.savefig(path, dpi=150)
         return figure
+
+
+
+def _updates_cell(updates):
+    """"loss ratio (at a tenth of the rate); spread ratio" of the first updates."""
+    if updates is None:
+        return "-"
+    spread = "-" if updates.spread_ratio is None else f"{updates.spread_ratio:.3g}"
+    return f"{updates.ratio:.3g} ({updates.smaller_rate_ratio:.3g}); {spread}"
 
 
 __all__ = ["DoctorReport", "MethodResult"]

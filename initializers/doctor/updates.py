@@ -1,35 +1,54 @@
-"""The first updates at the training's learning rate: does the net fit one batch?
+"""The first updates at the training's learning rate: does the net learn from its first
+mini-batches, or does it fall apart?
 
-A net whose initialization suits its optimizer and learning rate fits a single batch: in a
-few updates its loss on that batch falls far below where it started (the standard sanity
-check before a long run). Whether it does depends on the learning rate as much as on the
-initialization, which is what the measurements at initialization cannot see. GradInit
-(Zhu et al. 2021) judges an initialization by the loss after the training's own first
-update; the Post-LN transformer is the classic case of an initialization that trains at a
-small learning rate and stalls at a large one without warmup (Xiong et al. 2020, "On Layer
-Normalization in the Transformer Architecture": at initialization the gradients of its top
-layers are large, and Adam's first steps at a large rate derail it).
+A net whose initialization suits its optimizer and learning rate starts to fit its data in
+a few updates (the standard sanity check before a long run). Whether it does depends on the
+learning rate as much as on the initialization, which is what the measurements at
+initialization cannot see. GradInit (Zhu et al. 2021) judges an initialization by the loss
+after the training's own first update; the Post-LN transformer is the classic case of an
+initialization that trains at a small learning rate and fails at a large one without
+warmup (Xiong et al. 2020, "On Layer Normalization in the Transformer Architecture": at
+initialization the gradients of its top layers are large, and Adam's first steps at a
+large rate derail it).
 
-`first_updates` takes `steps` updates of a fresh copy of the given optimizer on the batch,
-and the same at a tenth of its learning rate from the same weights, and returns the mean
-loss before and after each. A net that does not fit the batch at the given rate may just
-be learning slowly (a small rate, plain SGD); one that does worse at the given rate than at
-a tenth of it is past the rate its initialization takes.
+`first_updates` measures two things, from the same weights each time:
+
+* the fit: `steps` updates of a fresh copy of the given optimizer on the whole batch, and
+  the same at a tenth of the learning rate; the mean loss on the batch before and after
+  each update. A net that does not start to fit one batch at the rate while it does at a
+  tenth of it is past the rate its initialization takes (a net that is merely slow at a
+  small rate does worse still at a tenth of it).
+* the collapse: `steps` updates at the rate, each on the next mini-batch of `chunk`
+  examples of the batch (cycling), as training takes them; how much the outputs still
+  differ between examples at the end (`spread_ratio`: their std across the batch over the
+  same at the start). A net that gives every example the same output, its best constant
+  guess, has collapsed. A 12-block Post-LN transformer at Adam's 1e-3 does this within 20
+  updates of 8 examples (the spread falls 1,000-fold; the same blocks Pre-LN, or at 1e-4,
+  keep it), and then stays at chance for hundreds of updates (results/doctor). Updates on
+  the whole batch do not show it: the same net fits one batch (its loss falls to a fifth
+  in 20 updates), which is why the collapse is measured on mini-batches. The fit is not:
+  on mini-batches cycling through one batch, a tenth of the rate memorizes the batch
+  better than a rate that trains well (KerasHub's GPT-2 at Adam's 1e-3).
 """
 
 import dataclasses
 import math
 
 import keras
+import numpy as np
 
+from initializers._inputs import batch_size
 from initializers.diagnostics.gradients import backend_gradients
 
 
 @dataclasses.dataclass
 class UpdatesMeasurement:
-    """Mean loss on the batch before and after each of `steps` updates of `optimizer` at
-    its learning rate (`losses`, `ratio`: last over first, inf once not finite) and at a
-    tenth of it (`smaller_rate_losses`, `smaller_rate_ratio`)."""
+    """Mean loss on the batch before and after each of `steps` updates of `optimizer` on
+    the whole batch at its learning rate (`losses`, `ratio`: last over first, inf once not
+    finite) and at a tenth of it (`smaller_rate_losses`, `smaller_rate_ratio`); and
+    `spread_ratio`, the outputs' std across the batch's examples after `steps` updates at
+    the rate on mini-batches of `chunk` examples over before (None where it cannot be
+    told: outputs not finite, or no spread at the start)."""
 
     optimizer: str
     learning_rate: float
@@ -38,6 +57,8 @@ class UpdatesMeasurement:
     ratio: float
     smaller_rate_losses: list
     smaller_rate_ratio: float
+    chunk: int
+    spread_ratio: float | None
 
     def as_dict(self):
         return dataclasses.asdict(self)
@@ -55,17 +76,56 @@ def _loss_value(model, inputs, mean_loss_of_outputs):
     return float(keras.ops.convert_to_numpy(mean_loss_of_outputs(model(inputs, training=False))))
 
 
-def _updates(model, inputs, mean_loss_of_outputs, optimizer, steps):
-    """Mean losses before and after each of `steps` updates (stops once not finite)."""
+def _spread(model, inputs):
+    """Mean over output units of the std across the batch's examples (the first output)."""
+    outputs = keras.ops.convert_to_numpy(keras.tree.flatten(model(inputs, training=False))[0])
+    outputs = outputs.reshape(outputs.shape[0], -1).astype("float64")
+    return float(np.mean(np.std(outputs, axis=0))) if np.isfinite(outputs).all() else math.nan
+
+
+def mini_batches(size, chunk):
+    """Boolean masks of the batch's consecutive mini-batches of `chunk` examples (the
+    remainder joins the last), or [None] (the whole batch) when fewer than two fit."""
+    count = size // chunk
+    if count < 2:
+        return [None]
+    index = np.minimum(np.arange(size) // chunk, count - 1)
+    return [index == i for i in range(count)]
+
+
+def _mini_batch_loss(mean_loss_of_outputs, mask):
+    """The mean loss of the examples in `mask` alone: the whole batch goes through the
+    model (its loss function is the batch's), the others' outputs held constant."""
+    if mask is None:
+        return mean_loss_of_outputs
+    weight = float(mask.size / mask.sum())
+
+    def loss(outputs):
+        def keep(output):
+            rows = keras.ops.reshape(keras.ops.convert_to_tensor(mask), (mask.size,) + (1,) * (len(output.shape) - 1))
+            return keras.ops.where(rows, output, keras.ops.stop_gradient(output))
+
+        return mean_loss_of_outputs(keras.tree.map_structure(keep, outputs)) * weight
+
+    return loss
+
+
+def _updates(model, inputs, mean_loss_of_outputs, optimizer, steps, chunk):
+    """Mean losses on the batch before and after each of `steps` updates, each on the next
+    mini-batch (stops once not finite), and the spread ratio of the outputs."""
     variables = list(model.trainable_variables)
-    losses = [_loss_value(model, inputs, mean_loss_of_outputs)]
-    for _ in range(steps):
+    masks = mini_batches(batch_size(inputs), chunk)
+    losses, start = [_loss_value(model, inputs, mean_loss_of_outputs)], _spread(model, inputs)
+    for step in range(steps):
         if not math.isfinite(losses[-1]):
             break
-        gradients = backend_gradients(model, mean_loss_of_outputs, inputs, variables)
+        loss = _mini_batch_loss(mean_loss_of_outputs, masks[step % len(masks)])
+        gradients = backend_gradients(model, loss, inputs, variables)
         optimizer.apply_gradients(zip([keras.ops.convert_to_tensor(g) for g in gradients], variables))
         losses.append(_loss_value(model, inputs, mean_loss_of_outputs))
-    return losses
+    end = _spread(model, inputs) if math.isfinite(losses[-1]) else math.nan
+    spread_ratio = end / start if math.isfinite(end) and math.isfinite(start) and start > 0 else None
+    return losses, spread_ratio
 
 
 def _ratio(losses):
@@ -73,21 +133,30 @@ def _ratio(losses):
     return last / first if math.isfinite(last) and first > 0 else math.inf
 
 
-def first_updates(model, inputs, mean_loss_of_outputs, optimizer, steps):
-    """`UpdatesMeasurement` of `steps` updates of a fresh copy of `optimizer` on `inputs`,
-    then (from the same weights) of a copy at a tenth of its learning rate, with the mean
-    loss `mean_loss_of_outputs(outputs)`. Leaves the model's weights as they were found,
-    the slots and step counters of the copies aside."""
+def first_updates(model, inputs, mean_loss_of_outputs, optimizer, steps, chunk=8):
+    """`UpdatesMeasurement` of `steps` updates of fresh copies of `optimizer`: on the whole
+    of `inputs` at its rate and at a tenth of it, and on mini-batches of `chunk` examples at
+    its rate, each from the weights as found; `mean_loss_of_outputs(outputs)` is the
+    batch's mean loss. Leaves the model's weights as they were found, the slots and step
+    counters of the copies aside."""
     start = [keras.ops.convert_to_numpy(v) for v in model.weights]
-    losses = _updates(model, inputs, mean_loss_of_outputs, fresh_optimizer(optimizer), steps)
-    for variable, value in zip(model.weights, start):
-        variable.assign(value)
-    smaller = _updates(model, inputs, mean_loss_of_outputs, fresh_optimizer(optimizer, 0.1), steps)
-    for variable, value in zip(model.weights, start):
-        variable.assign(value)
+
+    def run(rate_factor, mini_batch):
+        try:
+            return _updates(model, inputs, mean_loss_of_outputs, fresh_optimizer(optimizer, rate_factor), steps,
+                            mini_batch)
+        finally:
+            for variable, value in zip(model.weights, start):
+                variable.assign(value)
+
+    size = batch_size(inputs)
+    losses, _ = run(1.0, size)
+    smaller, _ = run(0.1, size)
+    _, spread = run(1.0, chunk)
     rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    used = chunk if len(mini_batches(size, chunk)) > 1 else size
     return UpdatesMeasurement(type(optimizer).__name__, rate, steps, losses, _ratio(losses), smaller,
-                              _ratio(smaller))
+                              _ratio(smaller), used, spread)
 
 
-__all__ = ["UpdatesMeasurement", "first_updates", "fresh_optimizer"]
+__all__ = ["UpdatesMeasurement", "first_updates", "fresh_optimizer", "mini_batches"]
