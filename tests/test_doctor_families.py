@@ -255,3 +255,22 @@ def test_first_update_findings(spread_ratio, ratio, smaller, expected):
     found = _update_flags(updates)
     assert {flag["kind"] for flag in found} == expected
     assert all(flag["severity"] == "warning" for flag in found)
+
+
+def test_no_recommendation_when_no_candidate_has_fewer_warnings():
+    # A 10-layer sigmoid MLP at SGD momentum 1e-2: the standard init warns of vanishing
+    # gradients, and every candidate also stalls at that rate (results/doctor): recommending
+    # one of them would send the user after the wrong cause.
+    from types import SimpleNamespace
+
+    from initializers.doctor import recommend
+
+    def result(*kinds):
+        return SimpleNamespace(warnings=[{"kind": kind} for kind in kinds], gain_error=lambda: 0.0)
+
+    stalled = {"current": result("vanishing_gradient"), "he": result("vanishing_gradient", "stalls"),
+               "lsuv": result("vanishing_gradient", "stalls")}
+    assert recommend(stalled) is None and recommend(stalled, data_free=True) is None
+    fixed = {**stalled, "he": result()}
+    assert recommend(fixed) == "he" and recommend(fixed, data_free=True) == "he"
+    assert recommend({"current": result()}) == "current"

@@ -361,5 +361,6 @@ def summary_line(report, out):
     also = f" (without data: {data_free})" if data_free and data_free != report.recommended else ""
     advice = ("keep the current initialization" if report.recommended == "current"
               else f"recommended {report.recommended}{also}" if report.recommended
+              else "no initialization compared does better" if len(report.results) > 1
               else "no other initialization compared")
     return f"{report.model} ({report.family}): warnings: {warned}; notes: {noted}; {advice}; report in {out}"

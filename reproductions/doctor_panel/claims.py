@@ -51,7 +51,8 @@ def panel_rows(runs, verdicts):
             "warned_seeds": [v["seed"] for v in judged if v["warnings"]], "judged_seeds": [v["seed"] for v in judged],
             "warnings": sorted({kind for v in judged for kind in v["warnings"]}),
             "notes": sorted({kind for v in judged for kind in v["notes"]}),
-            "recommended": compared[0]["recommended"] if compared else ("current" if judged else None),
+            "recommended": (compared[0]["recommended"] or "none better") if compared
+            else ("current" if judged and not any(v["warnings"] for v in judged) else None),
             "comparison": compared[0]["comparison"] if compared else None,
             "current": _arm(current) if current else None,
             "doctors_choice": _arm(recommended) if recommended else None}
@@ -88,6 +89,7 @@ def build_claims(rows):
     bad = {k: r for k, r in rows.items() if r["expected"] == "bad"}
     cells = confusion(rows)
     compared = {k: _not_worse(r) for k, r in rows.items() if r["current"] and r["doctors_choice"]}
+    without = [k for k, r in rows.items() if r["recommended"] == "none better"]
     trained_rule = f"final test error <= chance - {panel.TRAINED_BELOW_CHANCE:g} on every seed"
     return [
         reporting.claim(
@@ -109,8 +111,10 @@ def build_claims(rows):
             "recommendation_never_worse",
             "on every warned net, the doctor's recommendation trains no worse than the current init: mean final "
             f"test error (diverged = {panel.DIVERGED_ERROR:g}) at most the current's + max("
-            f"{panel.NOISE_FLOOR:g}, {panel.NOISE_STDS} x the larger seed std)",
-            compared, bool(compared) and all(c["holds"] for c in compared.values())),
+            f"{panel.NOISE_FLOOR:g}, {panel.NOISE_STDS} x the larger seed std); a warned net where no candidate "
+            "had fewer warnings gets no recommendation and no run (listed)",
+            {"recommended_runs": compared, "no_recommendation": without},
+            bool(compared) and all(c["holds"] for c in compared.values())),
     ]
 
 

@@ -74,6 +74,7 @@ def judge(config, compare):
         "optimizer": None if optimizer is None else {"name": config.optimizer, "learning_rate": config.learning_rate},
         "family": report.family, "warnings": sorted({flag["kind"] for flag in report.warnings}),
         "notes": sorted({flag["kind"] for flag in current.flags if flag not in report.warnings}),
+        # "current": no warning; None: not compared on this seed, or no candidate did better
         "recommended": "current" if not report.warnings else report.recommended if comparison else None,
         "comparison": comparison, "seconds": time.perf_counter() - start}
     return verdict, report.to_markdown()
