@@ -35,8 +35,9 @@ def draw_panel(workdir, report):
     axis.set_yticklabels([f"{row['label']} ({row['expected']})" for _, row in reversed(rows)], fontsize=7)
     axis.set_xlim(0, 105)
     axis.set_xlabel("final test error (%): bar = mean over seeds (diverged = 100%), dots = seeds")
-    axis.set_title(f"Init doctor calibration panel ({report['profile']}): red = warned, green = no warning; "
-                   "hatched = the doctor's recommendation\ndashed: chance; dotted: the 'trained' line", fontsize=8)
+    axis.set_title(f"Init doctor calibration panel ({report['profile']} profile)\nred: warned, green: no warning; "
+                   "hatched: the doctor's recommendation;\ndashed line: chance; dotted line: 'trained' below it",
+                   fontsize=8)
     axis.grid(axis="x", alpha=0.3)
     figure.tight_layout()
     path = pathlib.Path(workdir) / "panel.png"
