@@ -265,8 +265,8 @@ def test_no_recommendation_when_no_candidate_has_fewer_warnings():
 
     from initializers.doctor import recommend
 
-    def result(*kinds):
-        return SimpleNamespace(warnings=[{"kind": kind} for kind in kinds], gain_error=lambda: 0.0)
+    def result(*kinds, gain_error=0.0):
+        return SimpleNamespace(warnings=[{"kind": kind} for kind in kinds], gain_error=lambda: gain_error)
 
     stalled = {"current": result("vanishing_gradient"), "he": result("vanishing_gradient", "stalls"),
                "lsuv": result("vanishing_gradient", "stalls")}
@@ -274,3 +274,7 @@ def test_no_recommendation_when_no_candidate_has_fewer_warnings():
     fixed = {**stalled, "he": result()}
     assert recommend(fixed) == "he" and recommend(fixed, data_free=True) == "he"
     assert recommend({"current": result()}) == "current"
+    # As many warnings: a candidate whose gains are closer to 1 (He on the Xavier plain net).
+    tied = {"current": result("vanishing_signal", gain_error=30.0), "he": result("vanishing_signal", gain_error=9.0)}
+    assert recommend(tied) == "he"
+    assert recommend({**tied, "he": result("vanishing_signal", gain_error=31.0)}) is None

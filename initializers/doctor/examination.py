@@ -224,9 +224,10 @@ def recommend(results, data_free=False, prefer_data=False):
     the order of `PREFERENCE`, then the gains closest to 1. `data_free`: LSUV left out and
     "current" never kept (the best rule for code that cannot run a batch through the model);
     `prefer_data`: LSUV first among equals (a net whose activations drift under every
-    data-free rule). None if none, and None when no candidate has fewer warnings than the
-    model as given: then the trouble is not one an initialization fixes (a 10-layer sigmoid
-    MLP whose every init stalls at the training's rate, results/doctor)."""
+    data-free rule). None if none, and None when the best candidate has more warnings than
+    the model as given, or as many and gains no closer to 1: then the trouble is not one an
+    initialization fixes (a 10-layer sigmoid MLP whose every init stalls at the training's
+    rate, results/doctor)."""
     current = results.get("current")
     if not data_free and current is not None and not current.warnings:
         return "current"
@@ -236,8 +237,10 @@ def recommend(results, data_free=False, prefer_data=False):
         return None
     rank = (lambda n: -1 if n == "lsuv" else _rank(n)) if prefer_data else _rank
     best = min(candidates, key=lambda n: (len(results[n].warnings), rank(n), results[n].gain_error()))
-    if current is not None and len(results[best].warnings) >= len(current.warnings):
-        return None
+    if current is not None:
+        ours, theirs = len(current.warnings), len(results[best].warnings)
+        if theirs > ours or (theirs == ours and results[best].gain_error() >= current.gain_error()):
+            return None
     return best
 
 

@@ -135,9 +135,10 @@ class DoctorReport:
             lines += [f"**Recommended:** `{self.recommended}` (the fewest warnings; among equals {order}; then "
                       "gains closest to 1).", ""]
         elif self.warnings and len(self.results) > 1:
-            lines += ["**No recommendation:** no initialization compared has fewer warnings than the model as "
-                      "given, so the trouble is not one the initialization's scale fixes (look at the learning "
-                      "rate, the optimizer, the architecture).", ""]
+            lines += ["**No recommendation:** no initialization compared does better than the model as given "
+                      "(fewer warnings, or as many with gains closer to 1), so the trouble is not one the "
+                      "initialization's scale fixes (look at the learning rate, the optimizer, the architecture).",
+                      ""]
         if self.recommended_data_free and self.recommended_data_free != self.recommended:
             best = self.results[self.recommended_data_free]
             kinds = ", ".join(sorted({f["kind"] for f in best.warnings})) or "nothing"
