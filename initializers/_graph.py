@@ -112,6 +112,24 @@ def every_layer(model):
     return found
 
 
+def traces_back_to(tensor, is_source):
+    """Whether a symbolic tensor is computed by an operation for which `is_source(operation)`
+    holds, looking back through single-input layers that rescale or re-arrange
+    (`PASS_THROUGH_LAYERS`: normalization, dropout, reshapes)."""
+    history = getattr(tensor, "_keras_history", None)
+    while history is not None:
+        operation = history.operation
+        if is_source(operation):
+            return True
+        if not isinstance(operation, PASS_THROUGH_LAYERS):
+            return False
+        node = operation._inbound_nodes[history.node_index]
+        if len(node.input_tensors) != 1:
+            return False
+        history = getattr(node.input_tensors[0], "_keras_history", None)
+    return False
+
+
 def weight_layers(model):
     """The weight layers of a model (or layer), in forward order, nested models included.
 

@@ -185,10 +185,15 @@ def run(config, workdir, options=RunOptions(), *, verbose=1, log=print):
 
 def _datasets(config):
     """The run's training stream and its fixed evaluation set."""
-    load = dict(batch_size=config.batch_size, flatten=config.flatten, data_dir=config.data_dir)
-    train = data.load(config.dataset, "train", seed=config.seed, **load)
-    test = data.load(config.dataset, config.eval_split, num_examples=config.eval_examples, **load)
-    return train, test
+    test = data.load(config.dataset, config.eval_split, num_examples=config.eval_examples,
+                     batch_size=config.batch_size, flatten=config.flatten, data_dir=config.data_dir)
+    return training_stream(config), test
+
+
+def training_stream(config):
+    """The run's training stream: the batches its updates see, in order."""
+    return data.load(config.dataset, "train", seed=config.seed, batch_size=config.batch_size,
+                     flatten=config.flatten, data_dir=config.data_dir)
 
 
 def _initialized_model(config, train, run_dir):

@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from initializers._fans import WEIGHT_LAYER_TYPES
-from initializers._graph import PASS_THROUGH_LAYERS, every_layer, walk_layers
+from initializers._graph import every_layer, traces_back_to, walk_layers
 from initializers._weights import RECURRENT_CELLS, is_stacked, weight_specs
 from initializers.diagnostics.probing import at_least_float32
 
@@ -190,19 +190,12 @@ def _rms(values):
 def _ends_in_weights(tensor):
     """Whether a tensor is computed by a weight layer, looking back through layers that
     rescale or re-arrange (normalization, dropout, reshapes): a residual branch."""
-    history = getattr(tensor, "_keras_history", None)
-    while history is not None:
-        operation = history.operation
-        if isinstance(operation, keras.layers.MultiHeadAttention) or (
-                _is_leaf_type(operation) and not hasattr(operation, "input_dim")):  # not an embedding
-            return True
-        if not isinstance(operation, PASS_THROUGH_LAYERS):
-            return False
-        node = operation._inbound_nodes[history.node_index]
-        if len(node.input_tensors) != 1:
-            return False
-        history = getattr(node.input_tensors[0], "_keras_history", None)
-    return False
+    return traces_back_to(tensor, _is_branch_weight_layer)
+
+
+def _is_branch_weight_layer(operation):
+    return isinstance(operation, keras.layers.MultiHeadAttention) or (
+        _is_leaf_type(operation) and not hasattr(operation, "input_dim"))  # not an embedding
 
 
 def _branch_index(add):

@@ -38,7 +38,7 @@ import dataclasses
 
 import keras
 
-from initializers._graph import NORMALIZATION_LAYERS, PASS_THROUGH_LAYERS, every_layer, walk_layers
+from initializers._graph import NORMALIZATION_LAYERS, every_layer, traces_back_to, walk_layers
 from initializers._weights import LEFT_UNCHANGED_NAMES, weight_specs
 
 FAMILIES = ("plain", "residual", "normalized")
@@ -137,19 +137,12 @@ def _is_add(operation):
 def _from_embedding(tensor):
     """Whether a symbolic tensor is an embedding lookup's output, looking back through
     layers that rescale or re-arrange."""
-    history = getattr(tensor, "_keras_history", None)
-    while history is not None:
-        operation = history.operation
-        specs = weight_specs(operation) if isinstance(operation, keras.layers.Layer) else None
-        if specs and any(spec.role == "embedding" for spec in specs):
-            return True
-        if not isinstance(operation, PASS_THROUGH_LAYERS):
-            return False
-        node = operation._inbound_nodes[history.node_index]
-        if len(node.input_tensors) != 1:
-            return False
-        history = getattr(node.input_tensors[0], "_keras_history", None)
-    return False
+    return traces_back_to(tensor, _is_embedding)
+
+
+def _is_embedding(operation):
+    specs = weight_specs(operation) if isinstance(operation, keras.layers.Layer) else None
+    return bool(specs) and any(spec.role == "embedding" for spec in specs)
 
 
 def residual_merges(model):

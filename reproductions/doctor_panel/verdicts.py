@@ -54,9 +54,7 @@ def judge(config, compare):
     kwargs = panel.verdict_model_kwargs(config.tags["entry"], config)
     model = models.build(config.model, **kwargs)
     if kwargs == config.model_kwargs:
-        train = data.load(config.dataset, "train", batch_size=config.batch_size, seed=config.seed,
-                          flatten=config.flatten, data_dir=config.data_dir)
-        batch, labels = data.first_batch(train)
+        batch, labels = data.first_batch(harness.training_stream(config))
         optimizer, examined_on = harness.optimizer_of(config), "the run's first training batch"
     else:
         batch, labels = random_inputs(model, panel.REAL_SIZE_BATCH, config.seed), None
