@@ -56,6 +56,7 @@ from initializers.reinit import (
     initialize_weights,
     residual_branch_ends,
 )
+from initializers.residual import ScalarBias, ScalarMultiplier, residual_branches
 from initializers.saving import load_model
 from initializers.variance_scaling import (
     TRUNCATED_NORMAL_STD_CORRECTION,
@@ -95,6 +96,8 @@ __all__ = [
     "MuP",
     "MuSGD",
     "Orthogonal",
+    "ScalarBias",
+    "ScalarMultiplier",
     "SeededInitializer",
     "StandardUniform",
     "TRUNCATED_NORMAL_STD_CORRECTION",
@@ -118,6 +121,7 @@ __all__ = [
     "layer_seed",
     "load_model",
     "residual_branch_ends",
+    "residual_branches",
     "rule_table",
     "lsuv",
     "lsuv_options",

@@ -14,8 +14,10 @@ package draws, each with its role and fans:
 | any of the above | bias | "bias" | - |
 
 Normalization layers' scales and offsets, PReLU slopes, a Normalization layer's adapted
-statistics and the per-channel scales of residual branches (`LayerScale`, ConvNeXt)
-are left as they are (`LEFT_UNCHANGED`). Any other weight is unsupported.
+statistics, the per-channel scales of residual branches (`LayerScale`, ConvNeXt), the
+residual scalars of Fixup, SkipInit and ReZero (`ScalarMultiplier`, `ScalarBias`; set by
+method "fixup") and what a stacked layer declares (`unchanged_weights`) are left as they
+are (`LEFT_UNCHANGED`). Any other weight is unsupported.
 """
 
 import math
@@ -25,6 +27,7 @@ import keras
 
 from initializers._fans import WEIGHT_LAYER_TYPES, Fans, compute_fans, layer_fans
 from initializers._graph import NORMALIZATION_LAYERS, _is_graph_model, every_layer
+from initializers.residual import SCALAR_LAYERS
 
 LEFT_UNCHANGED = NORMALIZATION_LAYERS + (keras.layers.PReLU, keras.layers.Normalization)
 # Layers (by class name: they live in private modules of Keras and KerasHub) whose weights
@@ -62,8 +65,9 @@ def own_weights(layer):
 
 
 def leaves_alone(layer):
-    """Whether `initialize_weights` keeps `layer`'s weights as they are."""
-    return isinstance(layer, LEFT_UNCHANGED) or type(layer).__name__ in LEFT_UNCHANGED_NAMES
+    """Whether `initialize_weights` keeps `layer`'s weights as they are (Fixup's method
+    sets the residual scalars, `ScalarMultiplier` and `ScalarBias`)."""
+    return isinstance(layer, LEFT_UNCHANGED + SCALAR_LAYERS) or type(layer).__name__ in LEFT_UNCHANGED_NAMES
 
 
 def _short(variable):
@@ -108,8 +112,8 @@ def weight_specs(layer):
     elif isinstance(layer, RECURRENT_CELLS) or type(layer).__name__ == "ConvLSTMCell":
         specs = _cell_specs(layer)
     elif is_stacked(layer):
-        specs = [WeightSpec("kernel", layer.kernel, "kernel", compute_fans(tuple(layer.kernel.shape)[1:]),
-                            slices=int(layer.kernel_slices))]
+        specs = [WeightSpec(name, getattr(layer, name), "kernel", compute_fans(tuple(getattr(layer, name).shape)[1:]),
+                            slices=int(layer.kernel_slices)) for name in stacked_kernel_names(layer)]
     else:
         tables = [v for v in own_weights(layer) if _short(v) == "embeddings" and len(v.shape) == 2]
         if not tables or not _is_embedding(layer):
@@ -124,8 +128,20 @@ def weight_specs(layer):
 def is_stacked(layer):
     """A layer that declares `kernel_slices`: its kernel stacks that many independent
     kernels of Keras's layout along its first axis (`models.StackedConvolution`, the
-    identical layers of a very deep vanilla CNN applied in a loop)."""
-    return bool(getattr(layer, "kernel_slices", 0)) and hasattr(layer, "kernel")
+    identical layers of a very deep vanilla CNN applied in a loop); or its kernels, named
+    by `stacked_kernels` (`models.ResidualStack`: a branch's two convolutions per block)."""
+    return bool(getattr(layer, "kernel_slices", 0)) and all(hasattr(layer, n) for n in stacked_kernel_names(layer))
+
+
+def stacked_kernel_names(layer):
+    """The attribute names of a stacked layer's kernels: `stacked_kernels`, else ("kernel",)."""
+    return tuple(getattr(layer, "stacked_kernels", None) or ("kernel",))
+
+
+def declared_unchanged(layer):
+    """Weights a layer declares as not drawn by `initialize_weights` (`unchanged_weights`: a
+    stacked layer's normalization statistics and scalars), left as they are."""
+    return list(getattr(layer, "unchanged_weights", None) or ())
 
 
 def _is_embedding(layer):

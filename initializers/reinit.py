@@ -13,6 +13,7 @@ from initializers._per_layer import fresh_initializer
 from initializers._registry import get
 from initializers._table import RecordTable
 from initializers._weights import (
+    declared_unchanged,
     initialized_layers,
     is_tied_embedding,
     leaves_alone,
@@ -23,7 +24,14 @@ from initializers._weights import (
 from initializers.auto import auto_initializer, auto_rule
 from initializers.errors import UnknownInitializerError, UnsupportedModelError
 from initializers.orthogonal import Orthogonal
-from initializers.variance_scaling import VarianceScalingBase
+from initializers.residual import (
+    ScalarBias,
+    ScalarMultiplier,
+    output_weight_layers,
+    residual_branches,
+    stacked_branch_kernels,
+)
+from initializers.variance_scaling import HeNormal, VarianceScalingBase
 
 # Embedding tables (a lookup reads one row: fan_in = 1): N(0, 1), so each coordinate of
 # the looked-up vector has the unit second moment every fan-in rule assumes of its input
@@ -38,6 +46,8 @@ EMBEDDING_RULE = "embedding: N(0, 1), one row read per token (fan_in = 1)"
 TIED_EMBEDDING_RULE = ("N(0, 1/d): the model has an embedding tied to its output (the readout's fan-in "
                        "rule), and every table gets its scale")
 RECURRENT_RULE = "orthogonal per gate (Saxe et al. 2014)"
+# `initialize_weights(model, FIXUP)`: Zhang, Dauphin & Ma 2019 (`initializers.residual`).
+FIXUP = "fixup"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,7 +224,16 @@ def initialize_weights(model, method="he", *, seed=None, bias=0.0, embeddings=No
             `"auto"` to choose per kernel from the nonlinearity its output meets,
             looking through normalization, dropout, pooling and reshapes
             (`activation_source`), by mean-field theory (`initializers.auto_rule`:
-            any elementwise activation, not only named ones).
+            any elementwise activation, not only named ones); or `"fixup"` (Zhang,
+            Dauphin & Ma 2019, Sec. 3) for a residual net without normalization: every
+            kernel drawn with `HeNormal` (untruncated, fan_in), then, with L residual
+            branches of m weight layers each (`initializers.residual.residual_branches`:
+            at the model's `Add` layers, and the slices of a stacked residual layer such
+            as `models.ResidualStack`), the branches' other layers scaled by
+            L^(-1/(2m-2)), their last layers and the classifier (the weight layers that
+            compute the outputs) set to 0, `ScalarMultiplier`s to 1 and `ScalarBias`es
+            to 0; raises where the model has no residual branch or a branch cannot be
+            told, never falling back to a plain He draw.
         seed: None or an int from which the per-weight seeds are derived (None: a
             seeded `method` instance's own seed is the base; an unseeded one draws
             fresh values, reproducible under `keras.utils.set_random_seed`).
@@ -252,7 +271,12 @@ def initialize_weights(model, method="he", *, seed=None, bias=0.0, embeddings=No
     seed = validate_seed(seed)
     bias_prototype = resolve_bias_initializer(bias)
     embedding_prototype = get(embeddings) if embeddings is not None else None
-    prototype = _checked_prototype(model, method)
+    fixup = isinstance(method, str) and method.lower() == FIXUP
+    if fixup and depth_scaled_residuals:
+        raise ValueError("Fixup scales the residual branches itself; depth_scaled_residuals must be False "
+                         "with method='fixup'. Received: depth_scaled_residuals=True")
+    prototype = _checked_prototype(model, HeNormal() if fixup else method)
+    fixup_plan, scalar_values = _fixup_plan(model) if fixup else ({}, [])
     branch_ends = residual_branch_ends(model) if depth_scaled_residuals else {}
     if depth_scaled_residuals and not branch_ends:
         raise UnsupportedModelError(
@@ -269,17 +293,71 @@ def initialize_weights(model, method="he", *, seed=None, bias=0.0, embeddings=No
     for layer in walk_layers(model):
         if leaves_alone(layer):
             handled.update(id(v) for v in layer.weights)
+        handled.update(id(v) for v in declared_unchanged(layer))
     for layer in layers:
         layer_assignments = _draw_layer(
             model, layer, prototype, bias_prototype, (embedding_prototype, embedding_std, bool(tied)), seed,
-            records, residual_scale if id(layer) in branch_ends else None, len(branch_ends), labels[id(layer)])
+            records, residual_scale if id(layer) in branch_ends else None, len(branch_ends), labels[id(layer)],
+            fixup_plan)
         assignments += layer_assignments
         handled.update(id(variable) for variable, _ in layer_assignments)
+    for variable, value, label, rule in scalar_values:  # Fixup's multipliers and biases
+        assignments.append((variable, ops.full(tuple(variable.shape), value, dtype=variable.dtype)))
+        if "multiplier" in variable.path.split("/")[-1]:
+            records.append(LayerInitRecord(label, variable.path.split("/")[-1], tuple(variable.shape), 1, 1,
+                                           "linear", label, "constant", 0.0, 0.0, rule))
     _check_everything_handled(model, records, handled, skip_unsupported)
     # 2. Only now change the model.
     for variable, value in assignments:
         variable.assign(value)
     return records
+
+
+def _last_kernel(layer):
+    """The name of the kernel whose product is the layer's output (a separable
+    convolution's pointwise kernel): the one Fixup scales or zeroes."""
+    return [spec.name for spec in weight_specs(layer) if spec.role == "kernel"][-1]
+
+
+def _fixup_plan(model):
+    """({(id(layer), kernel name): (factor, rule)}, [(scalar variable, value, label, rule)])
+    of Fixup (Zhang et al. 2019, Sec. 3) on `model`; raises where it has no residual branch."""
+    branches = residual_branches(model)
+    stacked = [layer for layer in initialized_layers(model) if stacked_branch_kernels(layer)]
+    count = len(branches) + sum(int(layer.kernel_slices) for layer in stacked)
+    if not count:
+        raise UnsupportedModelError(
+            f"Fixup needs residual branches, and model '{model.name}' has none that can be read: no Add layer "
+            "adds a branch of Dense or convolution layers to a skip in a functional graph, and no stacked "
+            "residual layer (models.ResidualStack). (A subclassed model's `x + f(x)` cannot be read; build "
+            "the blocks functionally.) The model has not been changed.", f"model={model.name}")
+    plan = {}
+
+    def plan_branch(kernels, where):  # kernels: [(layer, kernel name)] of one branch, in order
+        depth = len(kernels)
+        scale = count ** (-1.0 / (2 * depth - 2)) if depth > 1 else None
+        for position, key in enumerate(kernels[:-1]):
+            plan[key] = (scale, f"Fixup: He x L^(-1/(2m-2)) = {count}^(-1/{2 * depth - 2}) = {scale:.4g}, layer "
+                                f"{position + 1} of the m = {depth} of {where} (L = {count} branches)")
+        plan[kernels[-1]] = (0.0, f"Fixup: 0, the last layer of {where}")
+
+    for branch in branches:
+        plan_branch([(id(layer), _last_kernel(layer)) for layer in branch.layers],
+                    f"the branch that ends at '{branch.merge}'")
+    for layer in stacked:
+        plan_branch([(id(layer), name) for name in stacked_branch_kernels(layer)],
+                    f"each of the {layer.kernel_slices} branches of '{layer.name}'")
+    for layer in output_weight_layers(model):
+        plan[(id(layer), _last_kernel(layer))] = (0.0, "Fixup: 0, the classifier (computes an output)")
+    scalars = []
+    for layer in walk_layers(model):
+        if isinstance(layer, ScalarMultiplier):
+            scalars.append((layer.multiplier, 1.0, layer.name, "Fixup: scalar multiplier 1"))
+        elif isinstance(layer, ScalarBias):
+            scalars.append((layer.offset, 0.0, layer.name, "Fixup: scalar bias 0"))
+        for variable, value in getattr(layer, "fixup_scalars", lambda: ())():
+            scalars.append((variable, value, layer.name, f"Fixup: scalar {'multipliers 1' if value else 'biases 0'}"))
+    return plan, scalars
 
 
 def residual_branch_ends(model):
@@ -338,7 +416,7 @@ def _is_keras_name(name):
 
 
 def _draw_layer(model, layer, prototype, bias_prototype, embedding_choice, seed, records,
-                residual_scale, branches, label):
+                residual_scale, branches, label, fixup_plan=None):
     """[(variable, new value)] of one layer's weights; appends one record per non-bias
     weight to `records` (whose length numbers the weights, for their seeds).
     `embedding_choice`: (the `embeddings` initializer or None, the rule's std, tied)."""
@@ -374,15 +452,19 @@ def _draw_layer(model, layer, prototype, bias_prototype, embedding_choice, seed,
                 value = value * residual_scale
                 target_std = None if target_std is None else target_std * residual_scale
                 rule = (rule + "; " if rule else "") + f"x 1/sqrt({branches}): ends a residual branch (GPT-2)"
+            planned = (fixup_plan or {}).get((id(layer), spec.name))
+            if planned is not None:  # Fixup: scaled or zero
+                factor, rule = planned
+                value = value * factor if factor else ops.zeros_like(value)
+                target_std = None if target_std is None else target_std * factor
         assignments.append((variable, value))
         records.append(LayerInitRecord(
             layer=label, weight=spec.name, shape=tuple(variable.shape),
             fan_in=spec.fans.fan_in, fan_out=spec.fans.fan_out, activation=activation,
             decided_by=decided_by, method=_method_name(initializer), target_std=target_std,
             std=float(np.std(ops.convert_to_numpy(value))), rule=rule, drift_per_layer=drift))
-    bias = next((spec.variable for spec in specs if spec.role == "bias"), None)
-    if bias is not None:
-        bias_initializer = fresh_initializer(bias_prototype, len(records) - 1, seed, stream=1)
+    for position, bias in enumerate(spec.variable for spec in specs if spec.role == "bias"):
+        bias_initializer = fresh_initializer(bias_prototype, len(records) - 1, seed, stream=1 + 10_000 * position)
         value = bias_initializer(tuple(bias.shape), dtype=bias.dtype)
         if getattr(layer, "unit_forget_bias", False) and isinstance(layer, keras.layers.LSTMCell):
             # Keras's convention, kept: the forget gate's bias starts at 1 (Jozefowicz et al. 2015).

@@ -12,6 +12,7 @@ from models.demo import CustomNet, SimpleMLP
 from models.mlp import DeepMLP
 from models.plain_nets import PlainNet
 from models.residual import ResidualMLP
+from models.residual_cnn import ResidualCNN, ResidualStack
 from models.transformer import TransformerClassifier
 from models.vanilla_cnn import StackedConvolution, VanillaCNN
 
@@ -23,6 +24,7 @@ BUILDERS = {
     "transformer_classifier": TransformerClassifier,
     "vanilla_cnn": VanillaCNN,
     "residual_mlp": ResidualMLP,
+    "residual_cnn": ResidualCNN,
     "keras_application": KerasApplication,
     "hub_classifier": HubClassifier,
 }
@@ -35,5 +37,5 @@ def build(name, **kwargs):
     return BUILDERS[name](**kwargs)
 
 
-__all__ = ["BUILDERS", "CustomNet", "DeepMLP", "HubClassifier", "KerasApplication", "PlainNet", "ResidualMLP",
+__all__ = ["BUILDERS", "CustomNet", "DeepMLP", "HubClassifier", "KerasApplication", "PlainNet", "ResidualCNN", "ResidualMLP", "ResidualStack",
            "SimpleMLP", "StackedConvolution", "TransformerClassifier", "VanillaCNN", "build", "weight_layers"]

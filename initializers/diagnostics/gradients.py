@@ -109,8 +109,9 @@ class _Tap(keras.layers.Layer):
         return input_shape
 
 
-def backend_gradients(model, loss_of_outputs, inputs, variables):
-    """d loss / d variable for each of `variables` (of `model`), with the backend's autodiff.
+def backend_gradients(model, loss_of_outputs, inputs, variables, training=False):
+    """d loss / d variable for each of `variables` (of `model`), with the backend's autodiff;
+    the model is called with `training` (True: BatchNorm at the batch's statistics).
 
     The three Keras backends differentiate differently and Keras 3 has no public
     `grad`; each backend is imported only when it is the one running.
@@ -119,7 +120,7 @@ def backend_gradients(model, loss_of_outputs, inputs, variables):
     if backend == "tensorflow":
         tf = importlib.import_module("tensorflow")
         with tf.GradientTape() as tape:
-            loss = loss_of_outputs(model(inputs, training=False))
+            loss = loss_of_outputs(model(inputs, training=training))
         return [np.zeros(tuple(v.shape), v.dtype) if g is None else keras.ops.convert_to_numpy(g)  # off the path
                 for v, g in zip(variables, tape.gradient(loss, variables))]
     if backend == "jax":
@@ -128,7 +129,7 @@ def backend_gradients(model, loss_of_outputs, inputs, variables):
         non_trainable = [v.value for v in model.non_trainable_variables]
 
         def loss_of_values(values):
-            outputs, _ = model.stateless_call(values, non_trainable, inputs, training=False)
+            outputs, _ = model.stateless_call(values, non_trainable, inputs, training=training)
             return loss_of_outputs(outputs)
 
         gradients = jax.grad(loss_of_values)([v.value for v in trainable])
@@ -137,7 +138,7 @@ def backend_gradients(model, loss_of_outputs, inputs, variables):
     if backend == "torch":  # = TensorFlow's to 3e-7 (benchmarks/backends_gradients.py); torch is not in CI
         for variable in variables:
             variable.value.grad = None
-        loss_of_outputs(model(inputs, training=False)).backward()
+        loss_of_outputs(model(inputs, training=training)).backward()
         return [np.zeros(tuple(variable.shape), variable.dtype) if variable.value.grad is None
                 else variable.value.grad.detach().cpu().numpy() for variable in variables]
     raise ValueError("Autodiff gradients need the tensorflow, jax or torch backend. "
