@@ -10,7 +10,8 @@ projects the profile's training time as (sum of every run's updates) / steps/s /
 is charged the largest net's step, a lower one in that evaluation is left out. Works
 on a CPU-only machine too, and says so. Xiao et al. 2018's profile (10 to 10,000
 layers of one net) probes the 1,250-layer net instead and charges each run in
-proportion to its depth.
+proportion to its depth; Zhang et al. 2019's (10 to 10,000 layers of a residual net) its
+1,000-layer BatchNorm net, likewise.
 """
 
 import argparse
@@ -26,14 +27,17 @@ import numpy as np  # noqa: E402
 
 import models  # noqa: E402
 from reproductions import data, harness, sweeps  # noqa: E402
-from reproductions.configs import glorot2010, he2015, trainability, xiao2018  # noqa: E402
+from reproductions.configs import glorot2010, he2015, trainability, xiao2018, zhang2019  # noqa: E402
 
 # Fewer probe steps where one step is long (the 1,250-layer CNN: ~30 s on a 2-core CPU).
-MAX_PROBE_STEPS = {"xiao2018": 5}
+MAX_PROBE_STEPS = {"xiao2018": 5, "zhang2019": 5}
 # Xiao et al. 2018's full profile spans 10 to 10,000 layers of one net, whose update cost
 # grows linearly with depth (benchmarks/README.md#very-deep-vanilla-cnns): it probes the
 # 1,250-layer net and charges each run depth / 1,250 of that net's update.
 XIAO_PROBED_DEPTH = 1250
+# Zhang et al. 2019 (Fixup) likewise: 10 to 10,000 layers of one residual net; it probes the
+# 1,000-layer net (BatchNorm, the costliest row) and charges each run depth / 1,000.
+ZHANG_PROBED_DEPTH = 1000
 
 
 def _largest(configs, cost):
@@ -51,7 +55,9 @@ def _full_profiles():
              lambda c: c.model_kwargs["depth"] if c.tags.get("map") == "relu" else -1),
             ("trainability map 2", trainability,
              lambda c: c.model_kwargs["depth"] if c.tags.get("map") == "tanh" else -1),
-            ("xiao2018", xiao2018, lambda c: -abs(c.model_kwargs["depth"] - XIAO_PROBED_DEPTH))):
+            ("xiao2018", xiao2018, lambda c: -abs(c.model_kwargs["depth"] - XIAO_PROBED_DEPTH)),
+            ("zhang2019", zhang2019,
+             lambda c: -abs(c.tags["depth"] - ZHANG_PROBED_DEPTH) + (c.tags["row"] == "batchnorm"))):
         configs, seeds = module.get_experiment("full")
         if name.startswith("trainability"):
             kind = "relu" if name.endswith("1") else "tanh"
@@ -59,7 +65,9 @@ def _full_profiles():
         runs = [c.replace(seed=s) for c in configs for s in seeds]
         probed = _largest(configs, cost)
         relative = ((lambda run, depth=probed.model_kwargs["depth"]: run.model_kwargs["depth"] / depth)
-                    if name == "xiao2018" else (lambda run: 1.0))
+                    if name == "xiao2018" else
+                    (lambda run, depth=probed.tags["depth"]: run.tags["depth"] / depth) if name == "zhang2019"
+                    else (lambda run: 1.0))
         profiles.append((name, runs, probed, relative))
     return profiles
 
@@ -109,7 +117,8 @@ def main():
 
 
 def json_kwargs(kwargs):
-    keep = {k: v for k, v in kwargs.items() if k in ("depth", "width", "width_multiplier", "input_dim")}
+    keep = {k: v for k, v in kwargs.items()
+            if k in ("depth", "blocks", "width", "width_multiplier", "input_dim", "normalization")}
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in keep.items())
 
 

@@ -78,6 +78,10 @@ def _unknown(identifier):
         return UnknownInitializerError(
             "LSUV is data-dependent, not an initializer of one kernel: call "
             "`initializers.lsuv(model, batch)` (in a run config, the harness does).", identifier)
+    if identifier == "fixup":
+        return UnknownInitializerError(
+            "Fixup rescales a residual net's branches as a whole, not one kernel: call "
+            "`initializers.initialize_weights(model, 'fixup')`.", identifier)
     return UnknownInitializerError(
         f"Unknown initializer {identifier!r}. Valid names: {', '.join(valid_names())}; "
         f"or '{KERAS_PREFIX}<name>' for a Keras built-in (e.g. 'keras.he_normal').", identifier)

@@ -45,7 +45,7 @@ import pathlib
 import sys
 
 # Methods that are not initializer names (`initializers.get` does not know them).
-NOT_INITIALIZERS = ("current", "auto", "lsuv")
+NOT_INITIALIZERS = ("current", "auto", "fixup", "lsuv")
 # --coord-check: μP's layer sizes count as flat within this factor from narrowest to widest.
 COORD_FLAT_FACTOR = 1.5
 COORD_LEARNING_RATE = 0.1  # the coordinate check's default --lr (the reference's)

@@ -27,15 +27,20 @@ from initializers.doctor.updates import first_updates
 from initializers.errors import InputMismatchError, UnsupportedModelError
 from initializers.lsuv import lsuv
 from initializers.reinit import initialize_weights, unsupported_layers
+from initializers.residual import residual_branches, stacked_branch_kernels
 
 DEFAULT_METHODS = ("current", "auto", "he", "glorot", "orthogonal", "lsuv")
+# Offered besides on a residual net without normalization whose branches Fixup can read
+# (Zhang et al. 2019: such a net's stream grows exponentially with depth under every
+# standard rule; Fixup keeps it at its input's scale).
+RESIDUAL_METHODS = ("fixup",)
 # LSUV is left out of the default comparison of models with BatchNormalization: at train
 # time BatchNorm divides every batch by its own std, so LSUV's scales hardly matter there
 # (Mishkin & Matas 2016), and its one forward pass per layer dominates the cost of
 # examining such nets (ResNet50 at 224x224: 43 s of LSUV vs 5 s per other method).
 # The recommendation: the fewest flags, then this order (data-free rules before LSUV, the
 # papers' rules first), then gains closest to 1.
-PREFERENCE = ("he", "auto", "glorot", "lecun", "orthogonal", "lsuv")
+PREFERENCE = ("he", "auto", "fixup", "glorot", "lecun", "orthogonal", "lsuv")
 # Below this many units or channels in some hidden weight layer, one draw's gains are noisy.
 NARROW_WIDTH = 64
 # `auto`'s records name an unstable fixed point (`AutoRule`) at this many kernels or more:
@@ -69,9 +74,10 @@ def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=No
             (per position for a sequence or segmentation output), 0.5 * the sum of
             squared outputs for a regressor (one unit); never a one-class cross-entropy.
         methods: "current" (the model as given) and any of `initializers.get`'s names,
-            "auto" or "lsuv"; each is drawn on the model with `seed`, measured, and undone
-            (the model ends as given). Default: `DEFAULT_METHODS`, without "lsuv" for a
-            model with BatchNormalization.
+            "auto", "fixup" or "lsuv"; each is drawn on the model with `seed`, measured, and
+            undone (the model ends as given). Default: `DEFAULT_METHODS`, without "lsuv" for
+            a model with BatchNormalization, with "fixup" for a residual net without
+            normalization whose branches it can read (`RESIDUAL_METHODS`).
         seed: seed of the candidate draws, of random data and of random labels.
         progress: optional `str -> None` called before each method (e.g. `print`).
         optimizer: the training's optimizer (a Keras optimizer, its learning rate set), or
@@ -112,6 +118,13 @@ def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=No
             methods = tuple(m for m in methods if m != "lsuv")
             notes.append("LSUV was not compared by default (the model has BatchNormalization, which "
                          "makes LSUV's scales moot at train time); ask for it with methods/--methods.")
+        if shape.family == "residual" and not shape.normalization:
+            if _fixup_reads(model):
+                methods += RESIDUAL_METHODS
+            else:
+                notes.append("Fixup (Zhang et al. 2019) was not compared: its branches cannot be read from this "
+                             "model (residual sums inside a layer's code, or no Add of a branch of Dense or "
+                             "convolution layers); build the blocks functionally to compare it.")
     merges = any(isinstance(layer, keras.layers.Add) for layer in every_layer(model))
     results, auto_records = {}, None
     for method in methods:
@@ -242,6 +255,15 @@ def recommend(results, data_free=False, prefer_data=False):
         if theirs > ours or (theirs == ours and results[best].gain_error() >= current.gain_error()):
             return None
     return best
+
+
+def _fixup_reads(model):
+    """Whether `initialize_weights(model, "fixup")` can find this model's residual branches."""
+    try:
+        return bool(residual_branches(model)) or any(
+            stacked_branch_kernels(layer) for layer in every_layer(model))
+    except UnsupportedModelError:
+        return False
 
 
 def _check_supported(model):

@@ -141,7 +141,7 @@ def _stream_flags(stream, gradients=True):
         found.append(finding("vanishing_stream", None, (
             f"The residual stream shrinks by a factor {1 / stream.forward_gain:.3g} over its {count} points "
             f"(< {STREAM_VANISHING:g}).")))
-    if not gradients:
+    if not gradients or stream.backward_gain is None:
         return found
     if stream.backward_gain > STREAM_EXPLODING:
         found.append(finding("exploding_stream_gradient", None, (

@@ -37,7 +37,8 @@ class MethodResult:
         from 1, on a log scale."""
         gains = ((self.stream.forward_gain, self.stream.backward_gain) if self.stream is not None
                  else (self.forward_gain, self.backward_gain))
-        return sum(abs(math.log(g)) if 0 < g < math.inf else math.inf for g in gains)
+        # An undefined gain (no gradient reaches a zero-readout stream: Fixup) counts as 1.
+        return sum(0.0 if g is None else abs(math.log(g)) if 0 < g < math.inf else math.inf for g in gains)
 
     def to_dict(self):
         return {"forward_gain": self.forward_gain, "backward_gain": self.backward_gain,
@@ -165,7 +166,8 @@ class DoctorReport:
                      f"{trend:.3g}" if trend is not None else "-"]
             if residual:
                 stream = result.stream
-                cells.append(f"{stream.forward_gain:.3g} / {stream.backward_gain:.3g}" if stream else "-")
+                backward = "-" if stream is None or stream.backward_gain is None else f"{stream.backward_gain:.3g}"
+                cells.append(f"{stream.forward_gain:.3g} / {backward}" if stream else "-")
             if updates:
                 cells.append(_updates_cell(result.updates))
             warned = ", ".join(sorted({f["kind"] for f in result.warnings})) or "none"

@@ -26,7 +26,7 @@ class StreamMeasurement:
     rms: list
     gradient_rms: list
     forward_gain: float
-    backward_gain: float
+    backward_gain: float | None  # None: no gradient reaches the stream (a zero readout)
 
     def as_dict(self):
         return dataclasses.asdict(self)
@@ -52,7 +52,13 @@ def measure_stream(model, inputs, points, loss_of_outputs):
     rms = [_rms(o) for o in outputs]
     gradient_rms = [_rms(g) for g in gradients]
     forward = rms[-1] / rms[0] if rms[0] > 0 else math.inf
-    backward = gradient_rms[0] / gradient_rms[-1] if gradient_rms[-1] > 0 else math.inf
+    if not any(gradient_rms):
+        # No gradient reaches the stream at all: its readout is zero at initialization (Fixup,
+        # Zhang et al. 2019), so the first update moves the readout alone. Neither vanishing
+        # nor exploding: the backward gain is undefined (None), and the first updates judge.
+        backward = None
+    else:
+        backward = gradient_rms[0] / gradient_rms[-1] if gradient_rms[-1] > 0 else math.inf
     return StreamMeasurement([_name(p) for p in called], rms, gradient_rms, forward, backward)
 
 

@@ -110,8 +110,8 @@ _QUICK = dict(
 PROFILES = {
     "quick": _QUICK,
     "smoke": {**_QUICK, "seeds": (0,), "batch_size": 8, "steps": 4, "eval_every": 2, "eval_examples": 16,
-              "steps_per_execution": 2, "channels": 4, "depths": (6, 10), "signal_depths": (6, 10, 20),
-              "signal_draws": 2, "signal_batch": 8},
+              "steps_per_execution": 2, "channels": 4, "depths": (6,), "signal_depths": (6, 10),
+              "signal_draws": 1, "signal_batch": 8},
     "full": {**_QUICK, "channels": 32, "batch_size": 128, "steps": 1000, "eval_every": 100,
              "eval_examples": 2000, "steps_per_execution": 50, "depths": (10, 100, 1000, 3000, 10000),
              "signal_depths": (10, 30, 100, 300, 1000, 3000, 10000)},

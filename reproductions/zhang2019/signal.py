@@ -59,7 +59,7 @@ def measure_one(key, depth, draw, wanted, data_dir=None):
     images, labels = data.first_batch(data.load(wanted["dataset"], "train", seed=draw, batch_size=wanted["batch"],
                                                 data_dir=data_dir))
     stack = model.get_layer("blocks")
-    taps = keras.Model(model.inputs, [stack.input, stack.output, model.outputs[0]])
+    taps = keras.Model(model.inputs[0], [stack.input, stack.output, model.outputs[0]])
     stack_in, stack_out, logits = (keras.ops.convert_to_numpy(t) for t in taps(images, training=True))
     rms_in, rms_out = _rms(stack_in), _rms(stack_out)
     labels = keras.ops.convert_to_tensor(np.asarray(labels))
