@@ -1,6 +1,7 @@
 """What this machine's device does for the full profiles: devices, steps/s, projected wall time.
 
-Run: python -m benchmarks.accelerator_check [--steps 200]   (or scripts/check_accelerator.sh)
+Run: python -m benchmarks.accelerator_check [--steps 200] [--profiles zhang2019 ...]
+     (or scripts/check_accelerator.sh)
 
 For each driver's `full` profile it builds that profile's largest net (the one whose
 step is the most expensive), trains it `--steps` steps on synthetic data of the
@@ -96,6 +97,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--profiles", nargs="+", default=None, metavar="NAME",
+                        help="probe only these full profiles (default: all), e.g. zhang2019")
     args = parser.parse_args()
     devices = keras.distribution.list_devices()
     accelerators = [d for d in devices if not d.lower().startswith("cpu")]
@@ -107,6 +110,8 @@ def main():
     print("| full profile | runs | updates in all | probed net | steps/s | projected wall time |")
     print("|---|---|---|---|---|---|")
     for name, runs, probed, relative in _full_profiles():
+        if args.profiles and name not in args.profiles:
+            continue
         steps = min(args.steps, MAX_PROBE_STEPS.get(name, args.steps))
         rate = _steps_per_second(probed, steps, min(args.warmup, steps))
         updates = sum(run.steps for run in runs)

@@ -140,6 +140,8 @@ def _path(tensor, node_keys, merge):
             break
         if is_weight_layer(operation):
             found.append(operation)
+        elif _is_lookup(operation):
+            break  # an embedding table starts a stream (token + position embeddings summed)
         elif operation.weights and not isinstance(operation, SCALAR_LAYERS) and not _has_no_kernels(operation):
             raise UnsupportedModelError(
                 f"Fixup cannot tell the layers of the residual branch that ends at '{merge}': it passes "
@@ -147,6 +149,13 @@ def _path(tensor, node_keys, merge):
                 "convolution layer. Write the branch's layers into the functional graph.", f"layer={operation.name}")
         tensor = node.input_tensors[0]
     return tuple(reversed(found))
+
+
+def _is_lookup(layer):
+    from initializers._weights import weight_specs
+
+    specs = weight_specs(layer)
+    return bool(specs) and all(spec.role == "embedding" for spec in specs)
 
 
 def _has_no_kernels(layer):

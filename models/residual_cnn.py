@@ -189,14 +189,13 @@ class ResidualStack(keras.layers.Layer):
             return outputs
         statistics = ops.zeros((self.blocks, 4, inputs.shape[-1]), dtype=inputs.dtype)
         (outputs, statistics), _ = ops.scan(block, (inputs, statistics), (indices, *weights))
-        if True:
-            # One update of the moving averages per call, as keras.layers.BatchNormalization does.
-            momentum = BATCH_NORM_MOMENTUM
-            for column, name in enumerate(("moving_mean_in", "moving_variance_in", "moving_mean_out",
-                                           "moving_variance_out")):
-                variable = self.norm_weights[name]
-                batch_value = ops.cast(statistics[:, column], variable.dtype)
-                variable.assign(variable * momentum + batch_value * (1 - momentum))
+        # One update of the moving averages per call, as keras.layers.BatchNormalization does.
+        momentum = BATCH_NORM_MOMENTUM
+        for column, name in enumerate(("moving_mean_in", "moving_variance_in", "moving_mean_out",
+                                       "moving_variance_out")):
+            variable = self.norm_weights[name]
+            batch_value = ops.cast(statistics[:, column], variable.dtype)
+            variable.assign(variable * momentum + batch_value * (1 - momentum))
         return outputs
 
     def compute_output_shape(self, input_shape):

@@ -90,6 +90,25 @@ def test_debian_fashion_mnist_trains_under_jax_without_tensorflow(tmp_path):
     assert "status completed fashion_mnist" in _run(_JAX_DEBIAN, str(tmp_path), env={"KERAS_BACKEND": "jax"})
 
 
+_JAX_RESIDUAL = """
+import sys
+sys.modules["tensorflow"] = None  # as on a machine without TensorFlow (the lent GPU's image)
+import numpy as np
+from reproductions import harness
+from reproductions.configs import zhang2019
+configs, _ = zhang2019.get_experiment("smoke", dataset="shapeset3x2")
+for row in ("batchnorm", "fixup"):  # the scan's BatchNorm statistics carry; Fixup's zero readout
+    config = next(c for c in configs if c.tags["row"] == row)
+    final = harness.run(config, sys.argv[1], verbose=0)
+    print(row, final["status"])
+"""
+
+
+def test_residual_cnn_trains_under_jax_without_tensorflow(tmp_path):
+    out = _run(_JAX_RESIDUAL, str(tmp_path), env={"KERAS_BACKEND": "jax"})
+    assert "batchnorm completed" in out and "fixup completed" in out
+
+
 _DISTRIBUTED = """
 import sys, tempfile
 if sys.argv[1] == "tensorflow":  # split the CPU into 2 logical devices, before TensorFlow starts

@@ -169,3 +169,13 @@ def test_doctor_flags_he_on_a_residual_net_without_normalization_and_offers_fixu
     assert report.recommended == "fixup"
     default = examine(hand_built_resnet(blocks=2, width=8), batch, seed=0)
     assert "fixup" in default.results  # offered by default on a residual net without normalization
+
+
+def test_summed_embeddings_are_not_a_residual_branch():
+    tokens = keras.Input((8,), dtype="int32")
+    x = keras.layers.Add(name="embeddings")([keras.layers.Embedding(50, 16)(tokens),
+                                            keras.layers.Embedding(50, 16)(tokens)])
+    branch = keras.layers.Dense(16)(keras.layers.Dense(16, activation="relu")(x))
+    x = keras.layers.Add(name="block")([x, branch])
+    model = keras.Model(tokens, keras.layers.Dense(3)(keras.layers.GlobalAveragePooling1D()(x)))
+    assert [b.merge for b in residual_branches(model)] == ["block"]

@@ -109,9 +109,10 @@ class _Tap(keras.layers.Layer):
         return input_shape
 
 
-def backend_gradients(model, loss_of_outputs, inputs, variables, training=False):
+def backend_gradients(model, loss_of_outputs, inputs, variables, training=False, with_loss=False):
     """d loss / d variable for each of `variables` (of `model`), with the backend's autodiff;
     the model is called with `training` (True: BatchNorm at the batch's statistics).
+    `with_loss`: return `(gradients, loss value)`, the loss of the same forward pass.
 
     The three Keras backends differentiate differently and Keras 3 has no public
     `grad`; each backend is imported only when it is the one running.
@@ -121,9 +122,9 @@ def backend_gradients(model, loss_of_outputs, inputs, variables, training=False)
         tf = importlib.import_module("tensorflow")
         with tf.GradientTape() as tape:
             loss = loss_of_outputs(model(inputs, training=training))
-        return [np.zeros(tuple(v.shape), v.dtype) if g is None else keras.ops.convert_to_numpy(g)  # off the path
-                for v, g in zip(variables, tape.gradient(loss, variables))]
-    if backend == "jax":
+        gradients = [np.zeros(tuple(v.shape), v.dtype) if g is None else keras.ops.convert_to_numpy(g)  # off the path
+                     for v, g in zip(variables, tape.gradient(loss, variables))]
+    elif backend == "jax":
         jax = importlib.import_module("jax")
         trainable = list(model.trainable_variables)
         non_trainable = [v.value for v in model.non_trainable_variables]
@@ -132,17 +133,20 @@ def backend_gradients(model, loss_of_outputs, inputs, variables, training=False)
             outputs, _ = model.stateless_call(values, non_trainable, inputs, training=training)
             return loss_of_outputs(outputs)
 
-        gradients = jax.grad(loss_of_values)([v.value for v in trainable])
+        loss, found = jax.value_and_grad(loss_of_values)([v.value for v in trainable])
         position = {id(v): i for i, v in enumerate(trainable)}
-        return [np.asarray(gradients[position[id(v)]]) for v in variables]
-    if backend == "torch":  # = TensorFlow's to 3e-7 (benchmarks/backends_gradients.py); torch is not in CI
+        gradients = [np.asarray(found[position[id(v)]]) for v in variables]
+    elif backend == "torch":  # = TensorFlow's to 3e-7 (benchmarks/backends_gradients.py); torch is not in CI
         for variable in variables:
             variable.value.grad = None
-        loss_of_outputs(model(inputs, training=training)).backward()
-        return [np.zeros(tuple(variable.shape), variable.dtype) if variable.value.grad is None
-                else variable.value.grad.detach().cpu().numpy() for variable in variables]
-    raise ValueError("Autodiff gradients need the tensorflow, jax or torch backend. "
-                     f"Received: backend={backend!r}")
+        loss = loss_of_outputs(model(inputs, training=training))
+        loss.backward()
+        gradients = [np.zeros(tuple(variable.shape), variable.dtype) if variable.value.grad is None
+                     else variable.value.grad.detach().cpu().numpy() for variable in variables]
+    else:
+        raise ValueError("Autodiff gradients need the tensorflow, jax or torch backend. "
+                         f"Received: backend={backend!r}")
+    return (gradients, float(keras.ops.convert_to_numpy(loss))) if with_loss else gradients
 
 
 LOSSES = ("cross_entropy", "squared_output")

@@ -98,7 +98,7 @@ def _mini_batch_loss(mean_loss_of_outputs, mask):
     model (its loss function is the batch's), the others' outputs held constant."""
     if mask is None:
         return mean_loss_of_outputs
-    weight = float(mask.size / mask.sum())
+    weight = _mask_weight(mask)
 
     def loss(outputs):
         def keep(output):
@@ -112,20 +112,29 @@ def _mini_batch_loss(mean_loss_of_outputs, mask):
 
 def _updates(model, inputs, mean_loss_of_outputs, optimizer, steps, chunk):
     """Mean losses on the batch before and after each of `steps` updates, each on the next
-    mini-batch (stops once not finite), and the spread ratio of the outputs."""
+    mini-batch (stops once not finite), and the spread ratio of the outputs. Each update's
+    forward pass gives the loss before it (its mini-batch's value is the batch's, the other
+    examples held constant, times a constant), so one more forward pass gives the last."""
     variables = list(model.trainable_variables)
     masks = mini_batches(batch_size(inputs), chunk)
-    losses, start = [_loss_value(model, inputs, mean_loss_of_outputs)], _spread(model, inputs)
+    losses, start = [], _spread(model, inputs)
     for step in range(steps):
+        loss = _mini_batch_loss(mean_loss_of_outputs, masks[step % len(masks)])
+        gradients, value = backend_gradients(model, loss, inputs, variables, with_loss=True)
+        losses.append(value / _mask_weight(masks[step % len(masks)]))
         if not math.isfinite(losses[-1]):
             break
-        loss = _mini_batch_loss(mean_loss_of_outputs, masks[step % len(masks)])
-        gradients = backend_gradients(model, loss, inputs, variables)
         optimizer.apply_gradients(zip([keras.ops.convert_to_tensor(g) for g in gradients], variables))
+    else:
         losses.append(_loss_value(model, inputs, mean_loss_of_outputs))
     end = _spread(model, inputs) if math.isfinite(losses[-1]) else math.nan
     spread_ratio = end / start if math.isfinite(end) and math.isfinite(start) and start > 0 else None
     return losses, spread_ratio
+
+
+def _mask_weight(mask):
+    """The factor `_mini_batch_loss` puts on the batch's loss (1 for the whole batch)."""
+    return 1.0 if mask is None else float(mask.size / mask.sum())
 
 
 def _ratio(losses):

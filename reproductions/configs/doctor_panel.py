@@ -145,7 +145,9 @@ _QUICK = dict(seeds=(0, 1, 2), entries=tuple(PANEL), judged_only=tuple(JUDGED_ON
               steps_per_execution=10, batch_size=64)
 PROFILES = {
     "quick": _QUICK,
-    "smoke": {**_QUICK, "seeds": (0,), "entries": ("he_mlp30", "xavier_mlp30"), "judged_only": (), "steps": 20, "eval_every": 10,
+    # smoke: the full comparison draws three methods only (the doctor's six cost 40 s here)
+    "smoke": {**_QUICK, "seeds": (0,), "entries": ("he_mlp30", "xavier_mlp30"), "judged_only": (),
+              "compare_methods": ("current", "he", "glorot"), "steps": 20, "eval_every": 10,
               "eval_examples": 64, "steps_per_execution": 5, "batch_size": 16},
     "full": {**_QUICK, "seeds": (0, 1, 2, 3, 4), "steps": 2000, "eval_every": 200, "eval_examples": 2000},
 }

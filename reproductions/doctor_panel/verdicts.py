@@ -29,7 +29,8 @@ def measure_verdicts(workdir, profile, configs, seeds, log=None):
             if path.exists():
                 continue
             log(f"doctor: examining {config.name}, seed {seed}")
-            verdict, markdown = judge(config.replace(seed=seed), compare=seed == seeds[0])
+            verdict, markdown = judge(config.replace(seed=seed), compare=seed == seeds[0],
+                                      methods=panel.PROFILES[profile].get("compare_methods"))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.with_suffix(".md").write_text(markdown)
             write_json_atomic(path, verdict)
@@ -38,11 +39,12 @@ def measure_verdicts(workdir, profile, configs, seeds, log=None):
                 + (f"; recommended {verdict['recommended']}" if verdict["recommended"] else ""))
 
 
-def judge(config, compare):
+def judge(config, compare, methods=None):
     """(verdict dict, the doctor's markdown report) of one net at `config.seed`, built as the
     run builds it: on the run's first training batch and labels with the run's optimizer,
     or, for a net judged at another size (`panel.verdict_model_kwargs`), on random inputs of
-    `panel.REAL_SIZE_BATCH` examples and no optimizer (no labels to fit)."""
+    `panel.REAL_SIZE_BATCH` examples and no optimizer (no labels to fit). `methods`: those
+    the full comparison draws (None: the doctor's defaults; the profile's `compare_methods`)."""
     import keras
 
     import models
@@ -63,7 +65,7 @@ def judge(config, compare):
     report = examine(model, batch, labels, methods=("current",), seed=config.seed, optimizer=optimizer)
     comparison = None
     if report.warnings and compare:
-        report = examine(model, batch, labels, seed=config.seed, optimizer=optimizer)
+        report = examine(model, batch, labels, methods=methods, seed=config.seed, optimizer=optimizer)
         comparison = {name: [flag["kind"] for flag in result.warnings] for name, result in report.results.items()}
     current = report.results["current"]
     verdict = {
