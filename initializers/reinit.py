@@ -305,7 +305,7 @@ def initialize_weights(model, method="he", *, seed=None, bias=0.0, embeddings=No
         assignments.append((variable, ops.full(tuple(variable.shape), value, dtype=variable.dtype)))
         if "multiplier" in variable.path.split("/")[-1]:
             records.append(LayerInitRecord(label, variable.path.split("/")[-1], tuple(variable.shape), 1, 1,
-                                           "linear", label, "constant", 0.0, 0.0, rule))
+                                           "linear", label, "constant", None, 0.0, rule))
     _check_everything_handled(model, records, handled, skip_unsupported)
     # 2. Only now change the model.
     for variable, value in assignments:
