@@ -46,7 +46,8 @@ What the quick profile changes for a 2-core CPU (each said where it matters):
 * Fashion-MNIST (offline from Debian's `dataset-fashion-mnist`, or TFDS), not CIFAR-10.
 * 16 channels, three stride-2 convolutions to 4 x 4 maps, batch 32, a flatten readout
   (as the Xiao et al. quick profile, for the same reason: faster learning in a small
-  budget); one update of the 1,000-layer net costs ~0.5 s (~0.7 s with BatchNorm).
+  budget); one update of the 1,000-layer net took 0.3-0.4 s (0.45-0.85 s with BatchNorm) with
+  two runs at a time (the committed runs' final.json).
 * 100 updates (Fig. 2: one epoch of CIFAR-10, ~390 updates of 128 examples).
 * One learning rate for every row, 3e-3 with SGD momentum 0.9, chosen in pilots (not
   committed; seed 0, this task, 100-200 updates): BatchNorm trains the 10- and 100-layer
@@ -66,7 +67,10 @@ Profiles:
   `results/zhang2019/quick/`, clean commit 139c1d6; all 7 claims hold).
 * `full` (GPU, not run yet): depths 10 to 10,000, 32 channels, batch 128,
   1,000 updates; the signal to 10,000 layers. Projected wall time: `bash
-  scripts/check_accelerator.sh` on the GPU machine (`benchmarks/README.md`).
+  scripts/check_accelerator.sh` on the GPU machine (`benchmarks/README.md`). Runs on JAX
+  (tested without TensorFlow); on a machine without Debian's `dataset-fashion-mnist`, copy
+  its four IDX files to /usr/share/datasets/fashion-mnist, or train on Shapeset-3x2,
+  generated offline (`--dataset shapeset3x2`).
 
 Runtimes: `MEASURED_RUNTIMES` below (the driver prints the profile's when it starts).
 
