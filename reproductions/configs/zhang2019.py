@@ -49,6 +49,9 @@ What the quick profile changes for a 2-core CPU (each said where it matters):
   budget); one update of the 1,000-layer net took 0.3-0.4 s (0.45-0.85 s with BatchNorm) with
   two runs at a time (the committed runs' final.json).
 * 100 updates (Fig. 2: one epoch of CIFAR-10, ~390 updates of 128 examples).
+* The scalars train at the weights' rate (the harness has one rate); Fixup's CIFAR code
+  (`hongyi-zhang/Fixup`, `cifar/cifar_train.py`) gives its scalar biases and multipliers
+  a tenth of it, with weight decay 1e-4 and mixup, neither used here.
 * One learning rate for every row, 3e-3 with SGD momentum 0.9, chosen in pilots (not
   committed; seed 0, this task, 100-200 updates): BatchNorm trains the 10- and 100-layer
   nets there (test error 0.27 and 0.45 after 100 updates) and Fixup, SkipInit and ReZero
