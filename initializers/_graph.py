@@ -112,22 +112,27 @@ def every_layer(model):
     return found
 
 
-def traces_back_to(tensor, is_source):
-    """Whether a symbolic tensor is computed by an operation for which `is_source(operation)`
+def source_of(tensor, is_source):
+    """The operation that computes a symbolic tensor and for which `is_source(operation)`
     holds, looking back through single-input layers that rescale or re-arrange
-    (`PASS_THROUGH_LAYERS`: normalization, dropout, reshapes)."""
+    (`PASS_THROUGH_LAYERS`: normalization, dropout, reshapes); None if there is none."""
     history = getattr(tensor, "_keras_history", None)
     while history is not None:
         operation = history.operation
         if is_source(operation):
-            return True
+            return operation
         if not isinstance(operation, PASS_THROUGH_LAYERS):
-            return False
+            return None
         node = operation._inbound_nodes[history.node_index]
         if len(node.input_tensors) != 1:
-            return False
+            return None
         history = getattr(node.input_tensors[0], "_keras_history", None)
-    return False
+    return None
+
+
+def traces_back_to(tensor, is_source):
+    """Whether `source_of(tensor, is_source)` finds an operation."""
+    return source_of(tensor, is_source) is not None
 
 
 def weight_layers(model):
@@ -151,6 +156,12 @@ def _node_keys(model):
     return keys if graphs else None
 
 
+def node_key(node):
+    """The key under which a functional graph lists a call node (`_node_keys`)."""
+    operation = node.operation
+    return f"{id(operation)}_ib-{operation._inbound_nodes.index(node)}"
+
+
 def _consumers(layer, node_keys):
     """Layers that read `layer`'s output in the model's graph.
 
@@ -159,10 +170,8 @@ def _consumers(layer, node_keys):
     """
     consumers = []
     for node in getattr(layer, "_outbound_nodes", []):
-        operation = node.operation
-        key = f"{id(operation)}_ib-{operation._inbound_nodes.index(node)}"
-        if node_keys is None or key in node_keys:
-            consumers.append(operation)
+        if node_keys is None or node_key(node) in node_keys:
+            consumers.append(node.operation)
     return consumers
 
 

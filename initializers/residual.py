@@ -31,7 +31,7 @@ from typing import NamedTuple
 import keras
 from keras import ops
 
-from initializers._graph import _is_graph_model, _node_keys, is_weight_layer, walk_layers
+from initializers._graph import _is_graph_model, _node_keys, is_weight_layer, node_key, source_of, walk_layers
 from initializers.errors import UnsupportedModelError
 
 
@@ -119,9 +119,7 @@ def _readers(tensor, node_keys):
         return 0
     count = 0
     for node in getattr(history.operation, "_outbound_nodes", []):
-        operation = node.operation
-        key = f"{id(operation)}_ib-{operation._inbound_nodes.index(node)}"
-        if node_keys is None or key in node_keys:
+        if node_keys is None or node_key(node) in node_keys:
             count += sum(1 for t in node.input_tensors if t is tensor)
     return count
 
@@ -183,8 +181,7 @@ def residual_branches(model):
             if not isinstance(layer, keras.layers.Add):
                 continue
             for node in layer._inbound_nodes:
-                key = f"{id(layer)}_ib-{layer._inbound_nodes.index(node)}"
-                if node_keys is not None and key not in node_keys:
+                if node_keys is not None and node_key(node) not in node_keys:
                     continue
                 paths = [_path(tensor, node_keys, layer.name) for tensor in node.input_tensors]
                 counts = sorted(len(p) for p in paths)
@@ -202,30 +199,8 @@ def residual_branches(model):
 def output_weight_layers(model):
     """The weight layers that compute the model's outputs (through pass-through layers):
     the classifier that Fixup starts at 0."""
-    from initializers._graph import traces_back_to
-
-    found = []
-    for output in getattr(model, "outputs", None) or []:
-        layer = _producer(output)
-        if layer is not None and traces_back_to(output, is_weight_layer):
-            found.append(layer)
-    return found
-
-
-def _producer(tensor):
-    """The weight layer a model output traces back to, or None."""
-    from initializers._graph import PASS_THROUGH_LAYERS
-
-    history = _history(tensor)
-    while history is not None:
-        operation = history.operation
-        if is_weight_layer(operation):
-            return operation
-        if not isinstance(operation, PASS_THROUGH_LAYERS):
-            return None
-        node = operation._inbound_nodes[history.node_index]
-        history = _history(node.input_tensors[0]) if len(node.input_tensors) == 1 else None
-    return None
+    found = [source_of(output, is_weight_layer) for output in getattr(model, "outputs", None) or []]
+    return [layer for layer in found if layer is not None]
 
 
 def stacked_branch_kernels(layer):

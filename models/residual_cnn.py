@@ -31,7 +31,12 @@ from keras import ops
 from initializers import ScalarBias, fresh_initializer, get, layer_seed
 from initializers._base import validate_seed
 
-from models._checks import check_positive_ints
+from models._checks import (
+    check_odd_kernel_size,
+    check_positive_ints,
+    check_readout_and_downsampling,
+    check_stem_channels,
+)
 from models.vanilla_cnn import READOUTS, StackedInitializer
 
 NORMALIZATIONS = (None, "batch")
@@ -77,8 +82,7 @@ class ResidualStack(keras.layers.Layer):
                  kernel_initializer="he_normal", seed=None, **kwargs):
         super().__init__(**kwargs)
         check_positive_ints(blocks=blocks)
-        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"`kernel_size` must be an odd positive int. Received: kernel_size={kernel_size!r}")
+        check_odd_kernel_size(kernel_size)
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"`normalization` must be one of {NORMALIZATIONS}. Received: normalization={normalization!r}")
         if scalars not in SCALARS:
@@ -260,15 +264,10 @@ def ResidualCNN(
         seed: base seed of the draws (None: fresh).
         name: model name.
     """
-    if readout not in READOUTS:
-        raise ValueError(f"`readout` must be one of {READOUTS}. Received: readout={readout!r}")
-    if isinstance(downsampling, bool) or not isinstance(downsampling, int) or downsampling < 0:
-        raise ValueError(f"`downsampling` must be an int >= 0. Received: downsampling={downsampling!r}")
+    check_readout_and_downsampling(readout, READOUTS, downsampling)
     check_positive_ints(channels=channels, num_classes=num_classes)
     base = validate_seed(seed)
-    if downsampling == 0 and input_shape[-1] != channels:
-        raise ValueError(f"Without downsampling the input must have `channels` channels. Received: "
-                         f"input_shape={input_shape}, channels={channels}")
+    check_stem_channels(downsampling, input_shape, channels)
     inputs = keras.Input(input_shape, name="images")
     x = inputs
     for index in range(downsampling):

@@ -17,7 +17,12 @@ from initializers._base import validate_seed
 from initializers.reinit import resolve_bias_initializer
 from initializers.variance_scaling import VarianceScalingBase
 
-from models._checks import check_positive_ints
+from models._checks import (
+    check_odd_kernel_size,
+    check_positive_ints,
+    check_readout_and_downsampling,
+    check_stem_channels,
+)
 
 PADDINGS = ("circular", "same")
 READOUTS = ("average", "flatten")
@@ -88,8 +93,7 @@ class StackedConvolution(keras.layers.Layer):
                  bias_initializer="zeros", padding="circular", seed=None, **kwargs):
         super().__init__(**kwargs)
         check_positive_ints(depth=depth)
-        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"`kernel_size` must be an odd positive int. Received: kernel_size={kernel_size!r}")
+        check_odd_kernel_size(kernel_size)
         if padding not in PADDINGS:
             raise ValueError(f"`padding` must be one of {PADDINGS}. Received: padding={padding!r}")
         self.depth, self.kernel_size, self.padding, self.seed = depth, kernel_size, padding, seed
@@ -177,10 +181,7 @@ def VanillaCNN(
             miniature for small budgets).
         name: model name.
     """
-    if readout not in READOUTS:
-        raise ValueError(f"`readout` must be one of {READOUTS}. Received: readout={readout!r}")
-    if isinstance(downsampling, bool) or not isinstance(downsampling, int) or downsampling < 0:
-        raise ValueError(f"`downsampling` must be an int >= 0. Received: downsampling={downsampling!r}")
+    check_readout_and_downsampling(readout, READOUTS, downsampling)
     base = validate_seed(seed)
     inputs = keras.Input(input_shape, name="images")
     x = inputs
@@ -191,9 +192,7 @@ def VanillaCNN(
         x = keras.layers.Conv2D(channels, kernel_size, strides=2, padding="same", activation=activation,
                                 kernel_initializer=initializer, bias_initializer=bias,
                                 name=f"downsample_{index}")(x)
-    if downsampling == 0 and input_shape[-1] != channels:
-        raise ValueError(f"Without downsampling the input must have `channels` channels. Received: "
-                         f"input_shape={input_shape}, channels={channels}")
+    check_stem_channels(downsampling, input_shape, channels)
     x = StackedConvolution(depth, kernel_size, activation, kernel_initializer, bias_initializer, padding,
                            seed=None if base is None else layer_seed(base, downsampling), name="identical_layers")(x)
     if readout == "average":

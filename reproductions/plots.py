@@ -18,6 +18,15 @@ def pyplot():
     return plt
 
 
+def save_figure(plt, figure, workdir, name):
+    """Lays out, writes `<workdir>/<name>` and closes `figure`; returns the path."""
+    figure.tight_layout()
+    path = pathlib.Path(workdir) / name
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+    return path
+
+
 def _legend_label(name, group):
     label = group[0]["config"].get("label") or name
     diverged = diverged_count(group)

@@ -39,7 +39,7 @@ def draw_depth_curves(workdir, runs, report):
     figure.suptitle(f"Vanilla tanh CNNs on {report['dataset']} ({budget['channels']} channels, readout "
                     f"{budget['readout']}, SGD momentum lr {budget['learning_rate']:g}, batch {budget['batch_size']}); "
                     f"line: mean over {len(report['seeds'])} seeds, band: min-max, dotted: chance", fontsize=9)
-    return _save(plt, figure, workdir, "depth_curves.png")
+    return plots.save_figure(plt, figure, workdir, "depth_curves.png")
 
 
 def draw_map(workdir, report):
@@ -98,13 +98,4 @@ def draw_spectra(workdir, spectra):
                     f"{settings['channels']} input at q* = {settings['input_variance']:.3g}, sigma_w^2 = "
                     f"{settings['sigma_w2']}, sigma_b^2 = {settings['sigma_b2']}, circular padding, tanh, "
                     f"{settings['draws']} draws (ECDFs pool them)", fontsize=9)
-    return _save(plt, figure, workdir, "jacobian_spectra.png")
-
-
-def _save(plt, figure, workdir, name):
-    """Lays out, writes `<workdir>/<name>` and closes `figure`; returns the path."""
-    figure.tight_layout()
-    path = pathlib.Path(workdir) / name
-    figure.savefig(path, dpi=plots.DPI)
-    plt.close(figure)
-    return path
+    return plots.save_figure(plt, figure, workdir, "jacobian_spectra.png")

@@ -2,7 +2,6 @@
 and signal.json."""
 
 import math
-import pathlib
 
 import numpy as np
 
@@ -39,7 +38,7 @@ def draw_depth_accuracy(workdir, report):
     axis.set_title(f"Residual CNNs on {report['dataset']}, one learning rate for all (SGD momentum, lr "
                    f"{budget['learning_rate']:g}, batch {budget['batch_size']})\nline: mean over "
                    f"{len(report['seeds'])} seeds (diverged = 0), band: min-max, dotted: chance", fontsize=9)
-    return _save(plt, figure, workdir, "depth_accuracy.png")
+    return plots.save_figure(plt, figure, workdir, "depth_accuracy.png")
 
 
 def draw_signal(workdir, signal):
@@ -80,13 +79,4 @@ def draw_signal(workdir, signal):
     figure.suptitle(f"At initialization, one batch of {settings['batch']} ({settings['dataset']}), BatchNorm at batch "
                     f"statistics; line: median over {settings['draws']} draws, band: min-max; triangle: float32 "
                     "overflow", fontsize=9)
-    return _save(plt, figure, workdir, "signal_at_init.png")
-
-
-def _save(plt, figure, workdir, name):
-    """Lays out, writes `<workdir>/<name>` and closes `figure`; returns the path."""
-    figure.tight_layout()
-    path = pathlib.Path(workdir) / name
-    figure.savefig(path, dpi=plots.DPI)
-    plt.close(figure)
-    return path
+    return plots.save_figure(plt, figure, workdir, "signal_at_init.png")

@@ -50,9 +50,7 @@ def _rms(values):
 
 def measure_one(key, depth, draw, wanted, data_dir=None):
     """One record: the stack gain, logits RMS and gradient norm of row `key` at `depth`."""
-    settings = {**config.PROFILES["quick"], "channels": wanted["channels"], "downsampling": wanted["downsampling"],
-                "readout": wanted["readout"]}
-    kwargs, method = config.model_kwargs(settings, wanted["dataset"], key, depth)
+    kwargs, method = config.model_kwargs(wanted, wanted["dataset"], key, depth)
     keras.utils.set_random_seed(draw)
     model = models.build("residual_cnn", **kwargs)
     initialize_weights(model, method, seed=draw)
