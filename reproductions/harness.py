@@ -1,7 +1,8 @@
 """The one training path of every reproduction: a run config in, a run folder out.
 
 `run(config, workdir)` builds the model, re-initializes it (`initialize_weights`, or
-`lsuv` on the run's first training batch), trains it with Keras `compile`/`fit` and
+`lsuv` on the run's first training batch, or a drawn init rescaled by `gradinit` /
+`metainit` on the run's first training batches), trains it with Keras `compile`/`fit` and
 writes its run folder (files and resume rules: `reproductions.run_folder`). Sweeps of
 many runs (in worker processes, shards or on a cluster): `reproductions.sweeps`.
 
@@ -21,6 +22,7 @@ import keras
 
 import models
 from initializers import initialize_weights, lsuv, lsuv_options, mup
+from initializers.learned import gradinit, learned_options, metainit
 from reproductions import data, run_folder
 from reproductions.environment import environment
 from reproductions.run_config import RunOptions
@@ -210,6 +212,11 @@ def _initialized_model(config, train, run_dir):
     if config.initializer is None:  # the builder's own initializers (set in model_kwargs)
         run_folder.write_init(run_dir, [])
         return model, None
+    learned = learned_options(config.initializer)
+    if learned is not None:
+        records = _learned_init(model, config, train, run_dir, *learned)
+        run_folder.write_init(run_dir, records)
+        return model, None
     lsuv_kwargs = lsuv_options(config.initializer)
     if lsuv_kwargs is None:
         records = initialize_weights(model, config.initializer, seed=config.seed,
@@ -219,6 +226,26 @@ def _initialized_model(config, train, run_dir):
         records = lsuv(model, images, seed=config.seed, **lsuv_kwargs)
     run_folder.write_init(run_dir, records)
     return model, None
+
+
+def _learned_init(model, config, train, run_dir, method, base, options):
+    """Draws `base`, then rescales it by GradInit (with the run's optimizer and learning
+    rate) or MetaInit, on the run's first `pool_batches` training batches (MetaInit with
+    `data="random"`: on N(0, 1) inputs and random labels, as its paper); the learned
+    factors and the objective's curve go to `learned_init.json`. Returns every record."""
+    options = dict(options)
+    pool_batches = options.pop("pool_batches", 64)
+    source = options.pop("data", "train")
+    records = list(initialize_weights(model, base, seed=config.seed, bias=config.bias_initializer))
+    pool = data.first_batches(train, pool_batches)
+    if method == "gradinit":  # S and S' as large as the training's batches, as the reference's
+        options.setdefault("batch_size", config.batch_size)
+        learned = gradinit(model, pool, optimizer=config.optimizer, learning_rate=config.learning_rate,
+                           seed=config.seed, **options)
+    else:
+        learned = metainit(model, None if source == "random" else pool, seed=config.seed, **options)
+    run_folder.write_learned_init(run_dir, learned.summary())
+    return records + list(learned)
 
 
 def _evaluate_initial(model, config, train, test, run_dir, start_time):

@@ -5,7 +5,10 @@ read run folders without starting a backend).
 A run folder `<workdir>/runs/<run_id>/` holds
 * `config.json`: the `RunConfig`, exactly as run;
 * `env.json`: python/keras/tensorflow versions, backend, devices, git commit;
-* `init.json`: what `initialize_weights` (or `lsuv`) did to each kernel;
+* `init.json`: what `initialize_weights` (or `lsuv`) did to each kernel (and, for a
+  learned init, what `gradinit` / `metainit` did to each weight after the draw);
+* `learned_init.json` (GradInit / MetaInit runs only): the learned factors, the
+  objective per iteration, the settings and the seconds it took;
 * `mup.json` (μP runs only): each weight's μP role, width multipliers and
   learning-rate factor (`initializers.mup`);
 * `metrics.jsonl`: one line per evaluation: step, train_loss, train_error (means
@@ -42,6 +45,7 @@ CONFIG_FILE = "config.json"
 ENVIRONMENT_FILE = "env.json"
 INIT_FILE = "init.json"
 MUP_FILE = "mup.json"  # runs under μP only
+LEARNED_INIT_FILE = "learned_init.json"  # runs with GradInit or MetaInit only
 METRICS_FILE = "metrics.jsonl"
 FINAL_FILE = "final.json"
 FAILED_FILE = "failed.json"
@@ -181,6 +185,12 @@ def start(config, workdir, environment):
 def write_init(run_dir, records):
     """`init.json`: one dict per initialized kernel (`initialize_weights` or `lsuv` records)."""
     write_json_atomic(pathlib.Path(run_dir) / INIT_FILE, [record.as_dict() for record in records])
+
+
+def write_learned_init(run_dir, summary):
+    """`learned_init.json`: a GradInit or MetaInit run's settings, learned factors and
+    objective per iteration (`initializers.learned.LearnedInitRecords.summary()`)."""
+    write_json_atomic(pathlib.Path(run_dir) / LEARNED_INIT_FILE, summary)
 
 
 def write_mup_rules(run_dir, rules, kind):

@@ -24,6 +24,7 @@ needed, `reproductions.data.batches`).
 """
 
 import dataclasses
+import itertools
 import socket
 
 import numpy as np
@@ -228,6 +229,16 @@ def as_numpy(dataset):
         batches = list(dataset.as_numpy_iterator())
     else:
         batches = [dataset[index] for index in range(dataset.num_batches)]
+    return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+
+
+def first_batches(dataset, count):
+    """The first `count` `(images, labels)` batches of a split, concatenated into numpy
+    arrays (of a training stream: the examples its first `count` updates see)."""
+    if hasattr(dataset, "as_numpy_iterator"):
+        batches = list(itertools.islice(dataset.as_numpy_iterator(), count))
+    else:
+        batches = [dataset[index] for index in range(count)]
     return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
 
 
