@@ -9,6 +9,10 @@ backend-agnostic (`keras.random` / `keras.ops` only).
     layer = keras.layers.Dense(256, activation="relu", kernel_initializer=HeNormal())
     print(initialize_weights(model, "auto", seed=0))
 
+Learned initialization (GradInit, Zhu et al. 2021; MetaInit, Dauphin & Schoenholz 2019):
+`initializers.gradinit(model, (x, y), optimizer=..., learning_rate=...)` and
+`initializers.metainit(model)` rescale the current weights, one factor per tensor.
+
 μP (Yang et al. 2022: initialization and learning rate that transfer across width):
 `initializers.mup` (`MuP`, `BaseShapes`, `MuSGD` / `MuAdam` / `MuAdamW`).
 
@@ -43,9 +47,11 @@ from initializers.errors import (
     InitializationError,
     InputMismatchError,
     LayerOutputError,
+    LearnedInitError,
     UnknownInitializerError,
     UnsupportedModelError,
 )
+from initializers.learned import LearnedInitRecords, LearnedScaleRecord, gradinit, learned_options, metainit
 from initializers.lsuv import LSUVRecord, LSUVRecords, lsuv, lsuv_options
 from initializers.mup import BaseShapes, MuAdam, MuAdamW, MuP, MuSGD, with_lr_multipliers
 from initializers.orthogonal import ConvolutionOrthogonal, DeltaOrthogonal, Orthogonal, gain
@@ -87,6 +93,9 @@ __all__ = [
     "InputMismatchError",
     "LSUVRecord",
     "LayerOutputError",
+    "LearnedInitError",
+    "LearnedInitRecords",
+    "LearnedScaleRecord",
     "LSUVRecords",
     "LayerInitRecord",
     "LecunNormal",
@@ -114,17 +123,20 @@ __all__ = [
     "fresh_initializer",
     "gain",
     "get",
+    "gradinit",
     "initialize_weights",
     "initializer_factory",
     "is_weight_layer",
     "layer_fans",
     "layer_seed",
+    "learned_options",
     "load_model",
     "residual_branch_ends",
     "residual_branches",
     "rule_table",
     "lsuv",
     "lsuv_options",
+    "metainit",
     "serialize",
     "valid_names",
     "walk_layers",

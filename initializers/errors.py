@@ -55,3 +55,13 @@ class InputMismatchError(InitializationError):
     def __init__(self, reason, received, input_name=None):
         super().__init__(reason, received)
         self.input_name = input_name
+
+
+class LearnedInitError(InitializationError):
+    """The objective of a learned initialization (`gradinit`, `metainit`) or its gradient
+    is not finite (an overflowing model, a bad batch): the model is left as it was.
+    `iteration` is where it happened."""
+
+    def __init__(self, reason, iteration):
+        super().__init__(reason, f"iteration={iteration}")
+        self.iteration = iteration

@@ -28,7 +28,7 @@ from initializers import _autodiff
 from initializers._base import validate_real, validate_seed
 from initializers._inputs import conform_batch
 from initializers._table import RecordTable
-from initializers.errors import InitializationError, InputMismatchError, UnsupportedModelError
+from initializers.errors import InputMismatchError, LearnedInitError, UnsupportedModelError
 
 # The training optimizers GradInit knows the first step of (Zhu et al. 2021, Sec. 3):
 # SGD (with or without momentum: the first step of heavy-ball SGD is a plain SGD step)
@@ -54,15 +54,6 @@ def learned_options(identifier):
         raise ValueError(f"A {identifier['class_name']} identifier names the initializer it starts from "
                          f"in config['base']. Received: identifier={identifier!r}")
     return identifier["class_name"], options.pop("base"), options
-
-
-class LearnedInitError(InitializationError):
-    """The objective of a learned initialization is not finite (an overflowing model, a
-    bad batch): the model is left as it was. `iteration` is where it happened."""
-
-    def __init__(self, reason, iteration):
-        super().__init__(reason, f"iteration={iteration}")
-        self.iteration = iteration
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,7 +130,8 @@ class _Problem:
     def __init__(self, model, scaled, loss, training):
         self.model, self.loss, self.training = model, loss, training
         self.variables = list(model.trainable_variables)
-        self.initial = [keras.ops.convert_to_tensor(v.value) for v in self.variables]
+        # Constants, detached from the variables (PyTorch's variables require grad).
+        self.initial = [keras.ops.convert_to_tensor(keras.ops.convert_to_numpy(v.value)) for v in self.variables]
         self.non_trainable = [v.value for v in model.non_trainable_variables]
         self.scaled = scaled  # positions in self.variables
         self.size = sum(int(np.prod(v.shape)) for v in self.variables)

@@ -21,8 +21,7 @@ import time
 import keras
 
 import models
-from initializers import initialize_weights, lsuv, lsuv_options, mup
-from initializers.learned import gradinit, learned_options, metainit
+from initializers import gradinit, initialize_weights, learned_options, lsuv, lsuv_options, metainit, mup
 from reproductions import data, run_folder
 from reproductions.environment import environment
 from reproductions.run_config import RunOptions

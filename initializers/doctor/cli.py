@@ -45,7 +45,7 @@ import pathlib
 import sys
 
 # Methods that are not initializer names (`initializers.get` does not know them).
-NOT_INITIALIZERS = ("current", "auto", "fixup", "lsuv")
+NOT_INITIALIZERS = ("current", "auto", "fixup", "lsuv", "gradinit", "metainit")
 # --coord-check: μP's layer sizes count as flat within this factor from narrowest to widest.
 COORD_FLAT_FACTOR = 1.5
 COORD_LEARNING_RATE = 0.1  # the coordinate check's default --lr (the reference's)
@@ -71,11 +71,12 @@ def _parser():
                         help="seed of the model's build, the data, the labels and the candidate draws")
     parser.add_argument("--methods", nargs="+", default=None,
                         help="initializations to compare (default: current auto he glorot orthogonal "
-                             "lsuv; without lsuv for a model with BatchNormalization)")
+                             "lsuv; without lsuv for a model with BatchNormalization; gradinit and metainit "
+                             "on request: the model as given, rescaled on the batch)")
     parser.add_argument("--out", default="doctor", help="folder for report.md, report.json, doctor.png")
     parser.add_argument("--apply", default=None, metavar="METHOD",
                         help="re-initialize the model with METHOD (any name initialize_weights takes, "
-                             "or lsuv) and save it to --output")
+                             "lsuv, or gradinit / metainit on the batch) and save it to --output")
     parser.add_argument("--output", default=None, help="where --apply saves the model (.keras)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument("--verbose", action="store_true",
@@ -252,16 +253,23 @@ def _examine(args, log):
     keras.utils.set_random_seed(args.seed)  # a builder's unseeded draws: the same report every time
     model, notes = _load_model(args.model, kwargs, log)
     batch, labels = _batch(args, model)
-    optimizer = None
-    if args.lr is not None:  # as the coordinate check builds them: SGD with momentum 0.9, or Adam
-        optimizer = (keras.optimizers.Adam(args.lr) if args.optimizer == "adam"
-                     else keras.optimizers.SGD(args.lr, momentum=0.9))
     try:
-        report = examine(model, batch, labels, methods=methods, seed=args.seed, progress=log, optimizer=optimizer)
+        report = examine(model, batch, labels, methods=methods, seed=args.seed, progress=log,
+                         optimizer=_optimizer(args))
     except InitializationError as error:
         raise BadInput(_one_line(error.reason)) from None
     report.notes.extend(notes)
-    return model, batch, report
+    return model, batch, labels, report
+
+
+def _optimizer(args):
+    """The training's optimizer --lr and --optimizer name (None without --lr), as the
+    coordinate check builds them: SGD with momentum 0.9, or Adam."""
+    if args.lr is None:
+        return None
+    import keras
+
+    return keras.optimizers.Adam(args.lr) if args.optimizer == "adam" else keras.optimizers.SGD(args.lr, momentum=0.9)
 
 
 def _write_report(report, out, log):
@@ -275,7 +283,7 @@ def _write_report(report, out, log):
         log(f"doctor.png not drawn: {error}")
 
 
-def _apply(args, model, batch, log):
+def _apply(args, model, batch, labels, log):
     """Re-initializes the model with --apply and saves it to --output; nothing is saved
     when that cannot be done (e.g. LSUV on a layer with a constant output)."""
     import initializers
@@ -284,6 +292,10 @@ def _apply(args, model, batch, log):
     try:
         if args.apply == "lsuv":
             initializers.lsuv(model, batch, seed=args.seed)
+        elif args.apply in ("gradinit", "metainit"):
+            from initializers.doctor.examination import learn_on_batch
+
+            learn_on_batch(model, args.apply, batch, labels, args.seed, _optimizer(args))
         else:
             initializers.initialize_weights(model, args.apply, seed=args.seed)
     except InitializationError as error:  # the model is unchanged
@@ -341,10 +353,10 @@ def main(argv=None):
                   f"figure and records in {args.out}")
         return 0 if worst <= COORD_FLAT_FACTOR else 1
     try:
-        model, batch, report = _examine(args, log)
+        model, batch, labels, report = _examine(args, log)
         _write_report(report, args.out, log)
         if args.apply:
-            _apply(args, model, batch, log)
+            _apply(args, model, batch, labels, log)
     except BadInput as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ from initializers.doctor.report import DoctorReport, MethodResult
 from initializers.doctor.stream import measure_stream
 from initializers.doctor.updates import first_updates
 from initializers.errors import InputMismatchError, UnsupportedModelError
+from initializers.learned import gradinit, metainit
 from initializers.lsuv import lsuv
 from initializers.reinit import initialize_weights, unsupported_layers
 from initializers.residual import residual_branches, stacked_branch_kernels
@@ -38,9 +39,19 @@ RESIDUAL_METHODS = ("fixup",)
 # time BatchNorm divides every batch by its own std, so LSUV's scales hardly matter there
 # (Mishkin & Matas 2016), and its one forward pass per layer dominates the cost of
 # examining such nets (ResNet50 at 224x224: 43 s of LSUV vs 5 s per other method).
-# The recommendation: the fewest flags, then this order (data-free rules before LSUV, the
-# papers' rules first), then gains closest to 1.
-PREFERENCE = ("he", "auto", "fixup", "glorot", "lecun", "orthogonal", "lsuv")
+# Learned initializations (GradInit, Zhu et al. 2021; MetaInit, Dauphin & Schoenholz 2019):
+# offered on request (`methods`), not by default: they rescale the model as given by a
+# few dozen second- (GradInit) or third-order (MetaInit) gradient steps on the batch,
+# 10-100x the cost of a drawn rule (docs/learned_init.md#cost). On the doctor's batch:
+# DOCTOR_LEARNED_ITERATIONS steps; GradInit with the training's optimizer and rate when
+# given, else SGD at Keras's default rate, DOCTOR_LEARNED_RATE.
+LEARNED_METHODS = ("gradinit", "metainit")
+DOCTOR_LEARNED_ITERATIONS = 20
+DOCTOR_LEARNED_RATE = 0.01
+# The recommendation: the fewest flags, then this order (data-free rules before LSUV and
+# the learned inits, the papers' rules first), then gains closest to 1.
+PREFERENCE = ("he", "auto", "fixup", "glorot", "lecun", "orthogonal", "lsuv", "gradinit", "metainit")
+DATA_METHODS = ("lsuv",) + LEARNED_METHODS
 # Below this many units or channels in some hidden weight layer, one draw's gains are noisy.
 NARROW_WIDTH = 64
 # `auto`'s records name an unstable fixed point (`AutoRule`) at this many kernels or more:
@@ -74,7 +85,9 @@ def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=No
             (per position for a sequence or segmentation output), 0.5 * the sum of
             squared outputs for a regressor (one unit); never a one-class cross-entropy.
         methods: "current" (the model as given) and any of `initializers.get`'s names,
-            "auto", "fixup" or "lsuv"; each is drawn on the model with `seed`, measured, and
+            "auto", "fixup", "lsuv", "gradinit" or "metainit" (the model as given, rescaled by
+            `DOCTOR_LEARNED_ITERATIONS` steps of the method on the batch and its labels; a
+            `(batch, classes)` output); each is drawn on the model with `seed`, measured, and
             undone (the model ends as given). Default: `DEFAULT_METHODS`, without "lsuv" for
             a model with BatchNormalization, with "fixup" for a residual net without
             normalization whose branches it can read (`RESIDUAL_METHODS`).
@@ -244,7 +257,7 @@ def recommend(results, data_free=False, prefer_data=False):
     current = results.get("current")
     if not data_free and current is not None and not current.warnings:
         return "current"
-    excluded = ("current", "lsuv") if data_free else ("current",)
+    excluded = ("current", *DATA_METHODS) if data_free else ("current",)
     candidates = [name for name in results if name not in excluded]
     if not candidates:
         return None
@@ -286,6 +299,8 @@ def _examine_method(model, method, batch, seed, measurement, merges, shape, opti
     try:
         if method == "lsuv":
             lsuv(model, batch, seed=seed, on_constant_output="skip")
+        elif method in LEARNED_METHODS:
+            learn_on_batch(model, method, batch, labels, seed, optimizer)
         elif method != "current":
             records = initialize_weights(model, method, seed=seed)
         drawn = [keras.ops.convert_to_numpy(v) for v in model.weights]
@@ -302,6 +317,34 @@ def _examine_method(model, method, batch, seed, measurement, merges, shape, opti
         _assign(model, before)
     found = flags(layers, forward, backward, shape.family, stream, updates, normalized=bool(shape.normalization))
     return MethodResult(method, layers, forward, backward, found, scales, stream, updates), records
+
+
+def learn_on_batch(model, method, batch, labels, seed, optimizer=None,
+                   iterations=DOCTOR_LEARNED_ITERATIONS):
+    """GradInit or MetaInit on one batch (the doctor's, or `--apply`'s): the model as given,
+    rescaled in place. Labels: `labels`, or drawn uniformly over the classes with `seed`
+    (as the measurement draws them); the loss: sparse cross-entropy on the output (logits
+    unless the last layer's activation is softmax). GradInit draws S and S' (two thirds of
+    the batch each, overlapping in one third) from the batch; MetaInit takes all of it."""
+    outputs = model(batch, training=False)
+    if isinstance(outputs, (list, tuple, dict)) or len(outputs.shape) != 2 or outputs.shape[-1] < 2:
+        raise UnsupportedModelError(
+            f"{method} in the doctor needs one (batch, classes) output; call `initializers.{method}` with "
+            "your loss instead.", f"output={keras.tree.map_structure(lambda t: tuple(t.shape), outputs)}")
+    size, classes = int(outputs.shape[0]), int(outputs.shape[-1])
+    if labels is None:
+        labels = np.random.default_rng(seed).integers(0, classes, size)
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    from_logits = getattr(getattr(last, "activation", None), "__name__", "") != "softmax"
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+    if method == "gradinit":
+        if size < 3:
+            raise InputMismatchError("gradinit in the doctor needs a batch of 3 or more examples.",
+                                     f"batch_size={size}")
+        rate = DOCTOR_LEARNED_RATE if optimizer is None else None
+        return gradinit(model, (batch, labels), optimizer=optimizer or "sgd", learning_rate=rate,
+                        iterations=iterations, batch_size=2 * (size // 3), loss=loss, seed=seed)
+    return metainit(model, (batch, labels), iterations=iterations, batch_size=size, loss=loss, seed=seed)
 
 
 def _assign(model, values):

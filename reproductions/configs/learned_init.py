@@ -28,7 +28,9 @@ Figures (written into the workdir):
 
 Rows: `xavier` (`lecun_normal`: He et al.'s "Xavier", Var = 1/fan_in, untruncated),
 `gradinit` and `metainit` (Xavier, then the method: `{"class_name": "gradinit", "config":
-{"base": "lecun_normal", ...}}`), `lsuv` (Mishkin & Matas 2016, from its own orthonormal
+{"base": "lecun_normal", ...}}`; MetaInit on its paper's random data), `metainit_data` (plain
+net only: MetaInit on the run's first 64 training batches instead; added after the first
+quick runs, see the claims), `lsuv` (Mishkin & Matas 2016, from its own orthonormal
 draw), `he` (He et al. 2015, untruncated, fan_in) and, on the residual net, `fixup`.
 
 GradInit's settings are the reference scripts' for nets without normalization (`launch/
@@ -47,12 +49,16 @@ Claims (criteria fixed before the quick runs; >= 3 seeds; each reports its margi
 * `learned_raise_hidden_scales`: both learned inits end with every hidden convolution's
   factor > 1 on every seed (they move towards He's sqrt(2), away from Xavier's stall). Set
   after a pilot on seed 0 (this session), which showed it for both; say so.
+* `metainit_data_trains_plain30`: the same criterion for MetaInit on training batches.
+  Added after the first 8 quick runs had shown MetaInit on random data stalling (seeds 0
+  and 1), and after a pilot of it on seed 0 (this session: 24.2% test error after 1,000
+  updates, leaving chance only at ~900): not a blind test; the same threshold as the others.
 * `gradinit_trains_residual100`, `metainit_trains_residual100`: final test error <= chance
   - 0.1 on every seed on the 100-layer residual net; `he_fails_residual100`: He diverges
   or ends > chance - 0.1 there on every seed (the Fixup quick results: diverged).
 
 Profiles:
-* `quick` (default): 33 runs (5 rows x 3 seeds on the plain net, 6 rows x 3 seeds on the
+* `quick` (default): 36 runs (6 rows x 3 seeds on the plain net, 6 rows x 3 seeds on the
   residual net), committed: `results/learned_init/quick/`. Runtime: `MEASURED_RUNTIMES`.
 * `smoke`: tiny nets, a few updates (tests only).
 * `full` (GPU): the same rows at the He 2015 driver's full net (width 1/4, CIFAR-10
@@ -79,11 +85,12 @@ ROWS = (
     ("xavier", "Xavier (Var = 1/fan_in)"),
     ("gradinit", "Xavier + GradInit (Zhu et al. 2021)"),
     ("metainit", "Xavier + MetaInit (Dauphin & Schoenholz 2019)"),
+    ("metainit_data", "Xavier + MetaInit on training batches"),
     ("lsuv", "LSUV (Mishkin & Matas 2016)"),
     ("he", "He (fan_in)"),
     ("fixup", "Fixup (Zhang et al. 2019)"),
 )
-PLAIN_ROWS = ("xavier", "gradinit", "metainit", "lsuv", "he")
+PLAIN_ROWS = ("xavier", "gradinit", "metainit", "metainit_data", "lsuv", "he")
 RESIDUAL_ROWS = ("xavier", "gradinit", "metainit", "lsuv", "he", "fixup")
 
 # Claim criteria, fixed before the quick runs.
@@ -132,9 +139,10 @@ DEFAULT_PROFILE = "quick"
 def _initializer(key, settings, experiment):
     if key == "gradinit":
         return {"class_name": "gradinit", "config": {"base": BASE, **settings["gradinit"]}}
-    if key == "metainit":
+    if key in ("metainit", "metainit_data"):
         options = settings["metainit_residual" if experiment == "residual" else "metainit"]
-        return {"class_name": "metainit", "config": {"base": BASE, **options}}
+        data_source = {"data": "train"} if key == "metainit_data" else {}
+        return {"class_name": "metainit", "config": {"base": BASE, **options, **data_source}}
     return {"xavier": BASE, "lsuv": "lsuv", "he": "he_normal", "fixup": "fixup"}[key]
 
 
@@ -178,6 +186,6 @@ def get_experiment(profile=DEFAULT_PROFILE, dataset=None, data_dir=None):
     configs = [_plain_config(settings, key, dataset, data_dir) for key in PLAIN_ROWS]
     configs += [_residual_config(settings, key, dataset, data_dir) for key in RESIDUAL_ROWS]
     # The slowest runs (MetaInit on the plain net) first, so that the workers finish together.
-    configs.sort(key=lambda c: (c.tags["experiment"] != "plain", c.tags["row"] != "metainit"))
+    configs.sort(key=lambda c: (c.tags["experiment"] != "plain", not c.tags["row"].startswith("metainit")))
     return configs, list(settings["seeds"])
 
