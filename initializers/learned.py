@@ -36,8 +36,6 @@ from initializers.errors import InputMismatchError, LearnedInitError, Unsupporte
 FIRST_STEP = {"sgd": "sgd", "momentum": "sgd", "adam": "adam"}
 # Variables GradInit gives a factor without a floor (the reference code's bias group).
 _SHIFT_NAMES = ("bias", "beta")
-
-
 METHODS = ("gradinit", "metainit")
 
 
@@ -109,16 +107,13 @@ def _positive_int(name, value):
 
 def _first_step_kind(optimizer):
     """("sgd" | "adam", learning rate or None) of an optimizer name or Keras optimizer."""
-    if isinstance(optimizer, str):
-        if optimizer not in FIRST_STEP:
-            raise ValueError(f"`optimizer` must be one of {sorted(FIRST_STEP)} or a keras.optimizers.SGD / "
-                             f"Adam instance. Received: optimizer={optimizer!r}")
+    if isinstance(optimizer, str) and optimizer in FIRST_STEP:
         return FIRST_STEP[optimizer], None
     if isinstance(optimizer, keras.optimizers.SGD):
         return "sgd", float(keras.ops.convert_to_numpy(optimizer.learning_rate))
     if isinstance(optimizer, (keras.optimizers.Adam, keras.optimizers.AdamW)):
         return "adam", float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-    raise ValueError("`optimizer` must be one of " f"{sorted(FIRST_STEP)} or a keras.optimizers.SGD / Adam "
+    raise ValueError(f"`optimizer` must be one of {sorted(FIRST_STEP)} or a keras.optimizers.SGD / Adam "
                      f"instance. Received: optimizer={optimizer!r}")
 
 
@@ -143,8 +138,15 @@ class _Problem:
         return values
 
     def loss_at(self, weights, x, y):
-        outputs, _ = self.model.stateless_call(weights, self.non_trainable, x, training=self.training)
+        # A subclassed model's `call` need not take `training`.
+        mode = {"training": self.training} if getattr(self.model, "_call_has_training_arg", True) else {}
+        outputs, _ = self.model.stateless_call(weights, self.non_trainable, x, **mode)
         return self.loss(y, outputs)
+
+
+def _norm_of(value):
+    """A tensor's l2 norm in float64 (a float32 sum of squares overflows near 1e19)."""
+    return float(np.linalg.norm(keras.ops.convert_to_numpy(value).astype(np.float64)))
 
 
 def _norm(tensors, order):
@@ -208,6 +210,13 @@ def _finite(value, what, iteration):
     return value
 
 
+def _finite_gradient(gradient, what, iteration):
+    gradient = keras.ops.convert_to_numpy(gradient).astype("float64")
+    if not np.all(np.isfinite(gradient)):
+        raise LearnedInitError(f"The {what}'s gradient is not finite; the model is left as it was.", iteration)
+    return gradient
+
+
 def _progress(verbose, method, iteration, iterations, fields):
     if verbose and (iteration + 1 == iterations or (iteration + 1) % max(1, iterations // 10) == 0):
         print(f"{method} {iteration + 1}/{iterations}: " + ", ".join(f"{k} {v:.4g}" for k, v in fields.items()),
@@ -218,7 +227,7 @@ def _apply(model, problem, alphas, method, status_of):
     records = []
     scaled = {i: j for j, i in enumerate(problem.scaled)}
     for i, variable in enumerate(problem.variables):
-        before = float(np.linalg.norm(keras.ops.convert_to_numpy(problem.initial[i])))
+        before = _norm_of(problem.initial[i])
         factor = float(alphas[scaled[i]]) if i in scaled else 1.0
         if i in scaled:
             variable.assign(keras.ops.convert_to_numpy(problem.initial[i]) * np.asarray(factor, variable.dtype))
@@ -296,87 +305,96 @@ def gradinit(model, data, *, optimizer="sgd", learning_rate=None, iterations=100
         `UnsupportedModelError` (not built, no kernel); `LearnedInitError` (the objective
         or a factor is not finite). The model is then left as it was.
     """
+    settings = _gradinit_settings(optimizer, learning_rate, iterations, batch_size, scale_learning_rate,
+                                  min_scale, gradient_norm_bound, normalize_gradient, clip, training, seed)
+    _check_model(model)
+    batches = _as_batches(model, data, 3 * (settings["batch_size"] // 2), "gradinit")
+    loss = _default_loss(loss)
+    start = time.perf_counter()
+    records, history = _restoring(model, lambda: _gradinit_steps(model, batches, loss, settings, verbose))
+    return LearnedInitRecords(records, method="gradinit", history=history, settings=settings,
+                              seconds=time.perf_counter() - start)
+
+
+def _gradinit_settings(optimizer, learning_rate, iterations, batch_size, scale_learning_rate, min_scale,
+                       gradient_norm_bound, normalize_gradient, clip, training, seed):
+    """`gradinit`'s arguments checked, as its records keep them."""
     kind, optimizer_rate = _first_step_kind(optimizer)
     if learning_rate is None and optimizer_rate is None:
         raise ValueError("`learning_rate` (the training's) is required when `optimizer` is a name. "
                          "Received: learning_rate=None")
     eta = validate_real("learning_rate", optimizer_rate if learning_rate is None else learning_rate, positive=True)
-    iterations, batch_size = _positive_int("iterations", iterations), _positive_int("batch_size", batch_size)
+    batch_size = _positive_int("batch_size", batch_size)
     if batch_size < 2:
         raise ValueError(f"`batch_size` must be at least 2 (S is two halves). Received: batch_size={batch_size}")
-    tau = validate_real("scale_learning_rate", scale_learning_rate, positive=True)
-    min_scale = validate_real("min_scale", min_scale)
-    gamma = validate_real("gradient_norm_bound", gradient_norm_bound, positive=True)
-    clip = validate_real("clip", clip, positive=True)
-    seed = validate_seed(seed)
-    _check_model(model)
-    half = batch_size // 2
-    inputs, labels, count = _as_batches(model, data, 3 * half, "gradinit")
-    loss = _default_loss(loss)
-    settings = {"optimizer": kind, "learning_rate": eta, "iterations": iterations, "batch_size": 2 * half,
-                "scale_learning_rate": tau, "min_scale": min_scale, "gradient_norm_bound": gamma,
-                "normalize_gradient": bool(normalize_gradient), "clip": clip, "training": bool(training),
-                "seed": seed}
+    return {"optimizer": kind, "learning_rate": eta, "iterations": _positive_int("iterations", iterations),
+            "batch_size": 2 * (batch_size // 2),
+            "scale_learning_rate": validate_real("scale_learning_rate", scale_learning_rate, positive=True),
+            "min_scale": validate_real("min_scale", min_scale),
+            "gradient_norm_bound": validate_real("gradient_norm_bound", gradient_norm_bound, positive=True),
+            "normalize_gradient": bool(normalize_gradient), "clip": validate_real("clip", clip, positive=True),
+            "training": bool(training), "seed": validate_seed(seed)}
 
-    def work():
-        norms = [float(np.linalg.norm(keras.ops.convert_to_numpy(v.value))) for v in model.trainable_variables]
-        scaled = [i for i, n in enumerate(norms) if n > 0]
-        problem = _Problem(model, scaled, loss, training)
-        order = 1 if kind == "adam" else 2
-        loss_and_gradient = _autodiff.value_and_grad(problem.loss_at)
 
-        def first_step(alphas, x, y):
-            value, gradient = loss_and_gradient(problem.weights(alphas), x, y)
-            norm = _norm(gradient, order)
-            if kind == "adam":
-                step = [eta * keras.ops.sign(g) for g in gradient]
-            else:
-                step = [eta * g / norm for g in gradient] if normalize_gradient else [eta * g for g in gradient]
-            return value, norm, _autodiff.stop_gradient(step)
+def _gradinit_functions(problem, settings):
+    """GradInit's three compiled steps: (loss on S, ||g||, the first step eta A[g]); the
+    gradient norm and its gradient over the alphas (the constraint); the objective
+    L(S'; theta(alpha) - eta A[g]) / eta and its gradient over the alphas."""
+    kind, eta = settings["optimizer"], settings["learning_rate"]
+    order = 1 if kind == "adam" else 2
+    loss_and_gradient = _autodiff.value_and_grad(problem.loss_at)
 
-        def gradient_norm(alphas, x, y):
-            return _norm(loss_and_gradient(problem.weights(alphas), x, y)[1], order)
+    def first_step(alphas, x, y):
+        value, gradient = loss_and_gradient(problem.weights(alphas), x, y)
+        norm = _norm(gradient, order)
+        if kind == "adam":
+            step = [eta * keras.ops.sign(g) for g in gradient]
+        else:
+            step = [eta * g / norm for g in gradient] if settings["normalize_gradient"] else [eta * g for g in gradient]
+        return value, norm, _autodiff.stop_gradient(step)
 
-        def updated_loss(alphas, step, x, y):
-            moved = [w - s for w, s in zip(problem.weights(alphas), step)]
-            return problem.loss_at(moved, x, y) / eta
+    def gradient_norm(alphas, x, y):
+        return _norm(loss_and_gradient(problem.weights(alphas), x, y)[1], order)
 
-        first = _autodiff.compiled(first_step)
-        constraint = _autodiff.compiled(_autodiff.value_and_grad(gradient_norm))
-        objective = _autodiff.compiled(_autodiff.value_and_grad(updated_loss))
-        floors = np.array([0.0 if problem.variables[i].name in _SHIFT_NAMES else min_scale for i in scaled])
-        adam = _RescaleAdam(len(scaled), tau, clip, floors)
-        rng = np.random.default_rng(seed)
-        history = []
-        for iteration in range(iterations):
-            index = rng.choice(count, 3 * half, replace=False)
-            x, y = _take(inputs, labels, np.concatenate([index[:half], index[half:2 * half]]))
-            alphas = keras.ops.convert_to_tensor(adam.alpha.astype("float32"))
-            value, norm, step = first(alphas, x, y)
-            value = _finite(value, "GradInit loss on S", iteration)
-            norm = _finite(norm, "GradInit gradient norm", iteration)
-            if norm > gamma:
-                _, d_alpha = constraint(alphas, x, y)
-                entry = {"objective": norm, "updated_loss": None, "constrained": True}
-            else:
-                x2, y2 = _take(inputs, labels, np.concatenate([index[:half], index[2 * half:]]))
-                updated, d_alpha = objective(alphas, step, x2, y2)
-                updated = _finite(updated, "GradInit objective L(S'; theta - eta A[g]) / eta", iteration)
-                entry = {"objective": updated, "updated_loss": updated * eta, "constrained": False}
-            d_alpha = keras.ops.convert_to_numpy(d_alpha).astype("float64")
-            if not np.all(np.isfinite(d_alpha)):
-                raise LearnedInitError("The GradInit objective's gradient is not finite; the model is left "
-                                       "as it was.", iteration)
-            adam.step(d_alpha, constrained=entry["constrained"])
-            history.append({"iteration": iteration, "loss": value, "gradient_norm": norm, **entry})
-            _progress(verbose, "gradinit", iteration, iterations,
-                      {"loss": value, "gradient norm": norm, "objective": entry["objective"]})
-        return _apply(model, problem, adam.alpha, "gradinit", lambda v: "not scaled: zero norm"), history
+    def updated_loss(alphas, step, x, y):
+        moved = [w - s for w, s in zip(problem.weights(alphas), step)]
+        return problem.loss_at(moved, x, y) / eta
 
-    start = time.perf_counter()
-    records, history = _restoring(model, work)
-    return LearnedInitRecords(records, method="gradinit", history=history, settings=settings,
-                              seconds=time.perf_counter() - start)
+    return (_autodiff.compiled(first_step), _autodiff.compiled(_autodiff.value_and_grad(gradient_norm)),
+            _autodiff.compiled(_autodiff.value_and_grad(updated_loss)))
+
+
+def _gradinit_steps(model, batches, loss, settings, verbose):
+    """GradInit's iterations on the model (weights assigned at the end): (records, history)."""
+    inputs, labels, count = batches
+    half, eta = settings["batch_size"] // 2, settings["learning_rate"]
+    scaled = [i for i, v in enumerate(model.trainable_variables) if _norm_of(v.value) > 0]
+    problem = _Problem(model, scaled, loss, settings["training"])
+    first, constraint, objective = _gradinit_functions(problem, settings)
+    floors = np.array([0.0 if problem.variables[i].name in _SHIFT_NAMES else settings["min_scale"] for i in scaled])
+    adam = _RescaleAdam(len(scaled), settings["scale_learning_rate"], settings["clip"], floors)
+    rng = np.random.default_rng(settings["seed"])
+    history = []
+    for iteration in range(settings["iterations"]):
+        index = rng.choice(count, 3 * half, replace=False)  # S = halves 0 and 1, S' = halves 0 and 2
+        x, y = _take(inputs, labels, index[:2 * half])
+        alphas = keras.ops.convert_to_tensor(adam.alpha.astype("float32"))
+        value, norm, step = first(alphas, x, y)
+        value = _finite(value, "GradInit loss on S", iteration)
+        norm = _finite(norm, "GradInit gradient norm", iteration)
+        if norm > settings["gradient_norm_bound"]:
+            _, d_alpha = constraint(alphas, x, y)
+            entry = {"objective": norm, "updated_loss": None, "constrained": True}
+        else:
+            x2, y2 = _take(inputs, labels, np.concatenate([index[:half], index[2 * half:]]))
+            updated, d_alpha = objective(alphas, step, x2, y2)
+            updated = _finite(updated, "GradInit objective L(S'; theta - eta A[g]) / eta", iteration)
+            entry = {"objective": updated, "updated_loss": updated * eta, "constrained": False}
+        adam.step(_finite_gradient(d_alpha, "GradInit objective", iteration), constrained=entry["constrained"])
+        history.append({"iteration": iteration, "loss": value, "gradient_norm": norm, **entry})
+        _progress(verbose, "gradinit", iteration, settings["iterations"],
+                  {"loss": value, "gradient norm": norm, "objective": entry["objective"]})
+    return _apply(model, problem, adam.alpha, "gradinit", lambda v: "not scaled: zero norm"), history
 
 
 class _RescaleAdam:
@@ -449,75 +467,82 @@ def metainit(model, data=None, *, iterations=100, batch_size=32, learning_rate=0
     Raises:
         as `gradinit`.
     """
-    iterations, batch_size = _positive_int("iterations", iterations), _positive_int("batch_size", batch_size)
-    tau = validate_real("learning_rate", learning_rate, positive=True)
+    settings = _metainit_settings(iterations, batch_size, learning_rate, momentum, epsilon, min_scale,
+                                  data is None, training, seed)
+    _check_model(model)
+    loss = _default_loss(loss)
+    if data is None:
+        draw = _random_batches(model, settings["batch_size"])
+    else:
+        inputs, labels, count = _as_batches(model, data, settings["batch_size"], "metainit")
+        draw = lambda rng: _take(inputs, labels, rng.choice(count, settings["batch_size"], replace=False))  # noqa: E731
+    start = time.perf_counter()
+    records, history = _restoring(model, lambda: _metainit_steps(model, draw, loss, settings, verbose))
+    return LearnedInitRecords(records, method="metainit", history=history, settings=settings,
+                              seconds=time.perf_counter() - start)
+
+
+def _metainit_settings(iterations, batch_size, learning_rate, momentum, epsilon, min_scale, random_data,
+                       training, seed):
+    """`metainit`'s arguments checked, as its records keep them."""
     momentum = validate_real("momentum", momentum)
     if not 0 <= momentum < 1:
         raise ValueError(f"`momentum` must be in [0, 1). Received: momentum={momentum}")
-    epsilon = validate_real("epsilon", epsilon, positive=True)
-    min_scale = validate_real("min_scale", min_scale, positive=True)
-    seed = validate_seed(seed)
-    _check_model(model)
-    loss = _default_loss(loss)
-    draw = _random_batches(model, batch_size) if data is None else None
-    if data is not None:
-        inputs, labels, count = _as_batches(model, data, batch_size, "metainit")
-    settings = {"iterations": iterations, "batch_size": batch_size, "learning_rate": tau, "momentum": momentum,
-                "epsilon": epsilon, "min_scale": min_scale, "data": "random" if data is None else "given",
-                "training": bool(training), "seed": seed}
+    return {"iterations": _positive_int("iterations", iterations),
+            "batch_size": _positive_int("batch_size", batch_size),
+            "learning_rate": validate_real("learning_rate", learning_rate, positive=True), "momentum": momentum,
+            "epsilon": validate_real("epsilon", epsilon, positive=True),
+            "min_scale": validate_real("min_scale", min_scale, positive=True),
+            "data": "random" if random_data else "given", "training": bool(training), "seed": validate_seed(seed)}
 
-    def work():
-        norms = [float(np.linalg.norm(keras.ops.convert_to_numpy(v.value))) for v in model.trainable_variables]
-        scaled = [i for i, v in enumerate(model.trainable_variables) if len(v.shape) >= 2 and norms[i] > 0]
-        problem = _Problem(model, scaled, loss, training)
-        loss_and_gradient = _autodiff.value_and_grad(problem.loss_at)
 
-        def half_squared_gradient(weights, x, y):
-            value, gradient = loss_and_gradient(weights, x, y)
-            return 0.5 * sum(keras.ops.sum(keras.ops.square(g)) for g in gradient), (gradient, value)
+def _quotient_function(problem, epsilon):
+    """The compiled `alphas, x, y -> ((GQ, (loss, ||g||)), d GQ / d alphas)`."""
+    loss_and_gradient = _autodiff.value_and_grad(problem.loss_at)
 
-        hessian_times_gradient = _autodiff.value_and_grad(half_squared_gradient, has_aux=True)
+    def half_squared_gradient(weights, x, y):
+        value, gradient = loss_and_gradient(weights, x, y)
+        return 0.5 * sum(keras.ops.sum(keras.ops.square(g)) for g in gradient), (gradient, value)
 
-        def quotient(alphas, x, y):
-            (half_square, (gradient, value)), products = hessian_times_gradient(problem.weights(alphas), x, y)
-            total = 0.0
-            for g, hg in zip(gradient, products):
-                guard = keras.ops.stop_gradient(keras.ops.where(g >= 0, 1.0, -1.0)) * epsilon
-                total = total + keras.ops.sum(keras.ops.abs((g - hg) / (g + guard) - 1.0))
-            return total / problem.size, (value, keras.ops.sqrt(2.0 * half_square))
+    hessian_times_gradient = _autodiff.value_and_grad(half_squared_gradient, has_aux=True)
 
-        step = _autodiff.compiled(_autodiff.value_and_grad(quotient, has_aux=True), tensorflow_graph=False)
-        initial_norms = np.array([norms[i] for i in scaled])
-        norm, velocity = initial_norms.copy(), np.zeros(len(scaled))
-        rng = np.random.default_rng(seed)
-        history = []
-        for iteration in range(iterations):
-            if data is None:
-                x, y = draw(rng)
-            else:
-                x, y = _take(inputs, labels, rng.choice(count, batch_size, replace=False))
-            alphas = keras.ops.convert_to_tensor((norm / initial_norms).astype("float32"))
-            (value, (batch_loss, gradient_norm)), d_alpha = step(alphas, x, y)
-            value = _finite(value, "gradient quotient", iteration)
-            d_alpha = keras.ops.convert_to_numpy(d_alpha).astype("float64")
-            if not np.all(np.isfinite(d_alpha)):
-                raise LearnedInitError("The gradient quotient's gradient is not finite; the model is left "
-                                       "as it was.", iteration)
-            # d GQ / d norm_i = (d GQ / d alpha_i) / ||theta_i(0)||: the same sign.
-            velocity = momentum * velocity - tau * np.sign(d_alpha)
-            norm = np.maximum(norm + velocity, min_scale * initial_norms)
-            history.append({"iteration": iteration, "gradient_quotient": value,
-                            "loss": _finite(batch_loss, "loss", iteration),
-                            "gradient_norm": float(gradient_norm)})
-            _progress(verbose, "metainit", iteration, iterations,
-                      {"gradient quotient": value, "loss": history[-1]["loss"]})
-        status = lambda v: "not scaled: vector" if len(v.shape) < 2 else "not scaled: zero norm"  # noqa: E731
-        return _apply(model, problem, norm / initial_norms, "metainit", status), history
+    def quotient(alphas, x, y):
+        (half_square, (gradient, value)), products = hessian_times_gradient(problem.weights(alphas), x, y)
+        total = 0.0
+        for g, hg in zip(gradient, products):
+            guard = keras.ops.stop_gradient(keras.ops.where(g >= 0, 1.0, -1.0)) * epsilon
+            total = total + keras.ops.sum(keras.ops.abs((g - hg) / (g + guard) - 1.0))
+        return total / problem.size, (value, keras.ops.sqrt(2.0 * half_square))
 
-    start = time.perf_counter()
-    records, history = _restoring(model, work)
-    return LearnedInitRecords(records, method="metainit", history=history, settings=settings,
-                              seconds=time.perf_counter() - start)
+    return _autodiff.compiled(_autodiff.value_and_grad(quotient, has_aux=True), tensorflow_graph=False)
+
+
+def _metainit_steps(model, draw, loss, settings, verbose):
+    """MetaInit's iterations on the model (weights assigned at the end): (records, history)."""
+    variables = model.trainable_variables
+    norms = [_norm_of(v.value) for v in variables]
+    scaled = [i for i, v in enumerate(variables) if len(v.shape) >= 2 and norms[i] > 0]
+    problem = _Problem(model, scaled, loss, settings["training"])
+    step = _quotient_function(problem, settings["epsilon"])
+    initial_norms = np.array([norms[i] for i in scaled])
+    norm, velocity = initial_norms.copy(), np.zeros(len(scaled))
+    rng = np.random.default_rng(settings["seed"])
+    history = []
+    for iteration in range(settings["iterations"]):
+        x, y = draw(rng)
+        alphas = keras.ops.convert_to_tensor((norm / initial_norms).astype("float32"))
+        (value, (batch_loss, gradient_norm)), d_alpha = step(alphas, x, y)
+        value = _finite(value, "gradient quotient", iteration)
+        d_alpha = _finite_gradient(d_alpha, "gradient quotient", iteration)
+        # d GQ / d norm_i = (d GQ / d alpha_i) / ||theta_i(0)||: the same sign.
+        velocity = settings["momentum"] * velocity - settings["learning_rate"] * np.sign(d_alpha)
+        norm = np.maximum(norm + velocity, settings["min_scale"] * initial_norms)
+        history.append({"iteration": iteration, "gradient_quotient": value,
+                        "loss": _finite(batch_loss, "loss", iteration), "gradient_norm": float(gradient_norm)})
+        _progress(verbose, "metainit", iteration, settings["iterations"],
+                  {"gradient quotient": value, "loss": history[-1]["loss"]})
+    status = lambda v: "not scaled: vector" if len(v.shape) < 2 else "not scaled: zero norm"  # noqa: E731
+    return _apply(model, problem, norm / initial_norms, "metainit", status), history
 
 
 def _random_batches(model, batch_size):

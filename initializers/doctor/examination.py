@@ -143,7 +143,7 @@ def examine(model, batch=None, labels=None, *, methods=None, seed=0, progress=No
     for method in methods:
         if progress:
             progress(f"examining {method}")
-        result, records = _examine_method(model, method, batch, seed, measurement, merges, shape,
+        result, records = _examine_method(model, method, batch, labels, seed, measurement, merges, shape,
                                           optimizer, update_steps)
         results[method] = result
         auto_records = records if method == "auto" else auto_records
@@ -291,7 +291,7 @@ def _check_supported(model):
             f"LayerScale left alone) (all unsupported: {', '.join(unsupported)}).", f"model={model.name}")
 
 
-def _examine_method(model, method, batch, seed, measurement, merges, shape, optimizer, update_steps):
+def _examine_method(model, method, batch, labels, seed, measurement, merges, shape, optimizer, update_steps):
     """(`MethodResult`, `initialize_weights` records or None) of one method, drawn on the
     model itself and undone afterwards ("current": the model as given)."""
     before = [keras.ops.convert_to_numpy(v) for v in model.weights]
