@@ -30,7 +30,11 @@ class RunConfig:
         initializer: any identifier `initializers.get` accepts; ours by name
             ("he_normal"), Keras's with the "keras." prefix ("keras.HeNormal"); or
             "lsuv" / `{"class_name": "lsuv", "config": {...}}` for `initializers.lsuv`
-            on the run's first training batch; or None to keep the initializers the
+            on the run's first training batch; or `{"class_name": "gradinit" | "metainit",
+            "config": {"base": <identifier>, ...}}`: `base` drawn, then rescaled by
+            `initializers.gradinit` (the run's optimizer and learning rate) or `metainit`
+            on the run's first `pool_batches` (64) training batches, the rest of `config`
+            their arguments (MetaInit `"data": "random"`: its paper's random data); or None to keep the initializers the
             model builder was given in `model_kwargs` (different rules for different
             layers, e.g. `models.VanillaCNN`'s convolutions and its readout; `init.json`
             is then empty). The builder draws them under the run's seed

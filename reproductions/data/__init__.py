@@ -245,6 +245,4 @@ def first_batches(dataset, count):
 def first_batch(dataset):
     """The first `(images, labels)` batch of a split (of a training stream: the batch
     its first update sees), as numpy arrays."""
-    if hasattr(dataset, "as_numpy_iterator"):
-        return next(dataset.as_numpy_iterator())
-    return dataset[0]
+    return first_batches(dataset, 1)
