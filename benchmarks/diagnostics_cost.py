@@ -18,27 +18,16 @@ Medians over `--repeats`; the first call of each (graph tracing) is not timed.
 
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 
+from benchmarks._timing import median_seconds  # noqa: E402
 from initializers import diagnostics, initialize_weights  # noqa: E402
 from initializers.diagnostics import probing  # noqa: E402
 from models import DeepMLP  # noqa: E402
 from reproductions.data import shapeset  # noqa: E402
-
-
-def _median_seconds(function, repeats):
-    function()  # warm-up: tracing, allocation
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _forward_backward(model, inputs, labels):
@@ -100,7 +89,7 @@ def main():
         "jacobian_singular_values (16 examples)":
             lambda: diagnostics.jacobian_singular_values(model, inputs, max_examples=16),
     }
-    seconds = {name: _median_seconds(f, args.repeats) for name, f in rows.items() if f is not None}
+    seconds = {name: median_seconds(f, args.repeats) for name, f in rows.items() if f is not None}
     forward = seconds["forward pass, model(x)"]
     print(f"backend={keras.backend.backend()} keras={keras.__version__} cpus={os.cpu_count()} "
           f"DeepMLP 5 x {args.width} tanh, {args.examples} examples, median of {args.repeats}\n")

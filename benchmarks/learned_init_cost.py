@@ -17,8 +17,6 @@ difference between runs of 1 and 1 + `--iterations` iterations (tracing excluded
 
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -26,6 +24,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import models  # noqa: E402
+from benchmarks._timing import median_seconds  # noqa: E402
 from initializers import gradinit, initialize_weights, lsuv, metainit  # noqa: E402
 from reproductions.configs import plain_net_kwargs  # noqa: E402
 
@@ -48,20 +47,10 @@ def _net(name):
     return model, x, rng.integers(0, classes, len(x))
 
 
-def _median_seconds(function, repeats):
-    function()  # warm-up: tracing, allocation
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def _per_iteration(run, iterations, repeats):
     """Seconds per iteration: (time of 1 + n iterations - time of 1) / n, medians."""
-    one = _median_seconds(lambda: run(1), repeats)
-    many = _median_seconds(lambda: run(1 + iterations), repeats)
+    one = median_seconds(lambda: run(1), repeats)
+    many = median_seconds(lambda: run(1 + iterations), repeats)
     return (many - one) / iterations
 
 
@@ -82,8 +71,8 @@ def main():
 
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(optimizer=keras.optimizers.SGD(0.0), loss=loss_fn, jit_compile=False)
-    forward = _median_seconds(lambda: model.predict_on_batch(batch), args.repeats)
-    step = _median_seconds(lambda: model.train_on_batch(batch, labels), args.repeats)  # lr 0: no update
+    forward = median_seconds(lambda: model.predict_on_batch(batch), args.repeats)
+    step = median_seconds(lambda: model.train_on_batch(batch, labels), args.repeats)  # lr 0: no update
 
     def gradinit_run(iterations, bound=1.0):
         reset()
@@ -93,9 +82,9 @@ def main():
     rows = [
         ("forward pass", forward),
         ("forward + backward (train_on_batch at lr 0)", step),
-        ("initialize_weights(model, 'he_normal'), whole net", _median_seconds(
+        ("initialize_weights(model, 'he_normal'), whole net", median_seconds(
             lambda: initialize_weights(model, "he_normal", seed=0), args.repeats)),
-        ("lsuv(model, batch), whole net", _median_seconds(lambda: (reset(), lsuv(model, batch, seed=0)),
+        ("lsuv(model, batch), whole net", median_seconds(lambda: (reset(), lsuv(model, batch, seed=0)),
                                                           args.repeats)),
         ("GradInit, one objective iteration (||g|| <= gamma)", _per_iteration(gradinit_run, args.iterations,
                                                                                args.repeats)),

@@ -20,6 +20,7 @@ method "fixup") and what a stacked layer declares (`unchanged_weights`) are left
 are (`LEFT_UNCHANGED`). Any other weight is unsupported.
 """
 
+import contextlib
 import math
 from typing import NamedTuple
 
@@ -187,3 +188,26 @@ def weight_labels(model, layers):
         label = path.rsplit("/", 1)[0] if "/" in path else layer.name
         labels[id(layer)] = label[len(model.name) + 1:] if label.startswith(model.name + "/") else label
     return labels
+
+
+def weight_values(model):
+    """Every weight of `model` (trainable or not) as numpy arrays, in `model.weights` order."""
+    return [keras.ops.convert_to_numpy(v) for v in model.weights]
+
+
+def assign_weights(model, values):
+    """Puts `values` (from `weight_values`) back into `model`'s weights."""
+    for variable, value in zip(model.weights, values):
+        variable.assign(value)
+
+
+@contextlib.contextmanager
+def unchanged_on_error(model):
+    """All-or-nothing: on any error inside the block every weight of `model` is put back
+    as it was (LSUV, GradInit, MetaInit)."""
+    before = weight_values(model)
+    try:
+        yield
+    except BaseException:
+        assign_weights(model, before)
+        raise

@@ -28,6 +28,7 @@ from initializers import _autodiff
 from initializers._base import validate_real, validate_seed
 from initializers._inputs import conform_batch
 from initializers._table import RecordTable
+from initializers._weights import unchanged_on_error
 from initializers.errors import InputMismatchError, LearnedInitError, UnsupportedModelError
 
 # The training optimizers GradInit knows the first step of (Zhu et al. 2021, Sec. 3):
@@ -192,17 +193,6 @@ def _take(inputs, labels, index):
             keras.ops.convert_to_tensor(labels[index]))
 
 
-def _restoring(model, work):
-    """Runs `work()`; on any error every weight of `model` is put back as it was."""
-    before = [keras.ops.convert_to_numpy(v.value) for v in model.weights]
-    try:
-        return work()
-    except BaseException:
-        for variable, value in zip(model.weights, before):
-            variable.assign(value)
-        raise
-
-
 def _finite(value, what, iteration):
     value = float(value)
     if not math.isfinite(value):
@@ -311,7 +301,8 @@ def gradinit(model, data, *, optimizer="sgd", learning_rate=None, iterations=100
     batches = _as_batches(model, data, 3 * (settings["batch_size"] // 2), "gradinit")
     loss = _default_loss(loss)
     start = time.perf_counter()
-    records, history = _restoring(model, lambda: _gradinit_steps(model, batches, loss, settings, verbose))
+    with unchanged_on_error(model):
+        records, history = _gradinit_steps(model, batches, loss, settings, verbose)
     return LearnedInitRecords(records, method="gradinit", history=history, settings=settings,
                               seconds=time.perf_counter() - start)
 
@@ -477,7 +468,8 @@ def metainit(model, data=None, *, iterations=100, batch_size=32, learning_rate=0
         inputs, labels, count = _as_batches(model, data, settings["batch_size"], "metainit")
         draw = lambda rng: _take(inputs, labels, rng.choice(count, settings["batch_size"], replace=False))  # noqa: E731
     start = time.perf_counter()
-    records, history = _restoring(model, lambda: _metainit_steps(model, draw, loss, settings, verbose))
+    with unchanged_on_error(model):
+        records, history = _metainit_steps(model, draw, loss, settings, verbose)
     return LearnedInitRecords(records, method="metainit", history=history, settings=settings,
                               seconds=time.perf_counter() - start)
 

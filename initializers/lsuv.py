@@ -19,7 +19,7 @@ from initializers._fans import WEIGHT_LAYER_TYPES, layer_fans
 from initializers._graph import weight_layers
 from initializers._inputs import conform_batch, symbolic_inputs
 from initializers._table import RecordTable
-from initializers._weights import is_plain_graph, weight_specs
+from initializers._weights import is_plain_graph, unchanged_on_error, weight_specs
 from initializers.diagnostics.tracing import intercepted, measured_weight, trace
 from initializers.errors import LayerOutputError, UnsupportedModelError
 from initializers.orthogonal import Orthogonal
@@ -175,15 +175,10 @@ def lsuv(model, batch, *, tol=0.1, max_iterations=10, seed=None, on_constant_out
     layers = weight_layers(model)
     top_level = {id(layer) for layer in model.layers}
     graph = is_plain_graph(model) and all(id(layer) in top_level for layer in layers)
-    before = [keras.ops.convert_to_numpy(v) for v in model.weights]
-    try:
+    with unchanged_on_error(model):
         if not graph:
             return _lsuv_traced(model, batch, tol, max_iterations, seed, on_constant_output)
         return _lsuv(model, layers, batch, tol, max_iterations, seed, on_constant_output)
-    except BaseException:
-        for variable, value in zip(model.weights, before):
-            variable.assign(value)
-        raise
 
 
 def _lsuv(model, layers, batch, tol, max_iterations, seed, on_constant_output):

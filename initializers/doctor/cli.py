@@ -313,10 +313,10 @@ def _coord_check(args, log):
     if len(set(args.widths)) < 2 or min(args.widths) < 1 or args.coord_steps < 1 or not args.lr > 0:
         raise BadInput("--coord-check needs two or more positive --widths, --coord-steps >= 1 and --lr > 0")
     import keras
-    import numpy as np
 
     from initializers.diagnostics import coordinates as coord
     from initializers.diagnostics.tracing import _is_probabilities
+    from initializers.doctor.examination import random_labels
 
     build = lambda width: _load_model(args.model, {**kwargs, args.coord_check: width}, lambda text: None)[0]
     keras.utils.set_random_seed(args.seed)
@@ -324,7 +324,7 @@ def _coord_check(args, log):
     batch, labels = _batch(args, model)
     outputs = keras.ops.convert_to_numpy(model(batch, training=False))
     if labels is None:  # random classes of the model's outputs
-        labels = np.random.default_rng(args.seed).integers(0, outputs.shape[-1], len(outputs))
+        labels = random_labels(args.seed, outputs.shape[-1], len(outputs))
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not _is_probabilities(outputs))
     records = coord.coord_check(build, args.widths, [(batch, labels)], steps=args.coord_steps,
                                 seeds=(args.seed, args.seed + 1, args.seed + 2), optimizer=args.optimizer,

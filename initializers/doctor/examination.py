@@ -8,9 +8,10 @@ import numpy as np
 
 from initializers._graph import every_layer
 from initializers._inputs import batch_size, conform_batch
-from initializers._weights import is_plain_graph
+from initializers._weights import assign_weights, is_plain_graph, weight_values
 from initializers.diagnostics.probing import probes
 from initializers.diagnostics.tracing import (
+    _is_probabilities,
     compiled_loss,
     leaf_layers,
     merge_scales,
@@ -188,7 +189,7 @@ def _measurement(model, batch, labels, seed, notes):
     size = batch_size(batch)
     if model_probes is not None and len(output_shape) == 2 and getattr(model, "loss", None) is None:
         classes = output_shape[1]
-        labels = np.random.default_rng(seed).integers(0, classes, size) if labels is None else labels
+        labels = random_labels(seed, classes, size) if labels is None else labels
         loss = "squared_output" if classes == 1 else "cross_entropy"
         from_logits = None  # decided by the last layer: logits (linear) or softmax probabilities
         if loss == "squared_output":
@@ -212,6 +213,12 @@ def _measurement(model, batch, labels, seed, notes):
                  f"own output; gradients of {text}.")
     leaves = leaf_layers(model)
     return _Measurement(lambda target: measure_traced(target, batch, loss_fn), lambda result: leaves, loss_fn, size)
+
+
+def random_labels(seed, classes, size):
+    """Labels drawn uniformly over `classes` with `seed`: what initialization-time gradients
+    look like before the net knows anything (the measurement's and the learned candidates')."""
+    return np.random.default_rng(seed).integers(0, classes, size)
 
 
 def _functional_probes(model):
@@ -294,7 +301,7 @@ def _check_supported(model):
 def _examine_method(model, method, batch, labels, seed, measurement, merges, shape, optimizer, update_steps):
     """(`MethodResult`, `initialize_weights` records or None) of one method, drawn on the
     model itself and undone afterwards ("current": the model as given)."""
-    before = [keras.ops.convert_to_numpy(v) for v in model.weights]
+    before = weight_values(model)
     records, stream, updates = None, None, None
     try:
         if method == "lsuv":
@@ -303,18 +310,18 @@ def _examine_method(model, method, batch, labels, seed, measurement, merges, sha
             learn_on_batch(model, method, batch, labels, seed, optimizer)
         elif method != "current":
             records = initialize_weights(model, method, seed=seed)
-        drawn = [keras.ops.convert_to_numpy(v) for v in model.weights]
+        drawn = weight_values(model)
         with batch_statistics(model):  # as the first training step sees BatchNorm
             layers, forward, backward = measurement.measure(model)
             if shape.family == "residual":
                 stream = measure_stream(model, batch, shape.stream, measurement.loss_of_outputs)
             scales = merge_scales(model, batch) if merges else []
             if optimizer is not None:
-                _assign(model, drawn)  # BatchNorm's moving statistics as drawn
+                assign_weights(model, drawn)  # BatchNorm's moving statistics as drawn
                 updates = first_updates(model, batch, measurement.mean_loss, optimizer, update_steps,
                                         FIRST_UPDATES_CHUNK)
     finally:
-        _assign(model, before)
+        assign_weights(model, before)
     found = flags(layers, forward, backward, shape.family, stream, updates, normalized=bool(shape.normalization))
     return MethodResult(method, layers, forward, backward, found, scales, stream, updates), records
 
@@ -324,7 +331,7 @@ def learn_on_batch(model, method, batch, labels, seed, optimizer=None,
     """GradInit or MetaInit on one batch (the doctor's, or `--apply`'s): the model as given,
     rescaled in place. Labels: `labels`, or drawn uniformly over the classes with `seed`
     (as the measurement draws them); the loss: sparse cross-entropy on the output (logits
-    unless the last layer's activation is softmax). GradInit draws S and S' (two thirds of
+    unless the outputs are probabilities). GradInit draws S and S' (two thirds of
     the batch each, overlapping in one third) from the batch; MetaInit takes all of it."""
     outputs = model(batch, training=False)
     if isinstance(outputs, (list, tuple, dict)) or len(outputs.shape) != 2 or outputs.shape[-1] < 2:
@@ -333,10 +340,11 @@ def learn_on_batch(model, method, batch, labels, seed, optimizer=None,
             "your loss instead.", f"output={keras.tree.map_structure(lambda t: tuple(t.shape), outputs)}")
     size, classes = int(outputs.shape[0]), int(outputs.shape[-1])
     if labels is None:
-        labels = np.random.default_rng(seed).integers(0, classes, size)
-    last = model.layers[-1] if getattr(model, "layers", None) else None
-    from_logits = getattr(getattr(last, "activation", None), "__name__", "") != "softmax"
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+        labels = random_labels(seed, classes, size)
+    # Probabilities (non-negative, summing to 1) taken as such, anything else as logits: the
+    # surrogate loss's rule (a Softmax layer or Activation("softmax") counts too).
+    probabilities = _is_probabilities(keras.ops.convert_to_numpy(outputs))
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities)
     if method == "gradinit":
         if size < 3:
             raise InputMismatchError("gradinit in the doctor needs a batch of 3 or more examples.",
@@ -345,11 +353,6 @@ def learn_on_batch(model, method, batch, labels, seed, optimizer=None,
         return gradinit(model, (batch, labels), optimizer=optimizer or "sgd", learning_rate=rate,
                         iterations=iterations, batch_size=2 * (size // 3), loss=loss, seed=seed)
     return metainit(model, (batch, labels), iterations=iterations, batch_size=size, loss=loss, seed=seed)
-
-
-def _assign(model, values):
-    for variable, value in zip(model.weights, values):
-        variable.assign(value)
 
 
 def _cannot_judge(model, measured):

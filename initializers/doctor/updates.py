@@ -38,6 +38,7 @@ import keras
 import numpy as np
 
 from initializers._inputs import batch_size
+from initializers._weights import assign_weights, weight_values
 from initializers.diagnostics.gradients import backend_gradients
 
 
@@ -148,15 +149,14 @@ def first_updates(model, inputs, mean_loss_of_outputs, optimizer, steps, chunk=8
     its rate, each from the weights as found; `mean_loss_of_outputs(outputs)` is the
     batch's mean loss. Leaves the model's weights as they were found, the slots and step
     counters of the copies aside."""
-    start = [keras.ops.convert_to_numpy(v) for v in model.weights]
+    start = weight_values(model)
 
     def run(rate_factor, mini_batch):
         try:
             return _updates(model, inputs, mean_loss_of_outputs, fresh_optimizer(optimizer, rate_factor), steps,
                             mini_batch)
         finally:
-            for variable, value in zip(model.weights, start):
-                variable.assign(value)
+            assign_weights(model, start)
 
     size = batch_size(inputs)
     losses, _ = run(1.0, size)

@@ -74,8 +74,6 @@ Profiles:
 Command: `bash scripts/reproduce_learned_init.sh [--profile quick|full|smoke]`
 """
 
-from models.residual_cnn import blocks_for
-from reproductions import data
 from reproductions.configs import plain_net_kwargs
 from reproductions.configs import zhang2019 as zhang2019_config
 from reproductions.run_config import RunConfig
@@ -116,8 +114,9 @@ _QUICK = dict(
     plain=dict(depth=30, width_multiplier=1 / 16, stem="small_images", dataset="shapeset_location",
                learning_rate=1e-3, batch_size=64, steps=1000, eval_every=100, eval_examples=1000,
                steps_per_execution=10, jit_compile=False),
-    residual=dict(depth=100, channels=16, dataset="fashion_mnist", learning_rate=3e-3, batch_size=32,
-                  steps=100, eval_every=25, eval_examples=500, steps_per_execution=5),
+    residual=dict(depth=100, channels=16, downsampling=zhang2019_config.DOWNSAMPLING, readout="flatten",
+                  dataset="fashion_mnist", learning_rate=3e-3, batch_size=32, steps=100, eval_every=25,
+                  eval_examples=500, steps_per_execution=5),
     gradinit=_GRADINIT, metainit=_METAINIT,
     metainit_residual=dict(_METAINIT, iterations=50),
 )
@@ -172,15 +171,13 @@ def _plain_config(settings, key, dataset, data_dir):
 def _residual_config(settings, key, dataset, data_dir):
     residual = settings["residual"]
     dataset = dataset or residual["dataset"]
-    blocks = blocks_for(residual["depth"], zhang2019_config.DOWNSAMPLING)
-    extra = {"scalars": "fixup"} if key == "fixup" else {}
+    # The Fixup driver's net: its "fixup" row, else its plain "he" row's (no scalars, no normalization).
+    kwargs, _ = zhang2019_config.model_kwargs(residual, dataset, "fixup" if key == "fixup" else "he",
+                                              residual["depth"])
     return RunConfig(
         name=f"residual{residual['depth']}_{key}", label=dict(ROWS)[key],
         tags={"experiment": "residual", "depth": residual["depth"], "row": key},
-        model="residual_cnn",
-        model_kwargs=dict(blocks=blocks, channels=residual["channels"], input_shape=data.input_shape(dataset),
-                          num_classes=data.num_classes(dataset), downsampling=zhang2019_config.DOWNSAMPLING,
-                          readout="flatten", **extra),
+        model="residual_cnn", model_kwargs=kwargs,
         initializer=_initializer(key, settings, "residual"), dataset=dataset, data_dir=data_dir,
         optimizer="momentum", momentum=0.9, learning_rate=residual["learning_rate"],
         batch_size=residual["batch_size"], steps=residual["steps"], eval_every=residual["eval_every"],

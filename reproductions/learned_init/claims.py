@@ -81,8 +81,9 @@ def learned_table(runs):
     return table
 
 
-def _worst(seeds, chance, high):
-    """The deciding seed's error (a diverged seed: None) and whether any diverged."""
+def _deciding(seeds, high):
+    """The seed's error that decides an every-seed claim (the highest, or the lowest with
+    `high=False`); None when a seed diverged (or there are none)."""
     if not seeds or any(e is None for e in seeds):
         return None
     return max(seeds) if high else min(seeds)
@@ -94,7 +95,7 @@ def _trains(table, experiment, key):
         return None
     threshold = row["chance"] - config.TRAINS_BELOW
     seeds = row["final_test_error"]["per_seed"]
-    worst = _worst(seeds, row["chance"], high=True)
+    worst = _deciding(seeds, high=True)
     margin = None if worst is None else threshold - worst
     return reporting.claim(
         f"{key}_trains_{experiment}{row['depth']}",
@@ -111,7 +112,7 @@ def claims(table, learned):
         row = plain["xavier"]
         threshold = row["chance"] - config.STALLED_WITHIN
         seeds = row["final_test_error"]["per_seed"]
-        best = _worst(seeds, row["chance"], high=False)
+        best = _deciding(seeds, high=False)
         margin = None if best is None else best - threshold
         found.append(reporting.claim(
             f"xavier_stalls_plain{row['depth']}",
