@@ -140,6 +140,15 @@ def ensure_fidelity(workdir, configs, draws=DRAWS):
     return fidelity
 
 
+def stored_fidelity(report, workdir):
+    """A redrawn report's fidelity gauge: the report's own, else `<workdir>/fidelity.json`
+    (reports written before the gauge was part of them), else None."""
+    if report.get("fidelity") is not None:
+        return report["fidelity"]
+    path = pathlib.Path(workdir) / FILE_NAME
+    return read_json(path) if workdir is not None and path.exists() else None
+
+
 def profile_fidelity(config_module, workdir, profile, configs, seeds=None):
     """`ensure_fidelity` of a driver's profile, with the profile's `fidelity_draws` setting
     (else `DRAWS`). With `functools.partial(profile_fidelity, config_module)` it is also

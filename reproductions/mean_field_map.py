@@ -10,7 +10,7 @@ import pathlib
 import numpy as np
 
 from initializers.diagnostics import mean_field
-from reproductions import plots
+from reproductions import margins, plots
 from reproductions import report as reporting
 from reproductions.runs import fact, final_error, seed_summary, select
 
@@ -39,20 +39,47 @@ def agreement(cells, multiplier):
     return float(np.mean([p == cell["trained"] for p, cell in zip(predicted, cells)]))
 
 
+def _seed_samples(cells):
+    """The cells' per-seed trained statuses as resamplable samples ({cell index: list})."""
+    return {str(index): list(cell["trained_per_seed"]) for index, cell in enumerate(cells)}
+
+
+def _with_seeds(cells, samples):
+    """`cells` with `trained` decided by majority of the (resampled) seeds in `samples`."""
+    return [{**cell, "trained": sum(samples[str(i)]) > len(samples[str(i)]) / 2} for i, cell in enumerate(cells)]
+
+
+def _deepest_trained(cells):
+    """{sigma_w^2: the largest depth trained by majority (0: none)} over the grid."""
+    deepest = {cell["sigma_w2"]: 0 for cell in cells}
+    for cell in cells:
+        if cell["trained"]:
+            deepest[cell["sigma_w2"]] = max(deepest[cell["sigma_w2"]], cell["depth"])
+    return deepest
+
+
 def map_claims(cells, critical, map_name, multiplier, required, fit_multipliers):
     """`trainable_depth_tracks_xi_c` (at least `required` of the cells agree with depth <
     `multiplier` xi_c; the best-fitting multiplier of `fit_multipliers` reported too) and
-    `critical_init_trains_deepest`."""
+    `critical_init_trains_deepest`. Their margins come from redrawing each cell's majority
+    with a seed left out (every cell lists the same seeds)."""
     if not cells:
         return []
     best = max(fit_multipliers, key=lambda m: (agreement(cells, m), -m))
     at_multiplier = agreement(cells, multiplier)
-    deepest = {}
-    for cell in cells:
-        if cell["trained"]:
-            deepest[cell["sigma_w2"]] = max(deepest.get(cell["sigma_w2"], 0), cell["depth"])
-    grid = sorted({cell["sigma_w2"] for cell in cells})
+    deepest = _deepest_trained(cells)
+    grid = sorted(deepest)
     nearest = min(grid, key=lambda s: abs(math.log(s / critical)))
+    samples = _seed_samples(cells)
+
+    def lead_over_others(samples):  # layers the critical column trains deeper than any other
+        found = _deepest_trained(_with_seeds(cells, samples))
+        return found[nearest] - max((d for s, d in found.items() if s != nearest), default=0)
+
+    def lead_over_ends(samples):
+        found = _deepest_trained(_with_seeds(cells, samples))
+        return found[nearest] - max(found[grid[0]], found[grid[-1]])
+
     return [
         reporting.claim(
             "trainable_depth_tracks_xi_c",
@@ -61,15 +88,21 @@ def map_claims(cells, critical, map_name, multiplier, required, fit_multipliers)
             "(Schoenholz et al. 2017); the best-fitting multiplier is reported too",
             {f"agreement_at_{multiplier}_xi_c": at_multiplier, "best_multiplier": best,
              "agreement_at_best": agreement(cells, best), "cells": len(cells)},
+            margins.margin(lambda s: agreement(_with_seeds(cells, s), multiplier), samples, required, ">=",
+                           f"fraction of cells agreeing with depth < {multiplier} xi_c"),
             at_multiplier >= required),
         reporting.claim(
             "critical_init_trains_deepest",
             f"{map_name}: the grid's sigma_w^2 nearest the critical {critical:.3f} trains (majority of seeds) "
             "at least as deep as every other sigma_w^2, and strictly deeper than the grid's two ends",
             {"critical_sigma_w2": critical, "nearest_on_grid": nearest,
-             "max_trained_depth": {f"{s:g}": deepest.get(s) for s in grid}},
-            deepest.get(nearest, 0) >= max(deepest.values(), default=0)
-            and deepest.get(nearest, 0) > max(deepest.get(grid[0], 0), deepest.get(grid[-1], 0))),
+             "max_trained_depth": {f"{s:g}": deepest[s] or None for s in grid}},
+            margins.combine([
+                margins.margin(lead_over_others, samples, 0, ">=",
+                               "deepest trained depth at the critical sigma_w^2 minus any other's (layers)"),
+                margins.margin(lead_over_ends, samples, 0, ">",
+                               "deepest trained depth at the critical sigma_w^2 minus the grid ends' (layers)")]),
+            deepest[nearest] >= max(deepest.values()) and deepest[nearest] > max(deepest[grid[0]], deepest[grid[-1]])),
     ]
 
 

@@ -3,12 +3,15 @@
 `report.json` is a dict with at least
 
     {"paper": str, "profile": str, "dataset": str, "seeds": [int, ...],
-     "claims": [{"id": str, "criterion": str, "measured": dict, "holds": bool}, ...]}
+     "claims": [{"id": str, "criterion": str, "measured": dict, "holds": bool,
+                 "fragile": bool, "margin": dict}, ...]}
 
 plus whatever else the paper's report needs (budgets, tables). Each claim's
 criterion is fixed in the driver before the runs; a claim that does not hold is
-reported as not holding. `write_report` checks the schema before writing, and the
-tests check every driver's report with the same `check_report`.
+reported as not holding. Its `margin` (`reproductions.margins`) says by how much it holds
+or fails and whether a redraw of its seeds could flip it (`fragile`). `write_report`
+checks the schema before writing, and the tests check every driver's report with the same
+`check_report`.
 """
 
 import json
@@ -17,14 +20,24 @@ import pathlib
 import numpy as np
 
 from initializers.jsonio import write_json_atomic
+from reproductions import margins
 
-CLAIM_FIELDS = ("id", "criterion", "measured", "holds")
+CLAIM_FIELDS = ("id", "criterion", "measured", "holds", "fragile", "margin")
+MARGIN_FIELDS = ("statistic", "value", "threshold", "direction", "holds", "margin", "relative", "n", "over",
+                 "method", "interval", "flips", "resamples", "fragile")
 LR_SEARCH_TITLE = "# Learning-rate search (validation set)"
 
 
-def claim(claim_id, criterion, measured, holds):
-    """One claim record; `holds` becomes a plain bool (numpy bools are not JSON)."""
-    return {"id": claim_id, "criterion": criterion, "measured": measured, "holds": bool(holds)}
+def claim(claim_id, criterion, measured, margin, holds=None):
+    """One claim record: its verdict and fragility are its `margin`'s
+    (`reproductions.margins.margin` or `combine`). `holds`, where given, is the criterion
+    evaluated directly: it must agree with the margin's verdict (a guard against a
+    statistic that does not say what the criterion says)."""
+    if holds is not None and bool(holds) != margin["holds"]:
+        raise ValueError(f"Claim {claim_id!r}: the criterion says holds={bool(holds)}, its margin's statistic "
+                         f"says {margin['holds']}. Received: margin={margin!r:.300}")
+    return {"id": claim_id, "criterion": criterion, "measured": measured, "holds": bool(margin["holds"]),
+            "fragile": bool(margin["fragile"]), "margin": margin}
 
 
 def check_report(report, paper=None, claim_ids=None):
@@ -50,8 +63,16 @@ def check_report(report, paper=None, claim_ids=None):
             problems.append(f"a claim must have exactly the fields {CLAIM_FIELDS}: {item!r:.200}")
             continue
         if not (isinstance(item["id"], str) and isinstance(item["criterion"], str)
-                and isinstance(item["measured"], dict) and isinstance(item["holds"], bool)):
-            problems.append(f"claim {item['id']!r}: id and criterion str, measured dict, holds bool")
+                and isinstance(item["measured"], dict) and isinstance(item["holds"], bool)
+                and isinstance(item["fragile"], bool) and isinstance(item["margin"], dict)):
+            problems.append(f"claim {item['id']!r}: id and criterion str, measured and margin dict, holds and "
+                            "fragile bool")
+            continue
+        missing = [field for field in MARGIN_FIELDS if field not in item["margin"]]
+        if missing:
+            problems.append(f"claim {item['id']!r}: its margin lacks {missing}")
+        elif (item["margin"]["holds"], item["margin"]["fragile"]) != (item["holds"], item["fragile"]):
+            problems.append(f"claim {item['id']!r}: holds/fragile differ from its margin's")
     ids = [item.get("id") for item in report.get("claims") or [] if isinstance(item, dict)]
     if claim_ids is not None and set(ids) != set(claim_ids):
         problems.append(f"claim ids {sorted(map(str, ids))} != expected {sorted(claim_ids)}")
@@ -61,6 +82,26 @@ def check_report(report, paper=None, claim_ids=None):
         raise ValueError("Report does not follow the schema: " + "; ".join(problems)
                          + f". Received: paper={report.get('paper')!r}")
     return report
+
+
+def numeric_order(value):
+    """`value` with every dict whose keys are all integers written as strings (depths,
+    widths, rates: JSON keys) in numeric order, recursively. report.json is written with
+    sorted keys ("100" before "30"); a report redrawn from it renders its tables in the
+    order it was built in."""
+    if isinstance(value, dict):
+        items = {key: numeric_order(item) for key, item in value.items()}
+        if items and all(isinstance(k, str) and k.lstrip("-").isdigit() for k in items):
+            return dict(sorted(items.items(), key=lambda kv: int(kv[0])))
+        return items
+    if isinstance(value, list):
+        return [numeric_order(item) for item in value]
+    return value
+
+
+def in_order(mapping, keys):
+    """`mapping` with `keys` first in that order (those it has), then the rest as they were."""
+    return {**{key: mapping[key] for key in keys if key in mapping}, **mapping}
 
 
 def percent(value, decimals=1):
@@ -83,17 +124,29 @@ def markdown_table(columns, rows):
 
 
 def claims_table(claims):
-    """Lines of the claims table: id, criterion, measured (as JSON), holds."""
-    rows = [(f"`{item['id']}`", item["criterion"],
-             json.dumps(item["measured"], default=str).replace("|", "/"),
-             "yes" if item["holds"] else "**no**") for item in claims]
-    return markdown_table(("claim", "criterion", "measured", "holds"), rows)
+    """Lines of the claims table: id, criterion, the deciding statistic against its
+    threshold, the margin (relative), its spread over seeds and redraws, holds (fragile
+    marked), then the measured values (as JSON)."""
+    rows = [(f"`{item['id']}`", item["criterion"], *margins.margin_cells(item["margin"]),
+             margins.verdict_text(item["margin"], item["holds"]),
+             json.dumps(item["measured"], default=str).replace("|", "/")) for item in claims]
+    return markdown_table(("claim", "criterion", "statistic vs threshold", "margin", "spread", "holds", "measured"),
+                          rows)
+
+
+def verdict_counts(claims):
+    """'N of M hold (k fragile)': the line the README's tables quote."""
+    holding = sum(item["holds"] for item in claims)
+    fragile = sum(item["fragile"] for item in claims)
+    return f"{holding} of {len(claims)} hold" + (f" ({fragile} fragile)" if fragile else "")
 
 
 def report_markdown(title, setting, claims, sections=()):
     """report.md: `# <title>: claims (<profile> profile)`, the setting, the claims table,
     then extra sections (each a list of lines, preceded by a blank line)."""
-    lines = [f"# {title}", "", setting, "", *claims_table(claims)]
+    lines = [f"# {title}", "", setting, "", f"Claims: {verdict_counts(claims)}. Margin: positive where the claim "
+             "holds (relative to the threshold in brackets); fragile: a redraw of the seeds could flip the verdict "
+             "(reproductions/margins.py says how it is decided).", "", *claims_table(claims)]
     for section in sections:
         lines += ["", *section]
     return "\n".join(lines) + "\n"

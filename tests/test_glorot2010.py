@@ -8,7 +8,7 @@ from report_schema import check_report_schema
 
 from reproductions import glorot2010
 from reproductions.configs import glorot2010 as glorot_config
-from reproductions.glorot2010.claims import init_claims, training_claims
+from reproductions.glorot2010.claims import init_claims, init_evidence, training_claims, training_evidence
 from reproductions.glorot2010.lr_search import lr_search_markdown
 
 CLAIM_IDS = {"jacobian_singular_values", "fig6_activation_peak_grows_with_depth_standard",
@@ -97,7 +97,7 @@ def _training_claims(tmp_path, errors, sigmoid_top=(0.5, 0.05, 0.3)):
         for seed, error in enumerate(per_seed):
             top = sigmoid_top if activation == "sigmoid" else (0.5,)
             runs.append(_fake_run(tmp_path, "shapeset3x2", activation, init, seed, error, top))
-    claims = training_claims(runs, "shapeset3x2")
+    claims = training_claims(training_evidence(runs, "shapeset3x2"))
     return {c["id"]: c for c in claims}
 
 
@@ -144,14 +144,14 @@ def _measurement(init, seed, activation_std, backprop_std, jacobian):
 def test_init_claims():
     standard = _measurement("standard", 0, [0.3, 0.17, 0.1, 0.056, 0.032], [1, 2, 4, 8, 16], 0.48)
     normalized = _measurement("normalized", 0, [0.45, 0.38, 0.34, 0.3, 0.27], [3, 3.3, 3.6, 3.9, 4.2], 0.76)
-    claims = {c["id"]: c for c in init_claims({"standard": [standard], "normalized": [normalized]})}
+    claims = {c["id"]: c for c in init_claims(init_evidence({"standard": [standard], "normalized": [normalized]}))}
     assert all(c["holds"] for c in claims.values()), claims
     assert claims["fig7_flat_normalized"]["measured"]["normalized_max_over_min"]["mean"] == pytest.approx(1.4)
     steep = _measurement("normalized", 0, [0.45] * 5, [1, 1.2, 1.4, 1.6, 1.8], 0.95)
-    claims = {c["id"]: c for c in init_claims({"standard": [standard], "normalized": [steep]})}
+    claims = {c["id"]: c for c in init_claims(init_evidence({"standard": [standard], "normalized": [steep]}))}
     assert not claims["fig7_flat_normalized"]["holds"] and not claims["jacobian_singular_values"]["holds"]
     flat_standard = _measurement("standard", 0, [0.3] * 5, [2, 1, 4, 8, 16], 0.48)
-    claims = {c["id"]: c for c in init_claims({"standard": [flat_standard], "normalized": [normalized]})}
+    claims = {c["id"]: c for c in init_claims(init_evidence({"standard": [flat_standard], "normalized": [normalized]}))}
     assert not claims["fig6_activation_peak_grows_with_depth_standard"]["holds"]
     assert not claims["fig7_gradient_peak_shrinks_with_depth_standard"]["holds"]
 

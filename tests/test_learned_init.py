@@ -322,10 +322,12 @@ def test_learned_init_claims_on_constructed_tables():
         "xavier_stalls_plain30": True, "gradinit_trains_plain30": True, "metainit_trains_plain30": False,
         "lsuv_trains_plain30": False, "learned_raise_hidden_scales": True, "gradinit_trains_residual100": True,
         "metainit_trains_residual100": True, "he_fails_residual100": True}
-    assert found["xavier_stalls_plain30"]["measured"]["margin"] == pytest.approx(0.89 - 0.88)
-    assert found["gradinit_trains_plain30"]["measured"]["margin"] == pytest.approx(0.8 - 0.3)
-    assert found["metainit_trains_plain30"]["measured"]["margin"] is None  # a diverged seed decides
-    assert found["learned_raise_hidden_scales"]["measured"]["margin"] == pytest.approx(0.05)  # dense 0.2 ignored
+    margin = {key: item["margin"]["margin"] for key, item in found.items()}
+    assert margin["xavier_stalls_plain30"] == pytest.approx(0.89 - 0.88)
+    assert margin["gradinit_trains_plain30"] == pytest.approx(0.8 - 0.3)
+    assert margin["metainit_trains_plain30"] == pytest.approx(0.8 - 0.9)  # a diverged seed counts as chance
+    assert margin["learned_raise_hidden_scales"] == pytest.approx(0.05)  # the dense head's 0.2 is not a conv
+    assert found["lsuv_trains_plain30"]["fragile"]  # one seed of three fails: leaving it out flips the verdict
 
 
 def test_driver_smoke_profile_end_to_end_and_plot_only(tmp_path):
@@ -348,7 +350,6 @@ def test_driver_smoke_profile_end_to_end_and_plot_only(tmp_path):
         "metainit_data_trains_plain11", "lsuv_trains_plain11",
         "learned_raise_hidden_scales", "gradinit_trains_residual10", "metainit_trains_residual10",
         "he_fails_residual10"})
-    assert all("margin" in c["measured"] and "threshold" in c["measured"] for c in report["claims"])
     for name in ("plain11_curves.png", "residual10_curves.png", "learned_factors.png"):
         assert (workdir / name).stat().st_size > 10_000
     summary = json.loads((workdir / "runs" / "plain11_gradinit-seed0" / "learned_init.json").read_text())

@@ -16,7 +16,7 @@ from reproductions.xiao2018 import claims, spectra
 
 CLAIM_IDS = {"delta_orthogonal_trains_deepest_net", "gaussian_trains_slower", "he_and_glorot_do_not_train",
              "trainable_depth_tracks_xi_c", "critical_init_trains_deepest", "gaussian_spectrum_wider",
-             "orthogonal_spread_bounded"}
+             "orthogonal_spread_bounded", "gaussian_spectrum_wider_robust"}
 
 
 def test_quick_profile_grid():
@@ -104,9 +104,13 @@ def test_spectra_claims_on_constructed_spreads():
         return {"settings": {"depths": [10, 100]}, "records": records}
 
     held = {c["id"]: c["holds"] for c in claims.spectra_claims(measured((0.1, 0.15), (2.0, 7.0)))}
-    assert held == {"gaussian_spectrum_wider": True, "orthogonal_spread_bounded": True}
-    held = {c["id"]: c["holds"] for c in claims.spectra_claims(measured((0.1, 0.5), (2.0, 3.0)))}
-    assert held == {"gaussian_spectrum_wider": False, "orthogonal_spread_bounded": False}
+    assert held == {"gaussian_spectrum_wider": True, "gaussian_spectrum_wider_robust": True,
+                    "orthogonal_spread_bounded": True}
+    held = {c["id"]: c["holds"] for c in claims.spectra_claims(measured((0.1, 0.5), (2.0, 3.0)))}  # ratio 6 at 100
+    assert held == {"gaussian_spectrum_wider": False, "gaussian_spectrum_wider_robust": True,
+                    "orthogonal_spread_bounded": False}
+    held = {c["id"]: c["holds"] for c in claims.spectra_claims(measured((0.1, 0.5), (2.0, 2.0)))}  # ratio 4
+    assert held["gaussian_spectrum_wider_robust"] is False
     assert claims.spectra_claims(None) == []
 
 

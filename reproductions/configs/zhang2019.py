@@ -66,8 +66,9 @@ What the quick profile changes for a 2-core CPU (each said where it matters):
 Profiles:
 * `smoke`: seconds; tests only.
 * `quick` (default): depths 10, 100, 1,000 x 7 rows x 3 seeds, 100 updates each; the
-  signal at init at depths 10 to 1,000, 3 draws (63 runs; committed:
-  `results/zhang2019/quick/`, clean commit 139c1d6; all 7 claims hold).
+  signal at init at depths 10 to 1,000, 10 draws (63 runs; committed:
+  `results/zhang2019/quick/`: the runs at clean commit 139c1d6 with 3 draws of the signal;
+  the 10 draws and the claims' margins redrawn later; all 7 claims hold).
 * `full` (GPU, not run yet): depths 10 to 10,000, 32 channels, batch 128,
   1,000 updates; the signal to 10,000 layers. Projected wall time: `bash
   scripts/check_accelerator.sh` on the GPU machine (`benchmarks/README.md`). Runs on JAX
@@ -88,8 +89,8 @@ from reproductions.run_config import RunConfig
 # one kind differ by up to 2x.
 MEASURED_RUNTIMES = {
     "quick": "9 min 23 s with --jobs 2 on a 2-core CPU (AMD EPYC), TensorFlow (results/zhang2019/quick/): the "
-             "signal at init 2 min 24 s, each 1,000-layer run that trains 30-88 s (BatchNorm the slowest), the diverging "
-             "ones 6-20 s",
+             "signal at init 2 min 24 s (3 draws; the 10 draws measured later took 9 min 0 s beside another job), each "
+             "1,000-layer run that trains 30-88 s (BatchNorm the slowest), the diverging ones 6-20 s",
     "smoke": "about 20 s on a 2-core CPU (tests only)",
 }
 
@@ -117,7 +118,7 @@ DOWNSAMPLING = 3
 _QUICK = dict(
     dataset="fashion_mnist", seeds=(0, 1, 2), channels=16, downsampling=DOWNSAMPLING, readout="flatten",
     batch_size=32, learning_rate=3e-3, steps=100, eval_every=25, eval_examples=500, steps_per_execution=5,
-    depths=(10, 100, 1000), signal_depths=(10, 30, 100, 300, 1000), signal_draws=3, signal_batch=32,
+    depths=(10, 100, 1000), signal_depths=(10, 30, 100, 300, 1000), signal_draws=10, signal_batch=32,
 )
 PROFILES = {
     "quick": _QUICK,

@@ -1,9 +1,11 @@
 """The calibration panel's table, confusion table, claims (criteria in
 `reproductions/configs/doctor_panel.py`, fixed before the runs) and report."""
 
+import math
+
 import numpy as np
 
-from reproductions import data
+from reproductions import data, margins
 from reproductions import report as reporting
 from reproductions.configs import doctor_panel as panel
 from reproductions.runs import final_error, select, seed_summary
@@ -74,39 +76,81 @@ def confusion(rows):
     return cells
 
 
+def _tolerance(current_std, chosen_std):
+    return max(panel.NOISE_FLOOR, panel.NOISE_STDS * max(current_std, chosen_std))
+
+
 def _not_worse(row):
     current, chosen = row["current"], row["doctors_choice"]
-    tolerance = max(panel.NOISE_FLOOR, panel.NOISE_STDS * max(current["std_error_diverged_as_1"],
-                                                             chosen["std_error_diverged_as_1"]))
+    tolerance = _tolerance(current["std_error_diverged_as_1"], chosen["std_error_diverged_as_1"])
     return {"method": chosen["method"], "current_mean": current["mean_error_diverged_as_1"],
             "recommended_mean": chosen["mean_error_diverged_as_1"], "tolerance": tolerance,
             "better_by": current["mean_error_diverged_as_1"] - chosen["mean_error_diverged_as_1"],
             "holds": chosen["mean_error_diverged_as_1"] <= current["mean_error_diverged_as_1"] + tolerance}
 
 
+def _warned(row):
+    return [seed in row["warned_seeds"] for seed in row["judged_seeds"]]
+
+
+def _counted_errors(arm):
+    return [panel.DIVERGED_ERROR if e is None else e for e in arm["final_test_error"]["per_seed"]]
+
+
+def _std(values):
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def _least_slack(samples):
+    """Over the warned nets with a recommendation run: the smallest (current mean + tolerance
+    - recommended mean), recomputed from the (resampled) seeds' errors."""
+    return min((float(np.mean(arms["current"]) + _tolerance(_std(arms["current"]), _std(arms["chosen"]))
+                      - np.mean(arms["chosen"])) for arms in samples.values()), default=math.nan)
+
+
+def _off_diagonal(samples):
+    """Nets warned on some (resampled) seed that train on every one, plus nets never warned
+    that fail to train on some."""
+    return sum(any(net["warned"]) == all(net["trained"]) for net in samples.values())
+
+
 def build_claims(rows):
+    """The four claims; their margins redraw the panel's seeds (every net judged and trained
+    on the same seeds)."""
     good = {k: r for k, r in rows.items() if r["expected"] == "good"}
     bad = {k: r for k, r in rows.items() if r["expected"] == "bad"}
     cells = confusion(rows)
     compared = {k: _not_worse(r) for k, r in rows.items() if r["current"] and r["doctors_choice"]}
     without = [k for k, r in rows.items() if r["recommended"] == "none better"]
     trained_rule = f"final test error <= chance - {panel.TRAINED_BELOW_CHANCE:g} on every seed"
+    trained = {k: {"warned": _warned(r), "trained": r["current"]["trained"]} for k, r in rows.items() if r["current"]}
+    arms = {k: {"current": _counted_errors(rows[k]["current"]), "chosen": _counted_errors(rows[k]["doctors_choice"])}
+            for k in compared}
     return [
         reporting.claim(
             "known_good_not_warned",
             "no known-good net (its authors' or library's init) gets a warning on any seed",
             {"warned_seeds": {k: r["warned_seeds"] for k, r in good.items()}},
+            margins.margin(lambda s: sum(map(sum, s.values())) if s else math.nan,
+                           {k: _warned(r) for k, r in good.items()}, 0, "<=",
+                           "warnings on known-good (net, seed) pairs"),
             bool(good) and not any(r["warned_seeds"] for r in good.values())),
         reporting.claim(
             "known_bad_warned", "every known-bad net gets a warning on every seed",
             {"warned_seeds": {k: r["warned_seeds"] for k, r in bad.items()},
              "judged_seeds": {k: r["judged_seeds"] for k, r in bad.items()}},
+            margins.margin(lambda s: sum(len(v) - sum(v) for v in s.values()) if s else math.nan,
+                           {k: _warned(r) for k, r in bad.items()}, 0, "<=",
+                           "known-bad (net, seed) pairs without a warning"),
             bool(bad) and all(r["judged_seeds"] and r["warned_seeds"] == r["judged_seeds"] for r in bad.values())),
         reporting.claim(
             "warnings_match_training",
             f"a net is warned (on some seed) exactly when its current init does not train ({trained_rule}): "
             "the confusion table's off-diagonal cells are empty",
-            cells, bool(rows) and not cells["warned_trains"] and not cells["quiet_trains_badly"]),
+            cells,
+            margins.margin(lambda s: _off_diagonal(s) if s else math.nan, trained, 0, "<=",
+                           "nets in the confusion table's off-diagonal cells"),
+            bool(rows) and not cells["warned_trains"] and not cells["quiet_trains_badly"]),
         reporting.claim(
             "recommendation_never_worse",
             "on every warned net, the doctor's recommendation trains no worse than the current init: mean final "
@@ -114,8 +158,17 @@ def build_claims(rows):
             f"{panel.NOISE_FLOOR:g}, {panel.NOISE_STDS} x the larger seed std); a warned net where no candidate "
             "had fewer warnings gets no recommendation and no run (listed)",
             {"recommended_runs": compared, "no_recommendation": without},
+            margins.margin(_least_slack, arms, 0.0, ">=",
+                           "smallest (current mean + tolerance - recommended mean) over the warned nets"),
             bool(compared) and all(c["holds"] for c in compared.values())),
     ]
+
+
+def redraw_report(report, workdir=None):
+    """The report with its claims redrawn from its panel table (the run folders are not
+    committed)."""
+    report = {**report, "panel": reporting.in_order(report["panel"], [*panel.PANEL, *panel.JUDGED_ONLY])}
+    return {**report, "claims": build_claims(report["panel"])}
 
 
 def build_report(runs, verdicts, profile, seeds):

@@ -62,16 +62,23 @@ def measure_at_init(setting, batch):
     }
 
 
+def init_seeds(profile, seeds=()):
+    """The draws measured at initialization: the profile's `init_draws` seeds 0, 1, ...
+    (cheap: >= 10 in the quick profile, so the claims at init have a spread), plus any
+    training seed beyond them."""
+    return tuple(sorted(set(range(glorot_config.PROFILES[profile].get("init_draws", 0))) | set(seeds)))
+
+
 def prepare(workdir, profile, configs, seeds):
-    """Figs. 6-8 measurements at initialization, one JSON per (init, seed) in `init/`;
-    a file already holding the same setting is kept (resume)."""
+    """Figs. 6-8 measurements at initialization, one JSON per (init, seed) in `init/`
+    for `init_seeds`; a file already holding the same setting is kept (resume)."""
     if profile == "lr_search":
         return
     dataset, data_dir = configs[0].dataset, configs[0].data_dir
     folder = pathlib.Path(workdir) / "init"
     folder.mkdir(parents=True, exist_ok=True)
     batch = None
-    for seed in seeds:
+    for seed in init_seeds(profile, seeds):
         for init, _ in INIT_SETTINGS:
             setting = init_setting(profile, dataset, init, seed)
             path = folder / f"{INIT_ACTIVATION}_{init}-seed{seed}.json"

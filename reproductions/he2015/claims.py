@@ -1,11 +1,14 @@
 """He et al. 2015, Figs. 2-3: the claims, their criteria (fixed before the runs) and the
 report (`report.json` / `report.md`)."""
 
+import math
+
 import numpy as np
 
+from reproductions import margins
 from reproductions import report as reporting
 from reproductions.configs import he2015 as he_config
-from reproductions.fidelity import fidelity_markdown
+from reproductions.fidelity import fidelity_markdown, stored_fidelity
 from reproductions.he2015.measure import gradient_norms
 from reproductions.runs import (
     chance_error,
@@ -19,14 +22,6 @@ from reproductions.runs import (
 # Claim criteria, fixed before the runs (errors are fractions; chance = 1 - 1/K).
 CONVERGED_BELOW_CHANCE = 0.10  # converges: final test error <= chance - 0.10, every seed
 STALLED_WITHIN_CHANCE = 0.02   # stalls: final test error >= chance - 0.02, every seed
-
-
-def _converged(errors, chance):
-    return all(e is not None and e <= chance - CONVERGED_BELOW_CHANCE for e in errors)
-
-
-def _stalled(errors, chance):
-    return all(e is not None and e >= chance - STALLED_WITHIN_CHANCE for e in errors)
 
 
 def _gradient_ratio(he_group, xavier_group):
@@ -51,37 +46,74 @@ def _steps_of(runs):
             for figure in he_config.FIGURES if select(runs, figure=figure, init="he")}
 
 
-def fig3_claims(runs, chance):
-    """Fig. 3, 30 layers: Xavier stalls, He converges."""
-    he, xavier = _errors(runs, "fig3", "he"), _errors(runs, "fig3", "xavier")
-    ratio = _gradient_ratio(select(runs, figure="fig3", init="he"), select(runs, figure="fig3", init="xavier"))
+def evidence(runs, chance, budget):
+    """What the claims are decided on, per seed (the same fields `evidence_from_report`
+    reads back from a report): final test errors per figure and initializer, the 22-layer
+    runs' first converged step, the gradient ratio at initialization."""
+    threshold = chance - CONVERGED_BELOW_CHANCE
+    return {
+        "chance": chance, "budget": budget,
+        "errors": {figure: {init: _errors(runs, figure, init) for init in ("he", "xavier")}
+                   for figure in ("fig2", "fig3")},
+        "fig2_steps": {init: [first_step_at_or_below(run, threshold) for run in select(runs, figure="fig2", init=init)]
+                       for init in ("he", "xavier")},
+        "gradient_ratio": _gradient_ratio(select(runs, figure="fig3", init="he"),
+                                          select(runs, figure="fig3", init="xavier")),
+    }
+
+
+def evidence_from_report(report):
+    """`evidence` as a committed report holds it (per-seed errors in its tables, the
+    converged steps and the gradient ratio in its claims' measured values)."""
+    measured = {item["id"]: item["measured"] for item in report["claims"]}
+    steps = report["budget"]["steps"]
+    tables = report["final_test_error_by_initializer"]
+    return {
+        "chance": measured["fig3_he_converges"]["chance"],
+        "budget": steps.get("fig2") if isinstance(steps, dict) else steps,
+        "errors": {figure: {init: tables[figure][init]["final_test_error"]["per_seed"] for init in ("he", "xavier")}
+                   for figure in ("fig2", "fig3")},
+        "fig2_steps": {init: measured["fig2_he_earlier"][f"{init}_steps"] for init in ("he", "xavier")},
+        "gradient_ratio": measured["fig3_xavier_stalls"]["init_gradient_norm_xavier_over_he"],
+    }
+
+
+def fig3_claims(found):
+    """Fig. 3, 30 layers: Xavier stalls, He converges (a diverged seed fails both)."""
+    chance = found["chance"]
+    he, xavier = found["errors"]["fig3"]["he"], found["errors"]["fig3"]["xavier"]
     return [
         reporting.claim(
             "fig3_xavier_stalls",
             f"30 layers, Xavier (Var=1/fan_in): final test error >= chance - "
             f"{STALLED_WITHIN_CHANCE:g} (chance = {chance:.4f}) on every seed",
             {"final_test_error": seed_summary(xavier), "chance": chance,
-             "init_gradient_norm_xavier_over_he": ratio},
-            bool(xavier) and _stalled(xavier, chance)),
+             "init_gradient_norm_xavier_over_he": found["gradient_ratio"]},
+            margins.every_seed(xavier, chance - STALLED_WITHIN_CHANCE, ">=", "lowest seed's final test error")),
         reporting.claim(
             "fig3_he_converges",
             f"30 layers, He (fan_in): final test error <= chance - "
             f"{CONVERGED_BELOW_CHANCE:g} = {chance - CONVERGED_BELOW_CHANCE:.4f} on every seed, no divergence",
             {"final_test_error": seed_summary(he), "chance": chance},
-            bool(he) and _converged(he, chance)),
+            margins.every_seed(he, chance - CONVERGED_BELOW_CHANCE, "<=", "highest seed's final test error")),
     ]
 
 
-def fig2_claims(runs, chance, budget):
+def fig2_claims(found):
     """Fig. 2, 22 layers: both converge, He earlier (a seed that never converges counts as
-    converging at `budget` + 1)."""
+    converging at the budget + 1)."""
+    chance, budget = found["chance"], found["budget"]
     threshold = chance - CONVERGED_BELOW_CHANCE
-    he, xavier = _errors(runs, "fig2", "he"), _errors(runs, "fig2", "xavier")
-    he_steps, xavier_steps = ([first_step_at_or_below(run, threshold) for run in select(runs, figure="fig2", init=init)]
-                              for init in ("he", "xavier"))
+    he, xavier = found["errors"]["fig2"]["he"], found["errors"]["fig2"]["xavier"]
+    he_steps, xavier_steps = found["fig2_steps"]["he"], found["fig2_steps"]["xavier"]
 
     def beyond(steps):  # a seed that never converged counts as converging just after the budget
         return [budget + 1 if step is None else step for step in steps]
+
+    def earlier_by(samples):  # Xavier's mean first converged step minus He's
+        if not samples["he"]:
+            return math.nan
+        return float(np.mean(beyond(samples["xavier"])) - np.mean(beyond(samples["he"])))
 
     return [
         reporting.claim(
@@ -90,7 +122,9 @@ def fig2_claims(runs, chance, budget):
             "on every seed, no divergence",
             {"he_final_test_error": seed_summary(he), "xavier_final_test_error": seed_summary(xavier),
              "chance": chance},
-            bool(he) and bool(xavier) and _converged(he, chance) and _converged(xavier, chance)),
+            margins.combine([margins.every_seed(he, threshold, "<=", "He's highest seed's final test error"),
+                             margins.every_seed(xavier, threshold, "<=",
+                                                "Xavier's highest seed's final test error")])),
         reporting.claim(
             "fig2_he_earlier",
             f"22 layers: mean over seeds of the first evaluated step with test error <= "
@@ -99,9 +133,24 @@ def fig2_claims(runs, chance, budget):
             {"he_steps": he_steps, "xavier_steps": xavier_steps,
              "he_mean": float(np.mean(beyond(he_steps))) if he_steps else None,
              "xavier_mean": float(np.mean(beyond(xavier_steps))) if xavier_steps else None},
-            bool(he_steps) and bool(xavier_steps) and any(s is not None for s in he_steps)
-            and np.mean(beyond(he_steps)) < np.mean(beyond(xavier_steps))),
+            margins.margin(earlier_by, {"he": he_steps, "xavier": xavier_steps}, 0.0, ">",
+                           "Xavier's minus He's mean first converged step (updates)")),
     ]
+
+
+def claims(found):
+    """The four claims, decided on `evidence` (from runs or from a report)."""
+    return fig3_claims(found) + fig2_claims(found)
+
+
+def redraw_report(report, workdir=None):
+    """The report with its claims redrawn from its own values (the run folders are not
+    committed)."""
+    order = [key for key, _, _ in he_config.INITIALIZERS]
+    report = {**reporting.numeric_order(report), "fidelity": stored_fidelity(report, workdir),
+              "final_test_error_by_initializer": {
+        figure: reporting.in_order(rows, order) for figure, rows in report["final_test_error_by_initializer"].items()}}
+    return {**report, "claims": claims(evidence_from_report(report))}
 
 
 def build_report(runs, profile, fidelity=None):
@@ -129,7 +178,7 @@ def build_report(runs, profile, fidelity=None):
                    "optimizer": f"{first['optimizer']} {first['momentum']}",
                    "width_multiplier": first["model_kwargs"]["width_multiplier"],
                    "stem": first["model_kwargs"].get("stem", "paper")},
-        "claims": fig3_claims(runs, chance) + fig2_claims(runs, chance, budget),
+        "claims": claims(evidence(runs, chance, budget)),
         "final_test_error_by_initializer": per_init,
         "fidelity": fidelity,
     }

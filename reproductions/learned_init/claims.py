@@ -2,9 +2,8 @@
 claims (criteria in `reproductions/configs/learned_init.py`, fixed before the runs) and the
 report.
 
-Every claim's `measured` carries its `threshold` and `margin`: how far the deciding value
-(the worst seed's) sits from the threshold, in the statistic's own units, positive where
-the claim holds; None where a diverged seed decides it.
+Every claim's margin (`reproductions.margins`) is decided on the deciding seed (the worst
+one); a diverged seed counts as chance where the criterion's verdict allows it.
 """
 
 import json
@@ -12,6 +11,7 @@ import pathlib
 
 import numpy as np
 
+from reproductions import margins
 from reproductions import report as reporting
 from reproductions import run_folder
 from reproductions.configs import learned_init as config
@@ -81,28 +81,19 @@ def learned_table(runs):
     return table
 
 
-def _deciding(seeds, high):
-    """The seed's error that decides an every-seed claim (the highest, or the lowest with
-    `high=False`); None when a seed diverged (or there are none)."""
-    if not seeds or any(e is None for e in seeds):
-        return None
-    return max(seeds) if high else min(seeds)
-
-
 def _trains(table, experiment, key):
     row = (table.get(experiment) or {}).get(key)
     if row is None:
         return None
     threshold = row["chance"] - config.TRAINS_BELOW
     seeds = row["final_test_error"]["per_seed"]
-    worst = _deciding(seeds, high=True)
-    margin = None if worst is None else threshold - worst
     return reporting.claim(
         f"{key}_trains_{experiment}{row['depth']}",
         f"{row['depth']}-layer {experiment} net: every seed of {row['label']} ends with test error <= chance - "
         f"{config.TRAINS_BELOW:g} ({threshold:.4f}); a diverged seed fails",
-        {"final_test_error": seeds, "threshold": threshold, "margin": margin},
-        margin is not None and margin >= 0)
+        {"final_test_error": seeds},
+        margins.every_seed(seeds, threshold, "<=", "highest seed's final test error (diverged = chance)",
+                           diverged=row["chance"]))
 
 
 def claims(table, learned):
@@ -112,31 +103,31 @@ def claims(table, learned):
         row = plain["xavier"]
         threshold = row["chance"] - config.STALLED_WITHIN
         seeds = row["final_test_error"]["per_seed"]
-        best = _deciding(seeds, high=False)
-        margin = None if best is None else best - threshold
         found.append(reporting.claim(
             f"xavier_stalls_plain{row['depth']}",
             f"{row['depth']}-layer plain net: every seed of {row['label']} ends with test error >= chance - "
             f"{config.STALLED_WITHIN:g} ({threshold:.4f}), as in He et al.'s Fig. 3",
-            {"final_test_error": seeds, "threshold": threshold, "margin": margin},
-            margin is not None and margin >= 0))
+            {"final_test_error": seeds},
+            margins.every_seed(seeds, threshold, ">=", "lowest seed's final test error")))
     for key in ("gradinit", "metainit", "metainit_data", "lsuv"):
         item = _trains(table, "plain", key)
         if item:
             found.append(item)
     methods = (learned.get("plain") or {})
     if all(m in methods for m in CLAIMED):
-        lowest = {}
+        lowest, per_seed = {}, []
         for method in CLAIMED:
             entry = methods[method]
             conv = [i for i, kind in enumerate(entry["kinds"]) if kind == "conv"]
-            lowest[method] = min(seed[i] for seed in entry["factors"] for i in conv)
-        margin = min(lowest.values()) - 1.0
+            seeds = [min(seed[i] for i in conv) for seed in entry["factors"]]
+            lowest[method] = min(seeds)
+            per_seed = seeds if not per_seed else [min(a, b) for a, b in zip(per_seed, seeds)]
         found.append(reporting.claim(
             "learned_raise_hidden_scales",
             "Plain net from Xavier's init: GradInit and MetaInit end with every convolution's factor (norm after / "
             "norm drawn) > 1 on every seed, towards He's sqrt(2) (criterion set after a pilot on seed 0)",
-            {"lowest_conv_factor": lowest, "threshold": 1.0, "margin": margin}, margin > 0))
+            {"lowest_conv_factor": lowest},
+            margins.every_seed(per_seed, 1.0, ">", "lowest convolution factor of a seed (either method)")))
     for key in ("gradinit", "metainit"):
         item = _trains(table, "residual", key)
         if item:
@@ -146,16 +137,23 @@ def claims(table, learned):
         row = residual["he"]
         threshold = row["chance"] - config.TRAINS_BELOW
         seeds = row["final_test_error"]["per_seed"]
-        best = min((e for e in seeds if e is not None), default=None)
-        margin = None if best is None else best - threshold  # every seed diverged: no margin to give
         found.append(reporting.claim(
             f"he_fails_residual{row['depth']}",
             f"{row['depth']}-layer residual net without normalization: every seed of {row['label']} diverges or "
             f"ends with test error > chance - {config.TRAINS_BELOW:g} ({threshold:.4f})",
-            {"final_test_error": seeds, "threshold": threshold, "margin": margin,
-             "all_diverged": all(e is None for e in seeds)},
-            margin is None or margin > 0))
+            {"final_test_error": seeds, "all_diverged": all(e is None for e in seeds)},
+            margins.every_seed(seeds, threshold, ">", "lowest seed's final test error (diverged = chance)",
+                               diverged=row["chance"])))
     return found
+
+
+def redraw_report(report, workdir=None):
+    """The report with its claims redrawn from its own tables (the run folders are not
+    committed)."""
+    rows = [key for key, _ in config.ROWS]
+    report = {**reporting.numeric_order(report),
+              "final": {experiment: reporting.in_order(table, rows) for experiment, table in report["final"].items()}}
+    return {**report, "claims": claims(report["final"], report["learned"])}
 
 
 def build_report(workdir, runs, profile):

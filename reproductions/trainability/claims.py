@@ -1,11 +1,14 @@
 """Trainability maps: per-run status, per-init trainable depth, the claims (criteria in
 `reproductions/configs/trainability.py`, fixed before the runs) and the report."""
 
+import math
+
+
 from initializers.diagnostics import mean_field
-from reproductions import mean_field_map
+from reproductions import data, margins, mean_field_map
 from reproductions import report as reporting
 from reproductions.configs import trainability as config
-from reproductions.fidelity import fidelity_markdown
+from reproductions.fidelity import fidelity_markdown, stored_fidelity
 from reproductions.runs import chance_error, fact, final_error, first_step_at_or_below, seed_summary, select
 
 
@@ -51,14 +54,48 @@ def map2_table(runs):
     return mean_field_map.map_cells(select(runs, map="tanh"), config.SIGMA_B2, trained)
 
 
-def map1_claims(table):
+def _trained_samples(table):
+    """{init: {depth: trained per seed}} of map 1 (resampled by seed)."""
+    return {key: {depth: list(cell["trained"]) for depth, cell in row["depths"].items()} for key, row in table.items()}
+
+
+def _max_trained(samples, key):
+    """The largest depth at which every (resampled) seed of `key` trained (0: none)."""
+    return max((int(d) for d, trained in (samples.get(key) or {}).items() if trained and all(trained)), default=0)
+
+
+def _stall_depth(samples):
+    """The smallest depth at which no (resampled) seed of Xavier trained (None: none)."""
+    return min((int(d) for d, trained in (samples.get("xavier") or {}).items() if not any(trained)), default=None)
+
+
+def _he_worst_at_stall(samples, chance):
+    """He's highest final test error (diverged = chance) at Xavier's stall depth (NaN: no
+    stall depth)."""
+    stall = _stall_depth(samples["trained"])
+    he = (samples["errors"].get("he") or {}).get(str(stall))
+    if stall is None or not he:
+        return math.nan
+    return max(chance if e is None else e for e in he)
+
+
+def _lsuv_lead(samples):
+    if "lsuv" not in samples or not _max_trained(samples, "lsuv"):
+        return math.nan
+    return _max_trained(samples, "lsuv") - _max_trained(samples, "he")
+
+
+def map1_claims(table, chance):
+    """The three claims of map 1 (`chance`: the dataset's chance error)."""
     depth = lambda key: (table.get(key) or {}).get("max_trainable_depth")
     he, xavier, lsuv = depth("he"), depth("xavier"), depth("lsuv")
     depths = sorted({int(d) for row in table.values() for d in row["depths"]})
-    xavier_row = (table.get("xavier") or {}).get("depths", {})
-    stalls = [d for d in depths if str(d) in xavier_row and not any(xavier_row[str(d)]["trained"])]
     he_row = (table.get("he") or {}).get("depths", {})
-    stall = stalls[0] if stalls else None
+    samples = _trained_samples(table)
+    stall = _stall_depth(samples)
+    errors = {key: {d: cell["final_test_error"]["per_seed"] for d, cell in row["depths"].items()}
+              for key, row in table.items()}
+    trained_below = chance - config.TRAINED_BELOW_CHANCE
     criterion = f"final test error <= chance - {config.TRAINED_BELOW_CHANCE:g}"
     return [
         reporting.claim(
@@ -66,11 +103,15 @@ def map1_claims(table):
             f"map 1: the largest depth at which every seed trained ({criterion}) is larger for He "
             "(fan_in) than for Xavier (Var = 1/fan_in); no trained depth counts as 0",
             {"he_max_trainable_depth": he, "xavier_max_trainable_depth": xavier, "depths": depths},
+            margins.margin(lambda s: _max_trained(s, "he") - _max_trained(s, "xavier"), samples, 0, ">",
+                           "He's minus Xavier's largest depth trained on every seed (layers)"),
             (he or 0) > (xavier or 0)),
         reporting.claim(
             "lsuv_trains_as_deep_as_he",
             "map 1: LSUV's largest depth at which every seed trained is at least He's",
             {"lsuv_max_trainable_depth": lsuv, "he_max_trainable_depth": he},
+            margins.margin(_lsuv_lead, samples, 0, ">=",
+                           "LSUV's minus He's largest depth trained on every seed (layers)"),
             lsuv is not None and (lsuv or 0) >= (he or 0)),
         reporting.claim(
             "xavier_stall_depth",
@@ -78,6 +119,9 @@ def map1_claims(table):
             "exists, and He trains there on every seed",
             {"xavier_stall_depth": stall,
              "he_trained_there": he_row.get(str(stall), {}).get("trained") if stall else None},
+            margins.margin(lambda s: _he_worst_at_stall(s, chance), {"trained": samples, "errors": errors},
+                           trained_below, "<=", "He's highest seed's final test error at Xavier's stall depth",
+                           per_seed=(errors.get("he") or {}).get(str(stall))),
             stall is not None and all(he_row.get(str(stall), {}).get("trained", [False]))),
     ]
 
@@ -85,6 +129,16 @@ def map1_claims(table):
 def map2_claims(cells, critical):
     return mean_field_map.map_claims(cells, critical, "map 2", config.SCHOENHOLZ_MULTIPLIER,
                                      config.AGREEMENT_REQUIRED, config.FIT_MULTIPLIERS)
+
+
+def redraw_report(report, workdir=None):
+    """The report with its claims redrawn from its own tables (the run folders are not
+    committed)."""
+    chance = 1.0 - 1.0 / data.num_classes(report["dataset"])
+    report = {**reporting.numeric_order(report), "fidelity": stored_fidelity(report, workdir)}
+    report["map1"] = reporting.in_order(report["map1"], [key for key, _, _ in config.MAP1_INITIALIZERS])
+    return {**report, "claims": map1_claims(report["map1"], chance)
+            + map2_claims(report["map2"]["cells"], report["map2"]["critical_sigma_w2"])}
 
 
 def build_report(runs, profile, fidelity=None):
@@ -106,7 +160,7 @@ def build_report(runs, profile, fidelity=None):
                    "map2_learning_rate": tanh[0]["config"]["learning_rate"] if tanh else None,
                    "map2_width": tanh[0]["config"]["model_kwargs"]["width"] if tanh else None,
                    "sigma_b2": config.SIGMA_B2},
-        "claims": map1_claims(table) + map2_claims(cells, critical),
+        "claims": map1_claims(table, chance_error(runs[0])) + map2_claims(cells, critical),
         "map1": table,
         "map2": {"critical_sigma_w2": critical, "cells": cells},
         "fidelity": fidelity,

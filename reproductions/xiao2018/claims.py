@@ -4,11 +4,11 @@
 import numpy as np
 
 from initializers.diagnostics import mean_field
-from reproductions import mean_field_map
+from reproductions import margins, mean_field_map
 from reproductions import report as reporting
 from reproductions.configs import xiao2018 as config
 from reproductions.runs import chance_error, fact, final_error, first_step_at_or_below, seed_summary, select
-from reproductions.xiao2018.spectra import spread_table
+from reproductions.xiao2018.spectra import SPECTRA_KEYS, read_spectra, spread_table
 
 
 def trained(run):
@@ -45,7 +45,7 @@ def _deepest_errors(table, key, depth):
 
 
 def depth_claims(table, chance):
-    """The three claims on the deepest curve depth."""
+    """The three claims on the deepest curve depth (a diverged seed counts as chance)."""
     depths = sorted({int(d) for row in table.values() for d in row["depths"]})
     if not depths:
         return []
@@ -55,61 +55,124 @@ def depth_claims(table, chance):
     others = {key: (_deepest_errors(table, key, deepest).get("per_seed") or [])
               for key in ("keras_he_normal", "keras_glorot_uniform")}
     well = chance - config.WELL_ABOVE_CHANCE
+    pair = {"gaussian": gaussian.get("per_seed") or [], "delta": delta_seeds}
+
+    def slower_by(samples):
+        return (margins.mean_of(samples["gaussian"], diverged=chance)
+                - margins.mean_of(samples["delta"], diverged=chance))
+
     return [
         reporting.claim(
             "delta_orthogonal_trains_deepest_net",
             f"{deepest} layers: every seed of delta-orthogonal at the critical point ends with test error "
             f"<= chance - {config.WELL_ABOVE_CHANCE:g} ({well:.2f})",
             {"depth": deepest, "final_test_error": delta, "chance_error": chance},
-            bool(delta_seeds) and all(e is not None and e <= well for e in delta_seeds)),
+            margins.every_seed(delta_seeds, well, "<=", "highest seed's final test error", diverged=chance)),
         reporting.claim(
             "gaussian_trains_slower",
             f"{deepest} layers: Gaussian weights at the same critical point end with a mean test error at "
             f"least {config.SLOWER_BY:g} above delta-orthogonal's (a diverged seed counts as chance)",
             {"depth": deepest, "delta_orthogonal": delta, "gaussian": gaussian},
-            _mean_or_chance(gaussian, chance) >= _mean_or_chance(delta, chance) + config.SLOWER_BY),
+            margins.margin(slower_by, pair, config.SLOWER_BY, ">=",
+                           "Gaussian's minus delta-orthogonal's mean final test error")),
         reporting.claim(
             "he_and_glorot_do_not_train",
             f"{deepest} layers: every seed of keras.HeNormal and keras.GlorotUniform ends with test error "
             f"> chance - {config.NOT_TRAINED_WITHIN:g} (diverged counts as not trained)",
             {"depth": deepest, **{key: seeds for key, seeds in others.items()}},
-            all(seeds and all(e is None or e > chance - config.NOT_TRAINED_WITHIN for e in seeds)
-                for seeds in others.values())),
+            margins.combine([margins.every_seed(seeds, chance - config.NOT_TRAINED_WITHIN, ">",
+                                                f"{key}: lowest seed's final test error (diverged = chance)",
+                                                diverged=chance)
+                             for key, seeds in others.items()])),
     ]
 
 
-def _mean_or_chance(summary, chance):
-    seeds = summary.get("per_seed") or []
-    return float(np.mean([chance if e is None else e for e in seeds])) if seeds else float("nan")
+def _draw_samples(spectra):
+    """{init: {depth: spread per draw}} of spectra.json (resampled by draw)."""
+    return {key: {str(depth): [r["spread"] for r in spectra["records"] if r["init"] == key and r["depth"] == depth]
+                  for depth in spectra["settings"]["depths"]} for key in SPECTRA_KEYS}
 
 
 def spectra_claims(spectra):
-    """The two dynamical-isometry claims from spectra.json (none when it is missing)."""
+    """The dynamical-isometry claims from spectra.json (none when it is missing), their
+    margins over draws."""
     if spectra is None:
         return []
     table = spread_table(spectra)
     depths = [str(d) for d in spectra["settings"]["depths"]]
+    first, last = depths[0], depths[-1]
     delta = {d: table["delta_orthogonal"][d]["mean"] for d in depths}
     gaussian = {d: table["gaussian"][d]["mean"] for d in depths}
     ratios = {d: gaussian[d] / delta[d] for d in depths}
-    delta_growth = delta[depths[-1]] / delta[depths[0]]
-    gaussian_growth = gaussian[depths[-1]] / gaussian[depths[0]]
+    samples = _draw_samples(spectra)
     bound = config.ISOMETRY_GROWTH_BOUND
+
+    def smallest_ratio(samples, average=np.mean):
+        return min(float(average(samples["gaussian"][d]) / average(samples["delta_orthogonal"][d])) for d in depths)
+
+    def growth(key):
+        return lambda samples: float(np.mean(samples[key][last]) / np.mean(samples[key][first]))
+
+    medians = {d: float(np.median(samples["gaussian"][d]) / np.median(samples["delta_orthogonal"][d]))
+               for d in depths}
+    per_draw = {d: [g / o for g, o in zip(samples["gaussian"][d], samples["delta_orthogonal"][d])] for d in depths}
     return [
         reporting.claim(
             "gaussian_spectrum_wider",
             f"Jacobian singular values (std / mean, mean over draws): Gaussian's spread is at least "
             f"{config.SPREAD_RATIO:g}x delta-orthogonal's at every measured depth, and grows at least "
-            f"{bound:g}x from depth {depths[0]} to {depths[-1]}",
-            {"gaussian_over_orthogonal": ratios, "gaussian_growth": gaussian_growth},
-            all(r >= config.SPREAD_RATIO for r in ratios.values()) and gaussian_growth >= bound),
+            f"{bound:g}x from depth {first} to {last} (ratio criterion set after a hand measurement)",
+            {"gaussian_over_orthogonal": ratios, "gaussian_growth": gaussian[last] / gaussian[first]},
+            margins.combine([
+                margins.margin(smallest_ratio, samples, config.SPREAD_RATIO, ">=",
+                               "smallest Gaussian / orthogonal spread ratio over depths (means over draws)",
+                               over="draws"),
+                margins.margin(growth("gaussian"), samples, bound, ">=",
+                               f"Gaussian's spread growth from depth {first} to {last}", over="draws")])),
+        reporting.claim(
+            "gaussian_spectrum_wider_robust",
+            f"Jacobian singular values (std / mean, median over the {len(per_draw[first])} draws): Gaussian's spread "
+            f"is at least {config.SPREAD_RATIO_ROBUST:g}x delta-orthogonal's at every measured depth (criterion fixed "
+            "before its draws were measured)",
+            {"gaussian_over_orthogonal_medians": medians,
+             "per_draw_ratio_range": {d: [min(v), max(v)] for d, v in per_draw.items()},
+             "draws_at_least_spread_ratio": {d: sum(r >= config.SPREAD_RATIO for r in v) for d, v in per_draw.items()},
+             "draws": len(per_draw[first])},
+            margins.margin(lambda s: smallest_ratio(s, np.median), samples, config.SPREAD_RATIO_ROBUST, ">=",
+                           "smallest Gaussian / orthogonal spread ratio over depths (medians over draws)",
+                           over="draws")),
         reporting.claim(
             "orthogonal_spread_bounded",
-            f"delta-orthogonal's spread grows less than {bound:g}x from depth {depths[0]} to {depths[-1]} "
+            f"delta-orthogonal's spread grows less than {bound:g}x from depth {first} to {last} "
             "(dynamical isometry at any depth)",
-            {"spread": delta, "growth": delta_growth},
-            delta_growth < bound),
+            {"spread": delta, "growth": delta[last] / delta[first]},
+            margins.margin(growth("delta_orthogonal"), samples, bound, "<",
+                           f"delta-orthogonal's spread growth from depth {first} to {last}", over="draws")),
     ]
+
+
+def claims(table, chance, cells, critical, spectra):
+    """Every claim, from the depth table, the map's cells and spectra.json."""
+    return (depth_claims(table, chance)
+            + mean_field_map.map_claims(cells, critical, "CNN map", config.SCHOENHOLZ_MULTIPLIER,
+                                        config.AGREEMENT_REQUIRED, config.FIT_MULTIPLIERS)
+            + spectra_claims(spectra))
+
+
+def _spectra_section(spectra):
+    return None if spectra is None else {"settings": spectra["settings"], "spread": spread_table(spectra),
+                                         "seconds": spectra["seconds"]}
+
+
+def redraw_report(report, workdir):
+    """The report with its claims (and spectra section) redrawn from its own tables and the
+    workdir's spectra.json (the run folders are not committed)."""
+    spectra = read_spectra(workdir)
+    report = reporting.numeric_order(report)
+    report["depths"] = reporting.in_order(report["depths"], [key for key, _ in config.INITIALIZERS])
+    return {**report, "claims": claims(report["depths"], report["budget"]["chance_error"], report["map"]["cells"],
+                                       report["map"]["critical_sigma_w2"], spectra),
+            "spectra": _spectra_section(spectra)}
 
 
 def build_report(runs, profile, spectra):
@@ -129,14 +192,10 @@ def build_report(runs, profile, spectra):
                    "batch_size": first["batch_size"], "channels": kwargs["channels"],
                    "downsampling": kwargs["downsampling"], "readout": kwargs["readout"],
                    "sigma_w2": config.SIGMA_W2, "sigma_b2": config.SIGMA_B2, "chance_error": chance},
-        "claims": (depth_claims(table, chance)
-                   + mean_field_map.map_claims(cells, critical, "CNN map", config.SCHOENHOLZ_MULTIPLIER,
-                                               config.AGREEMENT_REQUIRED, config.FIT_MULTIPLIERS)
-                   + spectra_claims(spectra)),
+        "claims": claims(table, chance, cells, critical, spectra),
         "depths": table,
         "map": {"critical_sigma_w2": critical, "cells": cells},
-        "spectra": None if spectra is None else {"settings": spectra["settings"], "spread": spread_table(spectra),
-                                                 "seconds": spectra["seconds"]},
+        "spectra": _spectra_section(spectra),
     }
 
 
@@ -166,9 +225,18 @@ def report_markdown(report):
     if report["spectra"]:
         spread = report["spectra"]["spread"]
         spectra_depths = list(next(iter(spread.values())))
-        sections.append(["Jacobian spread (std / mean of the singular values), mean over draws:", "",
-                         *reporting.markdown_table(("initializer", *(f"depth {d}" for d in spectra_depths)),
-                                                   [(key, *(f"{spread[key][d]['mean']:.3g}" for d in spectra_depths))
-                                                    for key in spread])])
+        draws = report["spectra"]["settings"]["draws"]
+
+        def cell(values):
+            return f"{np.mean(values):.3g} ({np.median(values):.3g}; {min(values):.3g}-{max(values):.3g})"
+
+        ratios = [[g / o for g, o in zip(spread["gaussian"][d]["per_seed"], spread["delta_orthogonal"][d]["per_seed"])]
+                  for d in spectra_depths]
+        sections.append([f"Jacobian spread (std / mean of the singular values) over {draws} draws: mean (median; "
+                         "min-max), and the Gaussian / orthogonal ratio of each draw pair:", "",
+                         *reporting.markdown_table(
+                             ("initializer", *(f"depth {d}" for d in spectra_depths)),
+                             [(key, *(cell(spread[key][d]["per_seed"]) for d in spectra_depths)) for key in spread]
+                             + [("Gaussian / orthogonal", *(cell(r) for r in ratios))])])
     return reporting.report_markdown(f"Xiao et al. 2018: claims ({report['profile']} profile)", setting,
                                      report["claims"], sections)

@@ -86,7 +86,7 @@ def read_spectra(workdir):
 
 
 def spread_table(spectra):
-    """{init: {depth: {"per_draw", "mean", "std"}}} of the spreads."""
+    """{init: {depth: {"per_seed" (per draw), "mean", "std"}}} of the spreads."""
     table = {}
     for key in SPECTRA_KEYS:
         records = [r for r in spectra["records"] if r["init"] == key]

@@ -4,6 +4,7 @@
 import math
 
 from initializers.diagnostics.coordinates import growth, largest_factor
+from reproductions import margins
 from reproductions import report as reporting
 from reproductions.configs import yang2022 as config
 from reproductions.runs import fact, seed_summary, select
@@ -56,9 +57,49 @@ def _shift(best_by_width):
     return max(rates) - min(rates) if len(rates) == len(best_by_width) and rates else None
 
 
+def _loss_samples(table):
+    """{parametrization: {width: {log2_lr: final loss per seed}}} (resampled by seed)."""
+    return {key: {width: {rate: list(cell["per_seed"]) for rate, cell in cells.items()}
+                  for width, cells in widths.items()} for key, widths in table.items()}
+
+
+def _table_of(samples):
+    """`loss_table`'s cells (mean, diverged) recomputed from per-seed losses."""
+    table = {}
+    for key, widths in samples.items():
+        for width, cells in widths.items():
+            for rate, losses in cells.items():
+                table.setdefault(key, {}).setdefault(width, {})[rate] = {
+                    **seed_summary(losses), "diverged": sum(v is None for v in losses)}
+    return table
+
+
+def _shift_of(samples, key):
+    """The best rate's shift across widths (grid steps) of parametrization `key` (NaN: a
+    width without a usable rate)."""
+    shift = _shift(best_log2_rates(_table_of(samples)).get(key, {}))
+    return math.nan if shift is None else float(shift)
+
+
+def _worst_widening(samples):
+    """The largest rise of the mean final loss from one width to the next wider one (nats),
+    at μP's base-width best rate (NaN: no usable rate)."""
+    table = _table_of(samples)
+    mup = best_log2_rates(table).get("mup", {})
+    widths = sorted(mup, key=int)
+    rate = mup.get(widths[0]) if widths else None
+    if rate is None:
+        return math.nan
+    losses = [table["mup"][w].get(str(rate), {}).get("mean") for w in widths]
+    if None in losses:
+        return math.nan
+    return max((wider - narrower for narrower, wider in zip(losses, losses[1:])), default=-math.inf)
+
+
 def transfer_claims(table, best, optimizer="sgd"):
     """The three claims of one optimizer's learning-rate sweep (see the config's docstring);
-    their ids start with the optimizer's name."""
+    their ids start with the optimizer's name. Margins: over seeds, the whole table redrawn
+    from the resampled seeds' losses."""
     mup, sp = best.get("mup", {}), best.get("sp", {})
     mup_shift, sp_shift = _shift(mup), _shift(sp)
     widths = sorted(int(w) for w in mup)
@@ -68,18 +109,23 @@ def transfer_claims(table, best, optimizer="sgd"):
     tolerance = config.WIDER_IS_BETTER_TOLERANCE
     monotone = bool(losses) and None not in losses and all(
         wider <= narrower + tolerance for narrower, wider in zip(losses, losses[1:]))
+    samples = _loss_samples(table)
     return [
         reporting.claim(
             f"{optimizer}_mup_best_lr_stable",
             f"{optimizer}, μP: the log2 learning rate of the lowest mean final training loss moves by at most "
             f"{config.BEST_LR_MAX_SHIFT_MUP} grid step (a factor 2) across the widths",
             {"best_log2_lr_by_width": mup, "shift_in_grid_steps": mup_shift},
+            margins.margin(lambda s: _shift_of(s, "mup"), samples, config.BEST_LR_MAX_SHIFT_MUP, "<=",
+                           "μP's best-rate shift across widths (grid steps)"),
             mup_shift is not None and mup_shift <= config.BEST_LR_MAX_SHIFT_MUP),
         reporting.claim(
             f"{optimizer}_sp_best_lr_shifts",
             f"{optimizer}, SP: the best log2 learning rate moves by more than {config.BEST_LR_MAX_SHIFT_MUP} grid step "
             "across the widths",
             {"best_log2_lr_by_width": sp, "shift_in_grid_steps": sp_shift},
+            margins.margin(lambda s: _shift_of(s, "sp"), samples, config.BEST_LR_MAX_SHIFT_MUP, ">",
+                           "SP's best-rate shift across widths (grid steps)"),
             sp_shift is not None and sp_shift > config.BEST_LR_MAX_SHIFT_MUP),
         reporting.claim(
             f"{optimizer}_mup_wider_is_better",
@@ -87,17 +133,39 @@ def transfer_claims(table, best, optimizer="sgd"):
             f"width (each wider net at most {tolerance:g} nats above the next narrower)",
             {"base_width": int(base) if base else None, "log2_lr": base_rate,
              "loss_by_width": dict(zip(map(str, widths), losses))},
+            margins.margin(_worst_widening, samples, tolerance, "<=",
+                           "largest rise of the mean final loss to the next wider net (nats)"),
             monotone),
     ]
 
 
-def coord_claims(summary, prefix="", what="the MLP"):
+def _by_seed(coord):
+    """The coordinate check's records grouped by seed, as resamplable samples."""
+    seeds = coord["settings"]["seeds"]
+    return {"records": [[r for r in coord["records"] if r["seed"] == seed] for seed in seeds]}
+
+
+def _coord_statistic(key, extreme):
+    """The flat (`largest_factor` of μP) or growth (largest SP ratio) statistic of the
+    coordinate check redrawn from the resampled seeds' records."""
+    def statistic(samples):
+        ratios = [ratio for ratio, _ in growth([r for seed in samples["records"] for r in seed], key).values()]
+        value = extreme(ratios)
+        return math.nan if value is None else value
+    return statistic
+
+
+def coord_claims(summary, prefix="", what="the MLP", coord=None):
     """The two claims of a coordinate check from its `coord_summary` (None: not measured,
-    the claims do not hold); their ids start with `prefix` ("" for the MLP, "transformer_")."""
+    the claims do not hold); their ids start with `prefix` ("" for the MLP, "transformer_").
+    Margins over the check's seeds from its records (`coord`, the coord_check file)."""
     if summary is None:
         measured = {"coord_check": "not measured (no coordinate check file)"}
-        return [reporting.claim(f"{prefix}mup_coord_check_flat", f"{what}: coordinate check not measured", measured, False),
-                reporting.claim(f"{prefix}sp_coord_check_grows", f"{what}: coordinate check not measured", measured, False)]
+        missing = margins.single(None, 0.0, ">=", "not measured")
+        return [reporting.claim(f"{prefix}mup_coord_check_flat", f"{what}: coordinate check not measured", measured,
+                                missing),
+                reporting.claim(f"{prefix}sp_coord_check_grows", f"{what}: coordinate check not measured", measured,
+                                missing)]
     settings = summary["settings"]
     mup, sp = summary["growth"]["mup"], summary["growth"]["sp"]
     worst = largest_factor(layer["ratio"] for layer in mup.values())
@@ -110,12 +178,16 @@ def coord_claims(summary, prefix="", what="the MLP"):
             f"{what}, μP: for every layer and step ({span}), the mean |x| of the layer output at the widest "
             f"width is within a factor {config.COORD_FLAT_FACTOR:g} of the narrowest's (either way)",
             {"largest_factor": worst, "by_layer": mup},
+            margins.margin(_coord_statistic("mup", largest_factor), _by_seed(coord), config.COORD_FLAT_FACTOR, "<=",
+                           "largest widest / narrowest factor (either way)"),
             worst is not None and worst <= config.COORD_FLAT_FACTOR),
         reporting.claim(
             f"{prefix}sp_coord_check_grows",
             f"{what}, SP at the same learning rate: some layer's mean |x| at the widest width is at least "
             f"{config.COORD_GROWTH_FACTOR:g} times the narrowest's at some step ({span})",
             {"largest_ratio": largest, "by_layer": sp},
+            margins.margin(_coord_statistic("sp", lambda ratios: max(ratios, default=None)), _by_seed(coord),
+                           config.COORD_GROWTH_FACTOR, ">=", "largest widest / narrowest ratio"),
             largest is not None and largest >= config.COORD_GROWTH_FACTOR),
     ]
 
@@ -153,13 +225,31 @@ def build_report(runs, profile, coord, transformer_coord=None):
                    "readout": config.READOUT, "runs": len(runs),
                    "chance_loss": math.log(first["model_kwargs"]["num_classes"]),
                    "run_seconds_total": sum(r["final"]["wall_time_s"] for r in runs)},
-        "claims": claims + coord_claims(mlp_check) + (
-            coord_claims(transformer_check, "transformer_", "the Transformer")
+        "claims": claims + coord_claims(mlp_check, coord=coord) + (
+            coord_claims(transformer_check, "transformer_", "the Transformer", transformer_coord)
             if config.PROFILES[profile].get("transformer_coord") else []),
         "sweeps": sweeps,
         "coord_check": mlp_check,
         "coord_check_transformer": transformer_check,
     }
+
+
+def redraw_report(report, workdir):
+    """The report with its claims redrawn from its own loss tables and the workdir's
+    coordinate checks (the run folders are not committed)."""
+    from reproductions.yang2022.coord import TRANSFORMER_COORD_FILE, read_coord_check
+
+    coord, transformer = read_coord_check(workdir), read_coord_check(workdir, TRANSFORMER_COORD_FILE)
+    # The summaries again from the checks' files: in the layers' order (report.json sorts keys).
+    report = {**reporting.numeric_order(report), "coord_check": coord_summary(coord),
+              "coord_check_transformer": coord_summary(transformer)}
+    found = []
+    for optimizer, sweep in report["sweeps"].items():
+        found += transfer_claims(sweep["loss"], sweep["best_log2_lr"], optimizer)
+    found += coord_claims(report["coord_check"], coord=coord)
+    if any(item["id"].startswith("transformer_") for item in report["claims"]):
+        found += coord_claims(report["coord_check_transformer"], "transformer_", "the Transformer", transformer)
+    return {**report, "claims": found}
 
 
 def _loss_rows(optimizer, table, best, key):

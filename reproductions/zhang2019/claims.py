@@ -1,15 +1,15 @@
 """Zhang et al. 2019 (Fixup): the depth table, the signal at initialization, the claims
 (criteria in `reproductions/configs/zhang2019.py`, fixed before the runs) and the report.
 
-Every claim's `measured` carries its `margin`: how far the deciding value sits from the
-threshold, in the statistic's own units, positive where the claim holds (for a claim over
-seeds, the worst seed's).
+Every claim's margin (`reproductions.margins`): over seeds for the trained nets (a diverged
+seed counts as chance), over draws for the signal at initialization.
 """
 
 import math
 
 import numpy as np
 
+from reproductions import margins
 from reproductions import report as reporting
 from reproductions.configs import zhang2019 as config
 from reproductions.runs import chance_error, fact, final_error, seed_summary, select
@@ -38,12 +38,8 @@ def _seeds(table, key, depth):
     return (cell.get("final_test_error") or {}).get("per_seed") or []
 
 
-def _mean_or_chance(seeds, chance):
-    return float(np.mean([chance if e is None else e for e in seeds])) if seeds else float("nan")
-
-
 def depth_claims(table, chance):
-    """The claims on the deepest depth of the runs."""
+    """The claims on the deepest depth of the runs (a diverged seed counts as chance)."""
     depths = sorted({int(d) for row in table.values() for d in row["depths"]})
     if not depths:
         return []
@@ -53,32 +49,37 @@ def depth_claims(table, chance):
     claims = []
     for key in config.TRAINING_ROWS:
         seeds = _seeds(table, key, deepest)
-        worst = max((chance if e is None else e for e in seeds), default=None)
         claims.append(reporting.claim(
             f"{key}_trains_deepest_net",
             f"{deepest:,} layers without normalization: every seed of {dict(config.ROWS)[key]} ends with test "
             f"error <= chance - {config.WELL_ABOVE_CHANCE:g} ({well:.2f}); a diverged seed fails",
-            {"depth": deepest, "final_test_error": seeds, "threshold": well,
-             "margin": None if worst is None else well - worst},
-            bool(seeds) and all(e is not None and e <= well for e in seeds)))
+            {"depth": deepest, "final_test_error": seeds},
+            margins.every_seed(seeds, well, "<=", "highest seed's final test error (diverged = chance)",
+                               diverged=chance)))
     failing = {key: _seeds(table, key, deepest) for key in config.FAILING_ROWS}
-    best = min((e for seeds in failing.values() for e in seeds if e is not None), default=None)
     claims.append(reporting.claim(
         "plain_inits_fail_deepest_net",
         f"{deepest:,} layers without normalization: every seed of He, keras.HeNormal and keras.GlorotUniform "
         f"diverges or ends with test error > chance - {config.NOT_TRAINED_WITHIN:g} ({near:.2f})",
-        {"depth": deepest, **{key: seeds for key, seeds in failing.items()}, "threshold": near,
-         "margin": None if best is None else best - near, "all_diverged": best is None},
-        all(seeds and all(e is None or e > near for e in seeds) for seeds in failing.values())))
-    fixup = _mean_or_chance(_seeds(table, "fixup", deepest), chance)
-    batchnorm = _mean_or_chance(_seeds(table, "batchnorm", deepest), chance)
+        {"depth": deepest, **{key: seeds for key, seeds in failing.items()},
+         "all_diverged": all(e is None for seeds in failing.values() for e in seeds)},
+        margins.combine([margins.every_seed(seeds, near, ">", f"{key}: lowest seed's final test error "
+                                                              "(diverged = chance)", diverged=chance)
+                         for key, seeds in failing.items()])))
+    pair = {"fixup": _seeds(table, "fixup", deepest), "batchnorm": _seeds(table, "batchnorm", deepest)}
+    fixup, batchnorm = (margins.mean_of(pair[key], diverged=chance) for key in ("fixup", "batchnorm"))
+
+    def excess(samples):  # Fixup's mean over BatchNorm's
+        return margins.mean_of(samples["fixup"], diverged=chance) - margins.mean_of(samples["batchnorm"],
+                                                                                   diverged=chance)
+
     claims.append(reporting.claim(
         "fixup_no_worse_than_batchnorm",
         f"{deepest:,} layers, the same learning rate: Fixup's mean final test error is at most BatchNorm's "
         f"+ {config.NO_WORSE_THAN_BATCHNORM:g} (a diverged seed counts as chance)",
-        {"depth": deepest, "fixup_mean": fixup, "batchnorm_mean": batchnorm,
-         "margin": batchnorm + config.NO_WORSE_THAN_BATCHNORM - fixup},
-        fixup <= batchnorm + config.NO_WORSE_THAN_BATCHNORM))
+        {"depth": deepest, "fixup_mean": fixup, "batchnorm_mean": batchnorm},
+        margins.margin(excess, pair, config.NO_WORSE_THAN_BATCHNORM, "<=",
+                       "Fixup's minus BatchNorm's mean final test error")))
     return claims
 
 
@@ -87,8 +88,16 @@ def _median(values):
     return float(np.median([math.inf if v is None else v for v in values])) if values else None
 
 
+def _rise(a, b):
+    """log10(b / a), a rise from one overflow to another counting as infinite (growing)."""
+    if math.isinf(b):
+        return math.inf
+    return -math.inf if math.isinf(a) else math.log10(b / a)
+
+
 def signal_claims(signal):
-    """The two claims on the signal at initialization (none when signal.json is missing)."""
+    """The two claims on the signal at initialization (none when signal.json is missing),
+    their margins over draws."""
     if signal is None:
         return []
     gains = signal_table(signal, "stack_gain")
@@ -97,26 +106,61 @@ def signal_claims(signal):
     fixup = {d: _median(gains["fixup"][d]) for d in depths}
     by_hundred = [d for d in depths if int(d) >= 100]
     at = by_hundred[0] if by_hundred else depths[-1]
-    grows = all(he[b] > he[a] or (math.isinf(he[a]) and math.isinf(he[b])) for a, b in zip(depths, depths[1:]))
     low, high = config.FIXUP_GAIN_BAND
     shown = {d: ("overflow" if math.isinf(v) else v) for d, v in he.items()}
+    samples = {key: {d: gains[key][d] for d in depths} for key in ("he", "fixup")}
+
+    def smallest_rise(samples):
+        medians = [_median(samples["he"][d]) for d in depths]
+        return min((_rise(a, b) for a, b in zip(medians, medians[1:])), default=math.inf)
+
     return [
         reporting.claim(
             "he_stream_explodes_at_init",
             f"At initialization He's stack gain (RMS of the residual stack's output over its input, median over "
             f"draws) grows with every depth measured and exceeds {config.STREAM_EXPLODED:g} by {at} layers "
             "(float32 overflow counts as infinite)",
-            {"stack_gain": shown, "at_depth": at, "threshold": config.STREAM_EXPLODED,
-             "margin_log10": (math.inf if math.isinf(he[at]) else math.log10(he[at] / config.STREAM_EXPLODED))},
-            grows and he[at] > config.STREAM_EXPLODED),
+            {"stack_gain": shown, "at_depth": at},
+            margins.combine([
+                margins.margin(smallest_rise, samples, 0.0, ">", "smallest rise of He's median gain from one depth "
+                                                                  "to the next (log10)", over="draws"),
+                margins.margin(lambda s: _median(s["he"][at]), samples, config.STREAM_EXPLODED, ">",
+                               f"He's median stack gain at {at} layers", over="draws")])),
         reporting.claim(
             "fixup_stream_bounded_at_init",
             f"At initialization Fixup's stack gain (median over draws) stays within [{low:g}, {high:g}] at every "
             "depth measured",
-            {"stack_gain": fixup, "band": [low, high],
-             "margin": min(min(v - low, high - v) for v in fixup.values())},
-            all(low <= v <= high for v in fixup.values())),
+            {"stack_gain": fixup, "band": [low, high]},
+            margins.combine([
+                margins.margin(lambda s: min(_median(s["fixup"][d]) for d in depths), samples, low, ">=",
+                               "Fixup's lowest median stack gain over depths", over="draws"),
+                margins.margin(lambda s: max(_median(s["fixup"][d]) for d in depths), samples, high, "<=",
+                               "Fixup's highest median stack gain over depths", over="draws")])),
     ]
+
+
+def signal_section(signal):
+    """The report's summary of signal.json (None when it was not measured)."""
+    return None if signal is None else {
+        "settings": signal["settings"], "seconds": signal["seconds"],
+        **{quantity: signal_table(signal, quantity) for quantity in ("stack_gain", "gradient_norm")}}
+
+
+def claims(table, chance, signal):
+    """Every claim, from the depth table and signal.json."""
+    return depth_claims(table, chance) + signal_claims(signal)
+
+
+def redraw_report(report, workdir):
+    """The report with its claims and signal section redrawn from its depth table and the
+    workdir's signal.json (the run folders are not committed)."""
+    from reproductions.zhang2019.signal import read_signal
+
+    signal = read_signal(workdir)
+    report = reporting.numeric_order(report)
+    report["depths"] = reporting.in_order(report["depths"], [key for key, _ in config.ROWS])
+    return {**report, "signal": signal_section(signal),
+            "claims": claims(report["depths"], report["budget"]["chance_error"], signal)}
 
 
 def build_report(runs, profile, signal):
@@ -133,11 +177,9 @@ def build_report(runs, profile, signal):
         "budget": {"steps": first["steps"], "learning_rate": first["learning_rate"],
                    "batch_size": first["batch_size"], "channels": kwargs["channels"],
                    "downsampling": kwargs["downsampling"], "readout": kwargs["readout"], "chance_error": chance},
-        "claims": depth_claims(table, chance) + signal_claims(signal),
+        "claims": claims(table, chance, signal),
         "depths": table,
-        "signal": None if signal is None else {
-            "settings": signal["settings"], "seconds": signal["seconds"],
-            **{quantity: signal_table(signal, quantity) for quantity in ("stack_gain", "gradient_norm")}},
+        "signal": signal_section(signal),
     }
 
 
