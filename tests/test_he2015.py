@@ -33,7 +33,7 @@ def test_smoke_profile_end_to_end(tmp_path):
     assert report["fidelity"] == fidelity
     assert "Fidelity at initialization" in (workdir / "report.md").read_text()
     runs = sorted(p.name for p in (workdir / "runs").iterdir())
-    assert len(runs) == 2 * len(he_config.INITIALIZERS)
+    assert len(runs) == 2 * len(he_config.FAITHFUL_INITIALIZERS)
     gradients = (workdir / "runs" / "fig3_he-seed0" / "gradients.jsonl").read_text().splitlines()
     first = json.loads(gradients[0])
     assert first["step"] == 0 and len(first["kernel_grad_norm"]) == 30

@@ -107,7 +107,7 @@ MEASURED_RUNTIMES = {
                 "commit 19718db, report identical to results/he2015/faithful/; 52 min 55 s for the committed "
                 "runs (other commands shared the CPU for their first ~12 min)",
     "lr_search": "28 min on a 2-core CPU (results/he2015/lr_search.md)",
-    "smoke": "53 s on a 2-core CPU (tests only)",
+    "smoke": "31 s on a 2-core CPU (tests only)",
 }
 FIGURES = {"fig2": 22, "fig3": 30}
 LR_GRID = (3e-4, 1e-3, 3e-3, 1e-2)
@@ -134,7 +134,7 @@ PROFILES = {
     "lr_search": {**_QUICK, "seeds": (100,), "steps": 1500, "learning_rate": None,
                   "eval_split": "validation"},
     "smoke": dict(_QUICK, seeds=(0,), batch_size=16, steps=20, eval_every=10, eval_examples=64,
-                  steps_per_execution=5, jit_compile=False, fidelity_draws=1),
+                  steps_per_execution=5, jit_compile=False, fidelity_draws=1, initializers=FAITHFUL_INITIALIZERS),
     "full": dict(_FAITHFUL, dataset="cifar10", width_multiplier=1 / 4, jit_compile=True,
                  steps=30 * (CIFAR10_TRAIN_EXAMPLES // 64), eval_every=CIFAR10_TRAIN_EXAMPLES // 64,
                  eval_examples=10_000, steps_per_execution=37),  # 703 steps/epoch = 19 x 37
