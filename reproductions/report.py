@@ -127,7 +127,8 @@ def claims_table(claims):
     """Lines of the claims table: id, criterion, the deciding statistic against its
     threshold, the margin (relative), its spread over seeds and redraws, holds (fragile
     marked), then the measured values (as JSON)."""
-    rows = [(f"`{item['id']}`", item["criterion"], *margins.margin_cells(item["margin"]),
+    rows = [(f"`{item['id']}`", *(cell.replace("|", "\\|") for cell in (item["criterion"],
+                                                                       *margins.margin_cells(item["margin"]))),
              margins.verdict_text(item["margin"], item["holds"]),
              json.dumps(item["measured"], default=str).replace("|", "/")) for item in claims]
     return markdown_table(("claim", "criterion", "statistic vs threshold", "margin", "spread", "holds", "measured"),
