@@ -62,7 +62,8 @@ def map_claims(cells, critical, map_name, multiplier, required, fit_multipliers)
     """`trainable_depth_tracks_xi_c` (at least `required` of the cells agree with depth <
     `multiplier` xi_c; the best-fitting multiplier of `fit_multipliers` reported too) and
     `critical_init_trains_deepest`. Their margins come from redrawing each cell's majority
-    with a seed left out (every cell lists the same seeds)."""
+    with a seed left out (every cell lists the same seeds; of 3 seeds, the 2 left must both
+    have trained: a tie is not a majority)."""
     if not cells:
         return []
     best = max(fit_multipliers, key=lambda m: (agreement(cells, m), -m))
