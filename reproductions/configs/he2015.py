@@ -105,7 +105,8 @@ MEASURED_RUNTIMES = {
              "16 min 33 s with KERAS_BACKEND=jax",
     "faithful": "37 min 41 s with --jobs 2 on a 2-core CPU (AMD EPYC), TensorFlow, from a fresh clone at "
                 "commit 19718db, report identical to results/he2015/faithful/; 52 min 55 s for the committed "
-                "runs (other commands shared the CPU for their first ~12 min)",
+                "runs (other commands shared the CPU for their first ~12 min); 35 min 49 s at commit 09ae958 "
+                "(`bash scripts/reproduce_he2015.sh`, report.json with its margins identical to the committed one)",
     "lr_search": "28 min on a 2-core CPU (results/he2015/lr_search.md)",
     "smoke": "31 s on a 2-core CPU (tests only)",
 }
