@@ -12,7 +12,6 @@ import subprocess
 import sys
 import tomllib
 
-import pytest
 
 import initializers
 from initializers import _optional

@@ -22,10 +22,6 @@ SATURATED_MEAN = 0.1             # sigmoid top hidden layer: mean activation <= 
 PAPER_STEPS, PAPER_WIDTH = 5_000_000, 1000  # the paper's budget (Sec. 2.3) and layer width
 
 
-def _strictly_increasing(values):
-    return bool(np.all(np.diff(values) > 0))
-
-
 def _peak_density(row):
     counts = np.asarray(row["histogram"]["counts"], dtype=np.float64)
     edges = np.asarray(row["histogram"]["edges"], dtype=np.float64)
