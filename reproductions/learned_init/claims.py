@@ -2,8 +2,8 @@
 claims (criteria in `reproductions/configs/learned_init.py`, fixed before the runs) and the
 report.
 
-Every claim's margin (`reproductions.margins`) is decided on the deciding seed (the worst
-one); a diverged seed counts as chance where the criterion's verdict allows it.
+Each claim's margin (`reproductions.margins`) is measured on its worst seed; a diverged
+seed counts as chance where that gives the criterion's own verdict.
 """
 
 import json
