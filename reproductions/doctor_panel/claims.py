@@ -25,16 +25,25 @@ def trained(run):
     return error is not None and error <= chance_error(run) - panel.TRAINED_BELOW_CHANCE
 
 
+def _diverged_as_1(errors):
+    """Per-seed errors with a diverged run (None) counted as DIVERGED_ERROR."""
+    return [panel.DIVERGED_ERROR if e is None else e for e in errors]
+
+
+def _std(values):
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
 def _arm(group):
     """Final errors over seeds (diverged: None in per_seed, DIVERGED_ERROR in the mean used
     to compare arms), and which seeds trained."""
     group = sorted(group, key=lambda run: run["config"]["seed"])
     errors = [final_error(run) for run in group]
-    counted = [panel.DIVERGED_ERROR if e is None else e for e in errors]
+    counted = _diverged_as_1(errors)
     return {"method": group[0]["config"]["tags"]["method"], "seeds": [run["config"]["seed"] for run in group],
             "final_test_error": seed_summary(errors), "diverged": sum(e is None for e in errors),
             "mean_error_diverged_as_1": float(np.mean(counted)),
-            "std_error_diverged_as_1": float(np.std(counted, ddof=1)) if len(counted) > 1 else 0.0,
+            "std_error_diverged_as_1": _std(counted),
             "trained": [trained(run) for run in group]}
 
 
@@ -93,14 +102,6 @@ def _warned(row):
     return [seed in row["warned_seeds"] for seed in row["judged_seeds"]]
 
 
-def _counted_errors(arm):
-    return [panel.DIVERGED_ERROR if e is None else e for e in arm["final_test_error"]["per_seed"]]
-
-
-def _std(values):
-    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-
-
 def _least_slack(samples):
     """Over the warned nets with a recommendation run: the smallest (current mean + tolerance
     - recommended mean), recomputed from the (resampled) seeds' errors."""
@@ -124,8 +125,8 @@ def build_claims(rows):
     without = [k for k, r in rows.items() if r["recommended"] == "none better"]
     trained_rule = f"final test error <= chance - {panel.TRAINED_BELOW_CHANCE:g} on every seed"
     trained = {k: {"warned": _warned(r), "trained": r["current"]["trained"]} for k, r in rows.items() if r["current"]}
-    arms = {k: {"current": _counted_errors(rows[k]["current"]), "chosen": _counted_errors(rows[k]["doctors_choice"])}
-            for k in compared}
+    arms = {k: {arm: _diverged_as_1(rows[k][key]["final_test_error"]["per_seed"])
+                for arm, key in (("current", "current"), ("chosen", "doctors_choice"))} for k in compared}
     return [
         reporting.claim(
             "known_good_not_warned",

@@ -27,12 +27,6 @@ def _depths(runs):
     return sorted({fact(run, "depth") for run in runs})
 
 
-def max_trainable_depth(group):
-    """The largest depth at which every seed of `group` trained (None: none)."""
-    depths = [d for d in _depths(group) if all(trained(run) for run in select(group, depth=d))]
-    return max(depths) if depths else None
-
-
 def map1_table(runs):
     """Per init (in config order), per depth: final test errors and statuses over seeds."""
     relu = select(runs, map="relu")
@@ -41,11 +35,12 @@ def map1_table(runs):
         group = select(relu, init=key)
         if not group:
             continue
-        table[key] = {"label": label, "max_trainable_depth": max_trainable_depth(group), "depths": {
-            str(depth): {"final_test_error": seed_summary([final_error(r) for r in cell]),
-                         "trained": [trained(r) for r in cell],
-                         "updates_to_leave_chance": [updates_to_leave_chance(r) for r in cell]}
-            for depth in _depths(group) for cell in [select(group, depth=depth)]}}
+        depths = {str(depth): {"final_test_error": seed_summary([final_error(r) for r in cell]),
+                               "trained": [trained(r) for r in cell],
+                               "updates_to_leave_chance": [updates_to_leave_chance(r) for r in cell]}
+                  for depth in _depths(group) for cell in [select(group, depth=depth)]}
+        deepest = _max_trained({key: {d: cell["trained"] for d, cell in depths.items()}}, key)
+        table[key] = {"label": label, "max_trainable_depth": deepest or None, "depths": depths}
     return table
 
 
@@ -60,7 +55,8 @@ def _trained_samples(table):
 
 
 def _max_trained(samples, key):
-    """The largest depth at which every (resampled) seed of `key` trained (0: none)."""
+    """The largest depth at which every (resampled) seed of `key` trained (0: none); the
+    table's `max_trainable_depth` too."""
     return max((int(d) for d, trained in (samples.get(key) or {}).items() if trained and all(trained)), default=0)
 
 

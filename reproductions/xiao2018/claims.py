@@ -8,7 +8,7 @@ from reproductions import margins, mean_field_map
 from reproductions import report as reporting
 from reproductions.configs import xiao2018 as config
 from reproductions.runs import chance_error, fact, final_error, first_step_at_or_below, seed_summary, select
-from reproductions.xiao2018.spectra import SPECTRA_KEYS, read_spectra, spread_table
+from reproductions.xiao2018.spectra import read_spectra, spread_table, spreads_by_draw
 
 
 def trained(run):
@@ -87,12 +87,6 @@ def depth_claims(table, chance):
     ]
 
 
-def _draw_samples(spectra):
-    """{init: {depth: spread per draw}} of spectra.json (resampled by draw)."""
-    return {key: {str(depth): [r["spread"] for r in spectra["records"] if r["init"] == key and r["depth"] == depth]
-                  for depth in spectra["settings"]["depths"]} for key in SPECTRA_KEYS}
-
-
 def spectra_claims(spectra):
     """The dynamical-isometry claims from spectra.json (none when it is missing), their
     margins over draws."""
@@ -104,7 +98,7 @@ def spectra_claims(spectra):
     delta = {d: table["delta_orthogonal"][d]["mean"] for d in depths}
     gaussian = {d: table["gaussian"][d]["mean"] for d in depths}
     ratios = {d: gaussian[d] / delta[d] for d in depths}
-    samples = _draw_samples(spectra)
+    samples = spreads_by_draw(spectra)  # resampled by draw
     bound = config.ISOMETRY_GROWTH_BOUND
 
     def smallest_ratio(samples, average=np.mean):

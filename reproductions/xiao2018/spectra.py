@@ -85,11 +85,13 @@ def read_spectra(workdir):
     return read_json(path) if path.exists() else None
 
 
+def spreads_by_draw(spectra):
+    """{init: {depth: [spread per draw]}} of spectra.json."""
+    return {key: {str(depth): [r["spread"] for r in spectra["records"] if r["init"] == key and r["depth"] == depth]
+                  for depth in spectra["settings"]["depths"]} for key in SPECTRA_KEYS}
+
+
 def spread_table(spectra):
     """{init: {depth: {"per_seed" (per draw), "mean", "std"}}} of the spreads."""
-    table = {}
-    for key in SPECTRA_KEYS:
-        records = [r for r in spectra["records"] if r["init"] == key]
-        table[key] = {str(depth): seed_summary([r["spread"] for r in records if r["depth"] == depth])
-                      for depth in spectra["settings"]["depths"]}
-    return table
+    return {key: {depth: seed_summary(spreads) for depth, spreads in depths.items()}
+            for key, depths in spreads_by_draw(spectra).items()}

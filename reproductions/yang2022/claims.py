@@ -25,6 +25,11 @@ def sweeps_of(runs):
     return found
 
 
+def _loss_cell(losses):
+    """A loss-table cell: the seed summary of the final losses, with how many diverged."""
+    return {**seed_summary(losses), "diverged": sum(v is None for v in losses)}
+
+
 def loss_table(runs):
     """{parametrization: {width: {log2_lr: seed summary of the final training loss, with
     "diverged": how many seeds diverged}}} (JSON keys are strings) of one sweep's runs."""
@@ -34,9 +39,8 @@ def loss_table(runs):
         for width in sorted({fact(r, "width") for r in group}):
             for log2_lr in sorted({fact(r, "log2_lr") for r in select(group, width=width)}):
                 cell = select(group, width=width, log2_lr=log2_lr)
-                losses = [final_train_loss(r) for r in cell]
-                table.setdefault(key, {}).setdefault(str(width), {})[str(log2_lr)] = {
-                    **seed_summary(losses), "diverged": sum(v is None for v in losses)}
+                table.setdefault(key, {}).setdefault(str(width), {})[str(log2_lr)] = _loss_cell(
+                    [final_train_loss(r) for r in cell])
     return table
 
 
@@ -64,14 +68,9 @@ def _loss_samples(table):
 
 
 def _table_of(samples):
-    """`loss_table`'s cells (mean, diverged) recomputed from per-seed losses."""
-    table = {}
-    for key, widths in samples.items():
-        for width, cells in widths.items():
-            for rate, losses in cells.items():
-                table.setdefault(key, {}).setdefault(width, {})[rate] = {
-                    **seed_summary(losses), "diverged": sum(v is None for v in losses)}
-    return table
+    """`loss_table` recomputed from (resampled) per-seed losses."""
+    return {key: {width: {rate: _loss_cell(losses) for rate, losses in cells.items()}
+                  for width, cells in widths.items()} for key, widths in samples.items()}
 
 
 def _shift_of(samples, key):
