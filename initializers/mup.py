@@ -285,9 +285,18 @@ class _LearningRateMultipliers:
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"Learning-rate multipliers must be positive. Received: {path}={value}")
         self._multiplier_of_index = None
+        self._multiplier_of_variable = None  # {id(variable): factor}: `with_weight_lr_multipliers`
 
     def build(self, variables):
         super().build(variables)
+        if self._multiplier_of_variable is not None:
+            missing = [v.path for v in variables if id(v) not in self._multiplier_of_variable]
+            if missing or len(variables) != len(self._multiplier_of_variable):
+                raise ValueError("The multipliers must name exactly the weights the optimizer trains. "
+                                 f"Received: multipliers for {len(self._multiplier_of_variable)} weights, "
+                                 f"{len(variables)} trained" + (f", none for {', '.join(missing)}" if missing else ""))
+            self._multiplier_of_index = [self._multiplier_of_variable[id(v)] for v in variables]
+            return
         paths = [v.path for v in variables]
         unknown = sorted(set(self.lr_multipliers) - set(paths))
         if unknown:
@@ -350,3 +359,22 @@ def with_lr_multipliers(optimizer, lr_multipliers):
     wrapped = _REGISTERED.get(cls) or type(f"Mu{cls.__name__}", (_LearningRateMultipliers, cls), {})
     return wrapped.from_config({**optimizer.get_config(), "lr_multipliers": lr_multipliers})
 
+
+def with_weight_lr_multipliers(optimizer, variables, multipliers):
+    """Like `with_lr_multipliers`, keyed by the weights themselves: `multipliers[i]` is the
+    learning-rate factor of `variables[i]`, which must be exactly the weights the optimizer
+    will train. For models whose weight paths repeat, e.g. several copies of one net
+    trained as one model (`reproductions.harness` trains a fused group of runs so, each
+    run with its own learning rate). Trains as `with_lr_multipliers` does; its
+    `get_config` cannot hold the weights, so it is not saved with a model.
+    """
+    variables, multipliers = list(variables), [float(m) for m in multipliers]
+    if len(variables) != len(multipliers):
+        raise ValueError(f"One multiplier per weight. Received: {len(variables)} weights, "
+                         f"{len(multipliers)} multipliers")
+    for variable, value in zip(variables, multipliers):
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"Learning-rate multipliers must be positive. Received: {variable.path}={value}")
+    wrapped = with_lr_multipliers(optimizer, {})
+    wrapped._multiplier_of_variable = {id(v): m for v, m in zip(variables, multipliers)}
+    return wrapped

@@ -45,8 +45,8 @@ def add_common_arguments(parser, profiles, default_profile, default_workdir):
                              "Slurm array job sharing --workdir; redraw with --plot-only once all "
                              "shards are done")
     parser.add_argument("--engine", choices=("local", "dask"), default="local",
-                        help="local: worker processes on this machine (--jobs); dask: each run a "
-                             "task on a Dask cluster (--scheduler, or a local cluster)")
+                        help="local: worker processes on this machine (--jobs); dask: each group of "
+                             "runs a task on a Dask cluster (--scheduler, or a local cluster)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="Dask scheduler address for --engine dask (default: start a local "
                              "cluster of --jobs workers)")
@@ -55,6 +55,12 @@ def add_common_arguments(parser, profiles, default_profile, default_workdir):
                              "(tf.distribute.MirroredStrategy on TensorFlow, "
                              "keras.distribution.DataParallel on JAX); for full-size nets on "
                              "several GPUs; implies --jobs 1 unless --jobs is given")
+    parser.add_argument("--group-size", type=_positive_int, default=sweeps.DEFAULT_GROUP_SIZE,
+                        help="most runs that share a net (differing only in seed, learning rate, "
+                             "initializer or parametrization) trained together as one program "
+                             "(default: %(default)s); each run still writes its own folder")
+    parser.add_argument("--no-fuse", action="store_true",
+                        help="train each run alone (--group-size 1): the same results, slower")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument("--verbose", action="store_true",
                         help="let the backend's start-up log through (TensorFlow's C++ lines are kept "
@@ -175,8 +181,9 @@ def opening_lines(config_module, args, runs):
     default = " (default)" if args.profile == config_module.DEFAULT_PROFILE else ""
     measured = getattr(config_module, "MEASURED_RUNTIMES", {}).get(args.profile)
     runtime = f"measured: {measured}" if measured else "runtime: not measured for this profile"
+    fusion = "--no-fuse" if args.no_fuse else f"--group-size {args.group_size}"
     return (f"{experiment}, profile {args.profile}{default}: {len(runs)} runs ({to_train}) in {args.workdir}, "
-            f"--jobs {jobs}\n{runtime}")
+            f"--jobs {jobs}, {fusion}\n{runtime}")
 
 
 def _sweep(args, configs, seeds, shard, options):
@@ -186,7 +193,8 @@ def _sweep(args, configs, seeds, shard, options):
     try:
         results = exit_on_user_error(
             lambda: sweeps.sweep(configs, seeds, args.workdir, jobs=jobs, shard=shard, executor=executor,
-                                 verbose=not args.quiet, options=options))
+                                 verbose=not args.quiet, options=options,
+                                 group_size=1 if args.no_fuse else args.group_size))
     finally:
         if executor is not None:
             executor.close()

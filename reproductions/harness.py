@@ -3,8 +3,11 @@
 `run(config, workdir)` builds the model, re-initializes it (`initialize_weights`, or
 `lsuv` on the run's first training batch, or a drawn init rescaled by `gradinit` /
 `metainit` on the run's first training batches), trains it with Keras `compile`/`fit` and
-writes its run folder (files and resume rules: `reproductions.run_folder`). Sweeps of
-many runs (in worker processes, shards or on a cluster): `reproductions.sweeps`.
+writes its run folder (files and resume rules: `reproductions.run_folder`).
+`run_group(configs, workdir)` does the same for runs that share a net, trained together as
+one program (one Keras model of their nets); `run` is a group of one, so there is one
+training path. Sweeps of many runs (fused into groups, in worker processes, shards or on a
+cluster): `reproductions.sweeps`.
 
 Determinism: `keras.utils.set_random_seed(config.seed)` seeds Python, numpy and
 the backend; the data stream and the initial weights derive from the same seed.
@@ -14,17 +17,19 @@ thread counts, and the difference can grow over training.
 """
 
 import contextlib
+import functools
 import importlib.util
 import math
 import time
 
 import keras
+import numpy as np
 
 import models
 from initializers import gradinit, initialize_weights, learned_options, lsuv, lsuv_options, metainit, mup
 from reproductions import data, run_folder
 from reproductions.environment import environment
-from reproductions.run_config import RunOptions
+from reproductions.run_config import MEMBER_FIELDS, RunOptions
 
 
 def optimizer_of(config):
@@ -73,42 +78,6 @@ def _metrics_record(step, train_loss, train_accuracy, test_loss, test_accuracy, 
     }
 
 
-class _EvalLogger(keras.callbacks.Callback):
-    """Appends one metrics line per evaluation; stops the run on a non-finite loss."""
-
-    def __init__(self, config, run_dir, start_time, log):
-        super().__init__()
-        self.config, self.run_dir = config, run_dir
-        self.start_time, self.log = start_time, log
-        self.diverged_at = None
-        self.last_record = None
-        self._steps_done = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        # `batch` counts steps within the epoch, in steps of steps_per_execution.
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)) and self.diverged_at is None:
-            self.diverged_at = self._steps_done + batch + 1
-            self.model.stop_training = True
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        self._steps_done = (epoch + 1) * self.config.eval_every
-        step = self.diverged_at or self._steps_done
-        record = _metrics_record(step, logs.get("loss"), logs.get("accuracy"),
-                                 logs.get("val_loss"), logs.get("val_accuracy"),
-                                 time.perf_counter() - self.start_time)
-        if record["train_loss"] is None and self.diverged_at is None:
-            self.diverged_at = step
-            self.model.stop_training = True
-        run_folder.append_metrics(self.run_dir, record)
-        self.last_record = record
-        if self.log:
-            self.log(f"  {self.config.run_id}: step {step:>6}/{self.config.steps}  "
-                     f"train_loss {run_folder.format_metric(record['train_loss'])}  "
-                     f"test_error {run_folder.format_metric(record['test_error'])}  [{record['time']:.0f}s]")
-
-
 @contextlib.contextmanager
 def data_parallel(enabled):
     """Yields the number of replicas a run trains on; model building and compiling go
@@ -140,8 +109,9 @@ def data_parallel(enabled):
 def run(config, workdir, options=RunOptions(), *, verbose=1, log=print):
     """Trains one config, writing its run folder; returns the `final.json` content.
 
-    A finished run (its `final.json` exists, for this very config) is not redone: its
-    `final.json` is returned as it is.
+    A group of one (`run_group`): the same training path as a fused group. A finished
+    run (its `final.json` exists, for this very config) is not redone: its `final.json`
+    is returned as it is.
 
     Args:
         config: a `RunConfig`.
@@ -150,45 +120,287 @@ def run(config, workdir, options=RunOptions(), *, verbose=1, log=print):
         verbose: 0 silent, 1 one line per evaluation (through `log`).
         log: where progress lines go.
     """
-    final = run_folder.finished_final(config, workdir)
-    if final is not None:
-        return final
+    return run_group([config], workdir, options, verbose=verbose, log=log)[config.run_id]
+
+
+def run_group(configs, workdir, options=RunOptions(), *, verbose=1, log=print):
+    """Trains runs that share a net as one program; returns {run_id: final.json content}.
+
+    The members (`configs`, equal `RunConfig.fusion_key`s) are trained by one Keras model whose
+    outputs are the members' nets, each on its own inputs: the loss is the sum of the
+    members' losses, so each member's gradient is its own, and one optimizer gives each
+    member's weights that member's learning rate (`mup.with_weight_lr_multipliers`). Each
+    member's weights are drawn exactly as when it runs alone (its seed set before its
+    data stream, its net and its initialization, in that order), and each writes its own
+    run folder, with the same files and resume rules as a run alone: a finished member
+    is not retrained, and a group killed midway leaves its members unfinished, so they
+    are trained again. A member whose loss becomes NaN is recorded as diverged at that
+    step and the others train on (its weights are NaN from there on, and the members'
+    computations do not meet: its NaN cannot reach them). `wall_time_s` and
+    `train_steps_per_s` in final.json are the group's; `group_size` says how many runs
+    shared them.
+
+    Extra callbacks (`options.callbacks`, e.g. a recorder of activation statistics)
+    belong to one member each and see its net as `self.model` and its metrics as
+    `loss`, `accuracy`, `val_loss`, `val_accuracy`. TensorBoard logs need runs alone.
+
+    Raises:
+        ValueError: configs that cannot share a program (different fusion keys), the
+            same run twice, or `tensorboard` with several runs.
+    """
+    configs = list(configs)
+    _check_group(configs, options)
+    finals = {config.run_id: run_folder.finished_final(config, workdir) for config in configs}
+    pending = [config for config in configs if finals[config.run_id] is None]
+    if not pending:
+        return finals
     if options.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise ValueError("tensorboard=True needs the `tensorboard` package (pip install "
                          "tensorboard). Received: tensorboard=True")
-    run_dir = run_folder.start(config, workdir, environment())
+    environment_record = environment()
     start_time = time.perf_counter()
-    keras.utils.set_random_seed(config.seed)
-    train, test = _datasets(config)
+    shared = pending[0]  # every field but MEMBER_FIELDS is the group's
+    test = data.load(shared.dataset, shared.eval_split, num_examples=shared.eval_examples,
+                     batch_size=shared.batch_size, flatten=shared.flatten, data_dir=shared.data_dir)
+    streams = {}  # seed -> the training stream of every member of that seed
     with data_parallel(options.distribute) as replicas:
-        model, scheme = _initialized_model(config, train, run_dir)
-        optimizer = optimizer_of(config)
-        if scheme is not None:  # μP: each weight's learning-rate factor, recorded with its rule
-            run_folder.write_mup_rules(run_dir, scheme.rules, mup.optimizer_kind(optimizer))
-            optimizer = scheme.optimizer(optimizer)
-        model.compile(optimizer=optimizer,
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-                      **compile_options(config, options.distribute))
-        _evaluate_initial(model, config, train, test, run_dir, start_time)
-        logger = _EvalLogger(config, run_dir, start_time, log if verbose else None)
-        callbacks = [logger, *options.callbacks(config)]
-        if options.tensorboard:
-            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
+        members = [_Member.start(index, config, workdir, environment_record, streams)
+                   for index, config in enumerate(pending)]
+        stream_seeds = list(streams)
+        ensemble = _Ensemble([m.model for m in members], [stream_seeds.index(m.config.seed) for m in members])
+        ensemble.compile(optimizer=_group_optimizer(shared, members, ensemble),
+                         loss={m.key: keras.losses.SparseCategoricalCrossentropy(from_logits=True) for m in members},
+                         metrics={m.key: _member_metrics() for m in members},
+                         **compile_options(shared, options.distribute))
+        for member in members:  # a member's callbacks read the step from its net's optimizer
+            member.model.optimizer = ensemble.optimizer
+        train = data.zip_members([streams[seed] for seed in stream_seeds], ensemble.member_streams,
+                                 ensemble.member_keys)
+        # Every member is scored on the same evaluation set, given once per stream input.
+        test = data.zip_members([test] * len(stream_seeds), ensemble.member_streams, ensemble.member_keys)
+        _evaluate_initial(ensemble, members, shared, train, test, start_time)
+        logger = _GroupLogger(members, shared, start_time, log if verbose else None)
+        callbacks = [logger]
+        for member in members:
+            callbacks += [_MemberCallback(callback, member) for callback in options.callbacks(member.config)]
+        if options.tensorboard:  # a group of one (checked): Keras's callback sees the whole model
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(members[0].run_dir / "tensorboard")))
         fit_start = time.perf_counter()
-        model.fit(train, epochs=config.steps // config.eval_every, steps_per_epoch=config.eval_every,
-                  validation_data=test, callbacks=callbacks, shuffle=False, verbose=0)
+        ensemble.fit(train, epochs=shared.steps // shared.eval_every, steps_per_epoch=shared.eval_every,
+                     validation_data=test, callbacks=callbacks, shuffle=False, verbose=0)
         fit_seconds = time.perf_counter() - fit_start
-    final = _final_record(config, logger, time.perf_counter() - start_time, fit_seconds, replicas)
-    run_folder.write_final(run_dir, final)
-    return final
+    wall_seconds = time.perf_counter() - start_time
+    for member in members:
+        final = _final_record(member, shared, wall_seconds, fit_seconds, replicas, len(members))
+        run_folder.write_final(member.run_dir, final)
+        finals[member.config.run_id] = final
+    return finals
 
 
-def _datasets(config):
-    """The run's training stream and its fixed evaluation set."""
-    test = data.load(config.dataset, config.eval_split, num_examples=config.eval_examples,
-                     batch_size=config.batch_size, flatten=config.flatten, data_dir=config.data_dir)
-    return training_stream(config), test
+def _check_group(configs, options):
+    if not configs:
+        raise ValueError("A group needs at least one run config. Received: configs=[]")
+    keys = {config.fusion_key() for config in configs}
+    if len(keys) > 1:
+        raise ValueError("The runs of one group must share every setting but "
+                         f"{', '.join(MEMBER_FIELDS)}. Received: {[c.run_id for c in configs]}")
+    run_ids = [config.run_id for config in configs]
+    if len(set(run_ids)) != len(run_ids):
+        raise ValueError(f"A group holds each run once. Received: run_ids={run_ids}")
+    if options.tensorboard and len(configs) > 1:
+        raise ValueError("TensorBoard logs are written per run: with tensorboard=True, train "
+                         f"each run alone. Received: {len(configs)} runs")
+
+
+class _Member:
+    """One run of a group: its config, run folder, net (initialized) and progress."""
+
+    def __init__(self, index, config, run_dir, model, scheme):
+        self.config, self.run_dir, self.model, self.scheme = config, run_dir, model, scheme
+        self.key = f"member{index}"
+        self.diverged_at = None  # the step its loss first was not finite
+        self.done = False  # diverged and recorded: no more metrics lines
+        self.last_record = None
+
+    @classmethod
+    def start(cls, index, config, workdir, environment_record, streams):
+        """Opens the run folder and builds and initializes the net, drawing as a run alone
+        does: the seed set, then the data stream, then the net."""
+        run_dir = run_folder.start(config, workdir, environment_record)
+        keras.utils.set_random_seed(config.seed)
+        if config.seed not in streams:
+            streams[config.seed] = training_stream(config)
+        model, scheme = _initialized_model(config, streams[config.seed], run_dir)
+        if scheme is not None:  # μP: each weight's learning-rate factor, recorded with its rule
+            run_folder.write_mup_rules(run_dir, scheme.rules, _mup_kind(config))
+        return cls(index, config, run_dir, model, scheme)
+
+    def learning_rates(self):
+        """Each trainable weight's learning rate, in `model.trainable_weights` order: the
+        config's, times μP's factor of the weight. The product is rounded to float32 as
+        the optimizer's own `learning_rate * factor` is, so a run's updates do not depend
+        on how it was grouped."""
+        rate = np.float32(self.config.learning_rate)
+        if self.scheme is None:
+            return [float(rate)] * len(self.model.trainable_weights)
+        factors = self.scheme.lr_multipliers(_mup_kind(self.config))
+        return [float(rate * np.float32(factors[v.path])) for v in self.model.trainable_weights]
+
+
+class _Ensemble(keras.Model):
+    """The members' nets as one Keras model: input k is stream k's batch, output
+    `member<i>` is net i applied to its stream's input."""
+
+    def __init__(self, nets, member_streams):
+        super().__init__(name="fused_group")
+        self.nets, self.member_streams = list(nets), list(member_streams)
+        self.member_keys = [f"member{i}" for i in range(len(self.nets))]
+
+    def call(self, inputs, training=False):
+        return {key: net(inputs[stream], training=training)
+                for key, net, stream in zip(self.member_keys, self.nets, self.member_streams)}
+
+
+def _group_optimizer(shared, members, ensemble):
+    """One optimizer of the group's kind at learning rate 1, each weight's rate given as
+    its factor (`_Member.learning_rates`)."""
+    variables, rates = [], []
+    for member in members:
+        variables += member.model.trainable_weights
+        rates += member.learning_rates()
+    if {id(v) for v in variables} != {id(v) for v in ensemble.trainable_weights}:
+        raise RuntimeError("The group's model trains weights its members do not own.")
+    return mup.with_weight_lr_multipliers(optimizer_of(shared.replace(learning_rate=1.0)), variables, rates)
+
+
+def _member_metrics():
+    """Each member's metrics: its loss and accuracy, as means over examples.
+
+    The loss is a metric of its own, not Keras's loss of the output: under TensorFlow,
+    Keras averages each output's loss over batches, not examples, so a short last
+    evaluation batch would weigh as much as a full one; the example mean makes a run's
+    numbers the same in a group of any size.
+    """
+    return [keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="cross_entropy"),
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+
+# The metrics.jsonl names of a member's metrics and their names in Keras's logs.
+_LOG_NAMES = {"loss": "cross_entropy", "accuracy": "accuracy"}
+
+
+def _member_metric(logs, member, count, name):
+    """A member's metric (`loss`, `accuracy`, `val_loss`, `val_accuracy`) in Keras's logs:
+    `cross_entropy` in a group of one, `member<i>_cross_entropy` otherwise."""
+    prefix = "val_" if name.startswith("val_") else ""
+    logged = _LOG_NAMES[name[len(prefix):]]
+    return (logs or {}).get(f"{prefix}{logged}" if count == 1 else f"{prefix}{member.key}_{logged}")
+
+
+class _GroupLogger(keras.callbacks.Callback):
+    """Appends one metrics line per member and evaluation; a member whose loss is not
+    finite is recorded as diverged (its last line), and the group stops once every
+    member has diverged."""
+
+    def __init__(self, members, shared, start_time, log):
+        super().__init__()
+        self.members, self.shared = members, shared
+        self.start_time, self.log = start_time, log
+        self._steps_done = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        # `batch` counts steps within the epoch, in steps of steps_per_execution.
+        for member in self.members:
+            loss = _member_metric(logs, member, len(self.members), "loss")
+            if member.diverged_at is None and loss is not None and not math.isfinite(float(loss)):
+                member.diverged_at = self._steps_done + batch + 1
+        if all(m.diverged_at is not None for m in self.members):
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._steps_done = (epoch + 1) * self.shared.eval_every
+        seconds = time.perf_counter() - self.start_time
+        for member in self.members:
+            if member.done:
+                continue
+            metric = functools.partial(_member_metric, logs, member, len(self.members))
+            step = member.diverged_at or self._steps_done
+            record = _metrics_record(step, metric("loss"), metric("accuracy"), metric("val_loss"),
+                                     metric("val_accuracy"), seconds)
+            if record["train_loss"] is None and member.diverged_at is None:
+                member.diverged_at = step
+            member.done = member.diverged_at is not None
+            run_folder.append_metrics(member.run_dir, record)
+            member.last_record = record
+            if self.log:
+                self.log(f"  {member.config.run_id}: step {step:>6}/{self.shared.steps}  "
+                         f"train_loss {run_folder.format_metric(record['train_loss'])}  "
+                         f"test_error {run_folder.format_metric(record['test_error'])}  [{record['time']:.0f}s]")
+        if all(m.done for m in self.members):
+            self.model.stop_training = True
+
+
+class _MemberCallback(keras.callbacks.Callback):
+    """One member's extra callback inside a group: it sees the member's net as its model
+    and the member's metrics under their plain names (`loss`, `val_accuracy`, ...)."""
+
+    _METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+    def __init__(self, callback, member):
+        super().__init__()
+        self.callback, self.member = callback, member
+        self._count = None
+
+    def set_model(self, model):
+        super().set_model(model)
+        self._count = len(model.nets)
+        self.callback.set_model(self.member.model)
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.callback.set_params(params)
+
+    def _forward(self, hook, logs, *args):
+        _ = self.model  # under JAX, puts the group's training state into the weights first
+        if logs is not None:
+            logs = {name: value for name in self._METRICS
+                    if (value := _member_metric(logs, self.member, self._count, name)) is not None}
+        getattr(self.callback, hook)(*args, logs=logs)
+
+    def on_train_begin(self, logs=None):
+        self._forward("on_train_begin", logs)
+
+    def on_train_end(self, logs=None):
+        self._forward("on_train_end", logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._forward("on_epoch_begin", logs, epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._forward("on_epoch_end", logs, epoch)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._forward("on_train_batch_begin", logs, batch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._forward("on_train_batch_end", logs, batch)
+
+    def on_test_begin(self, logs=None):
+        self._forward("on_test_begin", logs)
+
+    def on_test_end(self, logs=None):
+        self._forward("on_test_end", logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._forward("on_test_batch_begin", logs, batch)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._forward("on_test_batch_end", logs, batch)
+
+
+def _mup_kind(config):
+    """"sgd" or "adam": the column of μP's table the config's optimizer follows."""
+    return mup.optimizer_kind(optimizer_of(config))
 
 
 def training_stream(config):
@@ -247,25 +459,32 @@ def _learned_init(model, config, train, run_dir, method, base, options):
     return records + list(learned)
 
 
-def _evaluate_initial(model, config, train, test, run_dir, start_time):
-    """Step 0: the initial network, on the test set and on training batches."""
-    eval_batches = max(1, config.eval_examples // config.batch_size)
-    train_loss, train_accuracy = model.evaluate(train, steps=eval_batches, verbose=0)
-    test_loss, test_accuracy = model.evaluate(test, verbose=0)
-    run_folder.append_metrics(run_dir, _metrics_record(0, train_loss, train_accuracy, test_loss,
-                                                       test_accuracy, time.perf_counter() - start_time))
+def _evaluate_initial(ensemble, members, shared, train, test, start_time):
+    """Step 0: each initial net, on the test set and on its first training batches."""
+    eval_batches = max(1, shared.eval_examples // shared.batch_size)
+    on_train = ensemble.evaluate(train, steps=eval_batches, verbose=0, return_dict=True)
+    on_test = ensemble.evaluate(test, verbose=0, return_dict=True)
+    seconds = time.perf_counter() - start_time
+    for member in members:
+        train_metric = functools.partial(_member_metric, on_train, member, len(members))
+        test_metric = functools.partial(_member_metric, on_test, member, len(members))
+        run_folder.append_metrics(member.run_dir, _metrics_record(
+            0, train_metric("loss"), train_metric("accuracy"), test_metric("loss"), test_metric("accuracy"),
+            seconds))
 
 
-def _final_record(config, logger, wall_seconds, fit_seconds, replicas):
-    """`final.json`'s content: status, final metrics, wall time, steps/s, replicas."""
-    last = logger.last_record or {}
-    steps_done = logger.diverged_at or config.steps
+def _final_record(member, shared, wall_seconds, fit_seconds, replicas, group_size):
+    """`final.json`'s content: status, final metrics, wall time, steps/s, replicas, and
+    how many runs trained together (`group_size`; time and steps/s are the group's)."""
+    last = member.last_record or {}
+    steps_done = member.diverged_at or shared.steps
     return {
-        "status": "diverged" if logger.diverged_at else "completed",
-        "diverged_at_step": logger.diverged_at,
+        "status": "diverged" if member.diverged_at else "completed",
+        "diverged_at_step": member.diverged_at,
         "steps_done": steps_done,
         "final": {k: last.get(k) for k in ("train_loss", "train_error", "test_loss", "test_error")},
         "wall_time_s": wall_seconds,
         "train_steps_per_s": steps_done / fit_seconds if fit_seconds > 0 else None,
         "replicas": replicas,
+        "group_size": group_size,
     }

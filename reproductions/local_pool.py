@@ -1,11 +1,14 @@
-"""The local engine of a sweep: worker processes on this machine, one run at a time each,
-that survive their own deaths.
+"""The local engine of a sweep: worker processes on this machine, one group of runs at a
+time each (a group of runs that share a net trains as one program,
+`reproductions.harness.run_group`; a group may be one run), that survive their own deaths.
 
-A worker that dies while training a run (killed, a segfault, the kernel's OOM killer) is
-replaced by a fresh process and its run is retried there once; a run whose worker dies
-twice ends `failed`, with the exit signal and the tail of the worker's log, and the
-sweep goes on without it (the way Dask, Ray or a Slurm requeue treat a lost worker).
-Ctrl-C stops every worker at once.
+A worker that dies while training (killed, a segfault, the kernel's OOM killer) is
+replaced by a fresh process. A group of several runs is then split: each of its runs is
+retried alone, so one run that kills its worker cannot take the others with it. A run
+whose worker dies twice ends `failed`, with the exit signal and the tail of the worker's
+log, and the sweep goes on without it (the way Dask, Ray or a Slurm requeue treat a lost
+worker). A group whose writes fail is split the same way. Ctrl-C stops every worker at
+once.
 
 Why not `concurrent.futures.ProcessPoolExecutor`: when one of its workers dies, the
 whole pool breaks and every run in flight fails with `BrokenProcessPool`, with no way to
@@ -47,7 +50,7 @@ def signal_name(exitcode):
 
 
 class _Worker:
-    """One worker process, its pipe, and the run it is training (None: idle)."""
+    """One worker process, its pipe, and the group of runs it is training (None: idle)."""
 
     def __init__(self, context, threads, gpu, log_dir):
         self.connection, child_end = context.Pipe()
@@ -55,22 +58,22 @@ class _Worker:
                                        name="sweep-worker")
         self.process.start()
         child_end.close()
-        self.config, self.log_dir = None, log_dir
+        self.group, self.log_dir = None, log_dir
 
-    def assign(self, config, workdir, options):
-        self.config = config
+    def assign(self, group, workdir, options):
+        self.group = group
         try:
-            self.connection.send((config, workdir, options))
+            self.connection.send((group, workdir, options))
         except OSError:  # it died while idle: `collect` finds it dead
             pass
 
     def collect(self):
-        """What the worker has to say about its run: `("done", final)`, `("error",
-        exception, traceback)` or `("died", exit signal, log tail)`."""
+        """What the worker has to say about its group: `("done", {run_id: final})`,
+        `("error", exception, traceback)` or `("died", exit signal, log tail)`."""
         try:
             if self.connection.poll():
                 message = self.connection.recv()
-                self.config = None
+                self.group = None
                 return message
         except (EOFError, OSError):  # it died while answering
             pass
@@ -101,47 +104,45 @@ class _Worker:
         self.connection.close()
 
 
-def run(pending, workdir, options, *, jobs, threads, gpus=(), log_dir, log=print):
-    """Trains `pending` runs in up to `jobs` worker processes; yields `(config, outcome)` as
+def run(groups, workdir, options, *, jobs, threads, gpus=(), log_dir, log=print):
+    """Trains `groups` of runs in up to `jobs` worker processes; yields `(config, outcome)` as
     runs end, where `outcome` is the run's final.json content, or a failure record
     (`run_folder.failure`) for a run whose worker died `1 + RETRIES_AFTER_A_DEATH` times
     (with "exit_signals", "attempts" and "worker_log_tail") or whose writes failed.
 
     Args:
-        pending: `RunConfig`s.
+        groups: lists of `RunConfig`s, each trained as one program (`sweeps.fused_groups`).
         workdir: the sweep's workdir (absolute: workers may run elsewhere).
         options: the sweep's `RunOptions` (picklable).
         jobs: worker processes.
         threads: intra-op threads per worker.
         gpus: `CUDA_VISIBLE_DEVICES` entries to share out, one per worker slot.
         log_dir: the workers' log files.
-        log: where a line goes when a worker dies and its run is retried.
+        log: where a line goes when a worker dies and its runs are retried.
 
     Raises:
-        Whatever a run raises in its worker that is not a failure of that run alone
+        Whatever a group raises in its worker that is not a failure of its runs alone
         (`run_folder.failure_of_error`): the workers are stopped first, and the worker's
         traceback is the `__cause__`.
     """
     context = multiprocessing.get_context("spawn")  # TensorFlow's state must not be forked
-    queue, deaths, slots = collections.deque(pending), collections.defaultdict(list), {}
+    queue, deaths, slots = collections.deque(tuple(g) for g in groups), collections.defaultdict(list), {}
     graceful = False
     try:
-        while queue or any(w.config is not None for w in slots.values()):
-            for slot in range(min(jobs, len(pending))):
-                if queue and (slot not in slots or slots[slot].config is None):
+        while queue or any(w.group is not None for w in slots.values()):
+            for slot in range(jobs):  # a worker starts only when there is a group for it
+                if queue and (slot not in slots or slots[slot].group is None):
                     if slot in slots and not slots[slot].process.is_alive():  # died while idle
                         slots.pop(slot).stop(graceful=False)
                     if slot not in slots:
                         slots[slot] = _Worker(context, threads, gpu_of_slot(slot, gpus), log_dir)
                     slots[slot].assign(queue.popleft(), workdir, options)
-            busy = {slot: w for slot, w in slots.items() if w.config is not None}
+            busy = {slot: w for slot, w in slots.items() if w.group is not None}
             multiprocessing.connection.wait([w.connection for w in busy.values()]
                                             + [w.process.sentinel for w in busy.values()])
             for slot, busy_worker in busy.items():
                 if busy_worker.connection.poll() or not busy_worker.process.is_alive():
-                    ended = _outcome(slots, slot, queue, deaths, log)
-                    if ended is not None:
-                        yield ended
+                    yield from _outcomes(slots, slot, queue, deaths, log)
         graceful = True
     finally:  # Ctrl-C or a run's error: stop every worker at once; done: let them all exit
         if graceful:
@@ -151,28 +152,45 @@ def run(pending, workdir, options, *, jobs, threads, gpus=(), log_dir, log=print
             each.stop(graceful)
 
 
-def _outcome(slots, slot, queue, deaths, log):
-    """(config, outcome) of the run of the worker in `slot` once it ended, or None when its
-    worker died and the run goes back to the front of the queue (a fresh worker takes
-    the slot)."""
+def _outcomes(slots, slot, queue, deaths, log):
+    """(config, outcome) of each run of the group of the worker in `slot` once it ended;
+    none where the group goes back to the front of the queue: split into runs alone after
+    a death or a failed write of a group of several, or, alone, for its one retry after a
+    death (a fresh worker takes the slot)."""
     busy_worker = slots[slot]
-    config = busy_worker.config
+    group = busy_worker.group
     message = busy_worker.collect()
     if message[0] == "done":
-        return config, message[1]
+        yield from ((config, message[1][config.run_id]) for config in group)
+        return
     if message[0] == "error":
         failure = run_folder.failure_of_error(message[1])
         if failure is None:
             raise message[1] from WorkerTraceback(message[2])
-        return config, failure
+        if len(group) > 1:
+            log(f"{_names(group)}: a write failed ({message[1]}); retrying each run alone")
+            queue.extendleft((config,) for config in reversed(group))
+            return
+        yield group[0], failure
+        return
     _, how, tail = message
     busy_worker.stop(graceful=False)
     del slots[slot]
-    deaths[config.run_id].append(how)
+    for config in group:
+        deaths[config.run_id].append(how)
+    if len(group) > 1:
+        log(f"{_names(group)}: their worker died ({how}); retrying each run alone in a fresh worker")
+        queue.extendleft((config,) for config in reversed(group))
+        return
+    config = group[0]
     if len(deaths[config.run_id]) <= RETRIES_AFTER_A_DEATH:
         log(f"{config.run_id}: its worker died ({how}); retrying it in a fresh worker")
-        queue.appendleft(config)
-        return None
+        queue.appendleft(group)
+        return
     signals = deaths[config.run_id]
-    return config, run_folder.failure(f"its worker died {len(signals)} times ({', '.join(signals)})",
-                                      exit_signals=list(signals), attempts=len(signals), worker_log_tail=tail)
+    yield config, run_folder.failure(f"its worker died {len(signals)} times ({', '.join(signals)})",
+                                     exit_signals=list(signals), attempts=len(signals), worker_log_tail=tail)
+
+
+def _names(group):
+    return f"{group[0].run_id} and {len(group) - 1} more run(s) trained with it"

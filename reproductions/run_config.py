@@ -8,10 +8,16 @@ starting a backend.
 """
 
 import dataclasses
+import json
 
 from reproductions import data
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
+# What may differ between the runs of one fused group (`reproductions.harness.run_group`):
+# each draws its own initial weights under its own seed, reads its own data stream (runs of
+# one seed share it) and trains at its own learning rate (and μP's per-weight factors).
+MEMBER_FIELDS = ("name", "label", "tags", "seed", "learning_rate", "initializer", "bias_initializer",
+                 "parametrization")
 PARAMETRIZATION_KEYS = ("name", "base_model_kwargs", "delta_model_kwargs", "readout")
 
 
@@ -117,6 +123,11 @@ class RunConfig:
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+    def fusion_key(self):
+        """What the runs of one fused group share: every field but `MEMBER_FIELDS` (the same
+        architecture, data pipeline, optimizer kind and schedule), as a string."""
+        return json.dumps({k: v for k, v in self.to_dict().items() if k not in MEMBER_FIELDS}, sort_keys=True)
 
     @classmethod
     def defaults(cls):

@@ -1,19 +1,26 @@
 """Running a sweep of independent runs: in this process, in N worker processes on this
 machine, one shard of it (scheduler array jobs), or as tasks on a Dask cluster.
 
+Runs that share a net (equal `RunConfig.fusion_key`: they differ only in seed, learning
+rate, initializer or parametrization) train in fused groups, each group as one program
+(`harness.run_group`, up to `group_size` runs); each run still writes its own folder and
+gives the results it gives alone (`tests/test_fusion.py`). Workers, shards and the Dask
+engine hand out groups; `group_size=1` (the drivers' `--no-fuse`) trains each run alone.
+
 Every way keeps the run folder's rules (`reproductions.run_folder`): a run whose
 `final.json` exists is never redone, a run folder without one (a killed or failed run)
 is redone, a damaged one is set aside and redone, each run is handed to exactly one
 worker, and a run's results depend on its config and seed only (not on `jobs`, up to
 the order of floating-point sums in multi-threaded kernels).
 
-Faults cost one run, never the sweep: a worker that dies is replaced and its run
-retried once (`reproductions.local_pool`; Dask does the same for its workers), a run
+Faults cost one run, never the sweep: a worker that dies is replaced, a group it was
+training is split into its runs, and each run is retried alone once (`reproductions.local_pool`; Dask does the same for its workers), a run
 whose worker dies twice or whose writes fail ends `failed` (`failed.json` says why) and
 the sweep goes on; the summary names the failed runs, and rerunning the same command
 retries exactly those. A workdir that cannot be written stops the sweep before any run.
 """
 
+import collections
 import concurrent.futures
 import os
 import pathlib
@@ -106,8 +113,36 @@ def plan(configs, seeds, shard=None):
     return shard.select(runs) if shard is not None else runs
 
 
+# Runs per fused group by default. A group's program grows with its runs (its compile time
+# and memory too); at 16 the μP quick profile's groups take ~3-40 s each on one core
+# (benchmarks/README.md#fused-sweeps).
+DEFAULT_GROUP_SIZE = 16
+
+
+def fused_groups(runs, group_size=DEFAULT_GROUP_SIZE, jobs=1):
+    """The runs as groups that train as one program each: runs with equal fusion keys
+    (`RunConfig.fusion_key`), in their order, cut into near-equal groups of at most
+    `group_size`. While there are fewer than two groups per worker (`jobs`), the largest is
+    halved, so that the last group to finish does not keep the other workers idle for
+    long; the largest groups come first (each worker then takes the largest left)."""
+    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
+        raise ValueError(f"`group_size` must be a positive int. Received: group_size={group_size!r}")
+    by_key = {}
+    for config in runs:
+        by_key.setdefault(config.fusion_key(), []).append(config)
+    groups = []
+    for same in by_key.values():
+        count = -(-len(same) // group_size)
+        groups += [same[i * len(same) // count:(i + 1) * len(same) // count] for i in range(count)]
+    while len(groups) < 2 * jobs and any(len(g) > 1 for g in groups):
+        largest = max(range(len(groups)), key=lambda i: len(groups[i]))
+        group = groups[largest]
+        groups[largest:largest + 1] = [group[:len(group) // 2], group[len(group) // 2:]]
+    return sorted(groups, key=len, reverse=True)
+
+
 def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose=1,
-          options=RunOptions()):
+          options=RunOptions(), group_size=DEFAULT_GROUP_SIZE):
     """Runs every config for every seed (or one shard), skipping runs already finished.
 
     Args:
@@ -125,6 +160,8 @@ def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose
         options: a `RunOptions` for every run (TensorBoard, extra callbacks, data
             parallelism); with workers or an executor its `callbacks_for` must be
             picklable (see `driver.FixedBatchCallbacks`).
+        group_size: most runs trained as one program (`fused_groups`); 1 trains each run
+            alone (and so does `options.tensorboard`: its logs are per run).
 
     Returns:
         Dict run_id -> final.json content, or the failure record (`{"status": "failed",
@@ -149,11 +186,13 @@ def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose
                disable=not verbose, file=sys.stderr)
     if verbose and results:
         bar.write(f"{len(results)} of {len(runs)} runs already finished, skipped")
-    if executor is None and (jobs == 1 or len(pending) <= 1):
-        ended = _run_here(pending, workdir, options, verbose, bar)
+    groups = fused_groups(pending, 1 if options.tensorboard else group_size,
+                          1 if executor is None and jobs == 1 else jobs)
+    if executor is None and (jobs == 1 or len(groups) <= 1):
+        ended = _run_here(groups, workdir, options, verbose, bar)
     else:
         _check_picklable(options)
-        ended = _run_elsewhere(pending, workdir, jobs, executor, options,
+        ended = _run_elsewhere(groups, workdir, jobs, executor, options,
                                bar.write if verbose else (lambda text: None))
     try:
         for config, outcome in ended:
@@ -187,17 +226,24 @@ def failure_summary(results):
     return "\n".join(lines) + "\n"
 
 
-def _run_here(pending, workdir, options, verbose, bar):
-    """Yields (config, outcome) for each run, trained one after the other in this process."""
+def _run_here(groups, workdir, options, verbose, bar):
+    """Yields (config, outcome) for each run, its group trained after the previous one in
+    this process. A group whose writes fail is split: its runs are retried alone."""
     from reproductions import harness  # Keras: only where runs train in this process
 
-    for config in pending:
-        bar.set_postfix_str(config.run_id)
+    queue = collections.deque(groups)
+    while queue:
+        group = queue.popleft()
+        bar.set_postfix_str(group[0].run_id if len(group) == 1 else f"{group[0].run_id} +{len(group) - 1}")
         try:
-            final = harness.run(config, workdir, options, verbose=verbose, log=bar.write)
-        except OSError as error:  # this run's writes failed: recorded, the sweep goes on
-            final = run_folder.failure_of_error(error)
-        yield config, final
+            finals = harness.run_group(group, workdir, options, verbose=verbose, log=bar.write)
+        except OSError as error:  # this group's writes failed: recorded, the sweep goes on
+            if len(group) > 1:
+                queue.extendleft([config] for config in reversed(group))
+                continue
+            finals = {group[0].run_id: run_folder.failure_of_error(error)}
+        for config in group:
+            yield config, finals[config.run_id]
 
 
 def _check_picklable(options):
@@ -209,23 +255,45 @@ def _check_picklable(options):
                          f"Received: callbacks_for={options.callbacks_for!r} ({error})") from None
 
 
-def _run_elsewhere(pending, workdir, jobs, executor, options, log):
-    """Yields (config, outcome) as runs end, in worker processes or on `executor`."""
+def _run_elsewhere(groups, workdir, jobs, executor, options, log):
+    """Yields (config, outcome) as runs end, their groups trained in worker processes or on
+    `executor`."""
     workdir = str(pathlib.Path(workdir).resolve())
     if executor is None:
-        yield from local_pool.run(pending, workdir, options, jobs=jobs, threads=max(1, usable_cores() // jobs),
+        yield from local_pool.run(groups, workdir, options, jobs=jobs, threads=max(1, usable_cores() // jobs),
                                   gpus=visible_gpu_ids(), log_dir=os.path.join(workdir, "logs"), log=log)
         return
-    futures = {executor.submit(worker.run_one, config, workdir, options, **_resources(executor)): config
-               for config in pending}
-    for future in _as_completed(executor, futures):
-        try:
-            yield futures[future], future.result()
-        except Exception as error:  # a run's own failure is recorded; anything else stops the sweep
-            failure = _dask_failure(error) or run_folder.failure_of_error(error)
-            if failure is None:
-                raise
-            yield futures[future], failure
+
+    def submit(group):
+        return executor.submit(worker.run_group, group, workdir, options, **_resources(executor))
+
+    futures = {submit(group): group for group in groups}
+    while futures:
+        for future in _first_completed(executor, futures):
+            group = futures.pop(future)
+            try:
+                finals = future.result()
+            except Exception as error:  # a run's own failure is recorded; anything else stops the sweep
+                failure = _dask_failure(error) or run_folder.failure_of_error(error)
+                if failure is None:
+                    raise
+                if len(group) > 1:  # one of its runs may be the culprit: each is retried alone
+                    log(f"{group[0].run_id} and {len(group) - 1} more: {failure['reason']}; retrying each alone")
+                    futures.update({submit([config]): [config] for config in group})
+                    continue
+                finals = {group[0].run_id: failure}
+            for config in group:
+                yield config, finals[config.run_id]
+
+
+def _first_completed(executor, futures):
+    """The futures that are done, once at least one is (Dask futures are not concurrent ones)."""
+    module = type(executor).__module__.split(".")[0]
+    if module == "distributed":
+        from distributed import wait
+
+        return wait(list(futures), return_when="FIRST_COMPLETED").done
+    return concurrent.futures.wait(list(futures), return_when=concurrent.futures.FIRST_COMPLETED).done
 
 
 def _dask_failure(error):
@@ -233,16 +301,6 @@ def _dask_failure(error):
     if type(error).__name__ != "KilledWorker":
         return None
     return run_folder.failure(f"its Dask workers died (KilledWorker: {error})")
-
-
-def _as_completed(executor, futures):
-    """`as_completed` of the executor's own kind (Dask futures are not concurrent ones)."""
-    module = type(executor).__module__.split(".")[0]
-    if module == "distributed":
-        from distributed import as_completed
-
-        return as_completed(list(futures))
-    return concurrent.futures.as_completed(futures)
 
 
 def _resources(executor):
@@ -259,11 +317,12 @@ def dask_executor(address=None, workers=None):
     started with `dask scheduler` / `dask worker`, or dask-jobqueue on Slurm), else a local
     cluster of `workers` processes (default: `default_jobs()`) sharing the cores.
 
-    Each run is one task. Workers that declare a GPU resource (`dask worker ADDRESS
-    --resources GPU=1`, one per GPU with `CUDA_VISIBLE_DEVICES` set) get one run each.
-    A task whose worker dies is retried by the scheduler (`distributed.scheduler.
-    allowed-failures`: once on a local cluster, the scheduler's own setting elsewhere),
-    then recorded as failed.
+    Each group of runs (`fused_groups`) is one task. Workers that declare a GPU resource
+    (`dask worker ADDRESS --resources GPU=1`, one per GPU with `CUDA_VISIBLE_DEVICES` set)
+    get one group each. A task whose worker dies is retried by the scheduler
+    (`distributed.scheduler.allowed-failures`: once on a local cluster, the scheduler's own
+    setting elsewhere); a group that still fails is split, each run retried alone, and a
+    run that fails alone is recorded as failed.
     """
     try:
         from distributed import Client

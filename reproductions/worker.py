@@ -66,21 +66,22 @@ def _pin_tensorflow_threads(threads):
         pass
 
 
-def run_one(config, workdir, options):
-    """Trains one run (a `RunConfig`, with its sweep's `RunOptions`) in this worker;
-    returns its final.json."""
+def run_group(configs, workdir, options):
+    """Trains a group of runs (`RunConfig`s that share a net, with their sweep's
+    `RunOptions`) in this worker as one program (`harness.run_group`); returns
+    {run_id: final.json content}."""
     if "TF_NUM_INTRAOP_THREADS" in os.environ:  # set by `configure` (or by the user)
         _pin_tensorflow_threads(int(os.environ["TF_NUM_INTRAOP_THREADS"]))
     from reproductions import harness
 
-    return harness.run(config, workdir, options, verbose=0)
+    return harness.run_group(configs, workdir, options, verbose=0)
 
 
 def serve(connection, threads, gpu=None, log_dir=None):
     """The main loop of a local pool's worker process (`reproductions.local_pool`).
 
-    Receives `(config, workdir, options)` tasks on `connection` and answers each with
-    `("done", final)` or `("error", exception, traceback text)`; `None`, or the parent
+    Receives `(configs, workdir, options)` tasks (a group of runs) on `connection` and
+    answers each with `("done", {run_id: final})` or `("error", exception, traceback text)`; `None`, or the parent
     gone, ends it. Ctrl-C belongs to the parent, which stops the workers itself.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -93,7 +94,7 @@ def serve(connection, threads, gpu=None, log_dir=None):
         if task is None:
             return
         try:
-            message = ("done", run_one(*task))
+            message = ("done", run_group(*task))
         except Exception as error:  # handed to the parent, which decides
             message = ("error", _picklable(error), traceback.format_exc())
         connection.send(message)

@@ -80,8 +80,9 @@ class _Interrupt(keras.callbacks.Callback):
 def test_killed_sweep_resumes_without_redoing_finished_runs(tmp_path):
     configs = [RunConfig(name="first", **TINY), RunConfig(name="second", **TINY)]
     kill_second = lambda config: [_Interrupt()] if config.name == "second" else []
-    with pytest.raises(KeyboardInterrupt):
-        sweeps.sweep(configs, [0], tmp_path, verbose=0, options=RunOptions(callbacks_for=kill_second))
+    with pytest.raises(KeyboardInterrupt):  # run by run (fused, both would be cut: test_fusion.py)
+        sweeps.sweep(configs, [0], tmp_path, verbose=0, options=RunOptions(callbacks_for=kill_second),
+                     group_size=1)
     first_final = tmp_path / "runs/first-seed0/final.json"
     second_dir = tmp_path / "runs/second-seed0"
     assert first_final.exists()

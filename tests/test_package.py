@@ -140,7 +140,7 @@ def test_command_lines_start_without_tensorflows_log_unless_verbose(tmp_path):
                       "--workdir", str(tmp_path / "blog"))
     assert driver.returncode == 0, driver.stderr[-3000:]
     assert driver.stderr.startswith(f"blog_case1, profile smoke: 3 runs (all to train) in {tmp_path / 'blog'}, "
-                                    "--jobs 1\nruntime: not measured for this profile\n")
+                                    "--jobs 1, --group-size 16\nruntime: not measured for this profile\n")
     assert not any(marker in driver.stderr for marker in TENSORFLOW_START_UP), driver.stderr[:2000]
 
 

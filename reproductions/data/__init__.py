@@ -222,6 +222,27 @@ def _debian_batches(name, split, batch_size, seed, num_examples, flatten):
     return ArrayBatches(images, labels, batch_size, flatten)
 
 
+def zip_members(streams, member_streams, member_keys):
+    """The batches of a fused group of runs (`reproductions.harness.run_group`): each
+    element is `((images of stream 0, images of stream 1, ...), {member key: labels})`,
+    member `member_keys[i]` reading the labels of stream `member_streams[i]`. Members of
+    one seed share one stream, so its batches are made once. As `load` returns them:
+    `tf.data` (TensorFlow backend) or a `keras.utils.PyDataset`.
+    """
+    member_streams, member_keys = list(member_streams), list(member_keys)
+    if hasattr(streams[0], "as_numpy_iterator"):
+        import tensorflow as tf
+
+        def split(*batches):
+            return (tuple(images for images, _ in batches),
+                    {key: batches[stream][1] for key, stream in zip(member_keys, member_streams)})
+
+        return tf.data.Dataset.zip(tuple(streams)).map(split)
+    from reproductions.data.batches import MemberBatches
+
+    return MemberBatches(streams, member_streams, member_keys)
+
+
 def as_numpy(dataset):
     """Concatenates a finite batched dataset (tf.data or PyDataset) into `(images, labels)`
     numpy arrays."""

@@ -5,7 +5,8 @@ TensorFlow's (JAX, torch), which needs no TensorFlow.
 `shapeset.stream` (the same chunks, `shapeset.stream_chunk`), indexed instead of
 iterated, so both paths train on identical batches; `ArrayBatches` batches a fixed
 evaluation set; `ShuffledArrayBatches` is the training stream of a fixed array (a
-Debian package's Fashion-MNIST), reshuffled every epoch.
+Debian package's Fashion-MNIST), reshuffled every epoch; `MemberBatches` zips streams
+for a fused group of runs.
 """
 
 import math
@@ -85,3 +86,22 @@ class ShuffledArrayBatches(keras.utils.PyDataset):
             self._epoch = epoch
         batch = self._order[position * self.batch_size:(position + 1) * self.batch_size]
         return self.images[batch], self.labels[batch]
+
+
+class MemberBatches(keras.utils.PyDataset):
+    """Batch i of several datasets at once, for a fused group of runs: `((images of each
+    stream), {member key: labels of its stream})` (`reproductions.data.zip_members`)."""
+
+    def __init__(self, streams, member_streams, member_keys):
+        super().__init__()
+        self.streams, self.member_streams, self.member_keys = list(streams), member_streams, member_keys
+
+    @property
+    def num_batches(self):
+        counts = [s.num_batches for s in self.streams if s.num_batches is not None]
+        return min(counts) if counts else None
+
+    def __getitem__(self, index):
+        batches = [stream[index] for stream in self.streams]
+        return (tuple(images for images, _ in batches),
+                {key: batches[stream][1] for key, stream in zip(self.member_keys, self.member_streams)})
