@@ -114,26 +114,41 @@ def plan(configs, seeds, shard=None):
 
 
 # Runs per fused group by default. A group's program grows with its runs (its compile time
-# and memory too); at 16 the μP quick profile's groups take ~3-40 s each on one core
-# (benchmarks/README.md#fused-sweeps).
-DEFAULT_GROUP_SIZE = 16
+# and memory too); 32 holds every run of one seed and one net of the μP quick profile (18),
+# so such a group reads one data stream (benchmarks/README.md#fused-sweeps).
+DEFAULT_GROUP_SIZE = 32
 
 
 def fused_groups(runs, group_size=DEFAULT_GROUP_SIZE, jobs=1):
-    """The runs as groups that train as one program each: runs with equal fusion keys
-    (`RunConfig.fusion_key`), in their order, cut into near-equal groups of at most
-    `group_size`. While there are fewer than two groups per worker (`jobs`), the largest is
-    halved, so that the last group to finish does not keep the other workers idle for
-    long; the largest groups come first (each worker then takes the largest left)."""
+    """The runs as groups that train as one program each.
+
+    Runs with equal fusion keys (`RunConfig.fusion_key`) may share a group; the runs of one
+    seed among them read one data stream, so they are kept together: each seed's runs (in
+    their order) form a block, a block larger than `group_size` is cut into near-equal
+    parts, and consecutive smaller blocks are packed into groups of at most `group_size`.
+    While there are fewer than two groups per worker (`jobs`), the largest is halved, so
+    that the last group to finish does not keep the other workers idle for long; the
+    largest groups come first (each worker then takes the largest left).
+    """
     if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
         raise ValueError(f"`group_size` must be a positive int. Received: group_size={group_size!r}")
-    by_key = {}
+    blocks = {}
     for config in runs:
-        by_key.setdefault(config.fusion_key(), []).append(config)
+        blocks.setdefault((config.fusion_key(), config.seed), []).append(config)
+    by_key = {}
+    for (key, _), block in blocks.items():
+        count = -(-len(block) // group_size)
+        by_key.setdefault(key, []).extend(block[i * len(block) // count:(i + 1) * len(block) // count]
+                                          for i in range(count))
     groups = []
-    for same in by_key.values():
-        count = -(-len(same) // group_size)
-        groups += [same[i * len(same) // count:(i + 1) * len(same) // count] for i in range(count)]
+    for parts in by_key.values():
+        current = []
+        for part in parts:
+            if current and len(current) + len(part) > group_size:
+                groups.append(current)
+                current = []
+            current = current + part
+        groups.append(current)
     while len(groups) < 2 * jobs and any(len(g) > 1 for g in groups):
         largest = max(range(len(groups)), key=lambda i: len(groups[i]))
         group = groups[largest]

@@ -51,6 +51,9 @@ Profiles:
   rates 2^-11 ... 2^-3, coordinate check at lr 0.1 (the reference's) (committed:
   `results/yang2022/quick_sgd/`, clean commit 2661c1a, where it ran as the first quick
   profile).
+* `long_sgd`: `quick_sgd` at 10x the updates (3,000; the reference trains its MLP for 20
+  epochs): does SP's best rate move with a longer budget? Trained as fused groups (one
+  program per width and seed, `reproductions.sweeps.fused_groups`).
 * `full` (GPU): both optimizers' sweeps at widths 64-8,192 over 11 learning rates,
   3,000 updates, coordinate check up to 8,192. Not run yet (no GPU has been lent).
 
@@ -103,6 +106,7 @@ _QUICK = dict(
 PROFILES = {
     "quick": _QUICK,
     "quick_sgd": {**_QUICK, "sweeps": (SGD_SWEEP,), "transformer_coord": None},
+    "long_sgd": {**_QUICK, "sweeps": (SGD_SWEEP,), "transformer_coord": None, "steps": 3000},
     "smoke": {**_QUICK, "seeds": (0,), "widths": (16, 32), "sweeps": (("adam", (-9, -7)),), "steps": 20,
               "eval_every": 10, "eval_examples": 64, "steps_per_execution": 5, "coord_widths": (16, 32, 64),
               "coord_seeds": (0,), "coord_steps": 1,
