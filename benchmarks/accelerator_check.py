@@ -8,7 +8,11 @@ step is the most expensive), trains it `--steps` steps on synthetic data of the
 profile's input shape (after a short warm-up, so compilation is not timed), and
 projects the profile's training time as (sum of every run's updates) / steps/s / GPUs
 (one run per GPU; on a CPU-only machine, one process): an upper bound in that every run
-is charged the largest net's step, a lower one in that evaluation is left out. Works
+is charged the largest net's step, a lower one in that evaluation is left out. Then the
+same with fused groups (`reproductions.sweeps.fused_groups`): it trains as many copies of
+the probed net as the sweep would put in its group, as one program the way the harness
+does (one input per stream: here one, as the members of one seed share it), and charges
+each run the group's step divided by its runs. Works
 on a CPU-only machine too, and says so. Xiao et al. 2018's profile (10 to 10,000
 layers of one net) probes the 1,250-layer net instead and charges each run in
 proportion to its depth; Zhang et al. 2019's (10 to 10,000 layers of a residual net) its
@@ -73,23 +77,36 @@ def _full_profiles():
     return profiles
 
 
-def _steps_per_second(config, steps, warmup):
-    model = models.build(config.model, **config.model_kwargs)
+def _group_size(runs, probed, workers):
+    """How many runs the sweep trains in the probed net's group (`sweeps.fused_groups`)."""
+    key = probed.fusion_key()
+    return max(len(group) for group in sweeps.fused_groups(runs, jobs=workers) if group[0].fusion_key() == key)
+
+
+def _steps_per_second(config, steps, warmup, members=1):
+    """Steps/s of `members` copies of the config's net trained as one program (the
+    harness's `_Ensemble`, every copy on the same batch, as runs of one seed share it)."""
+    nets = [models.build(config.model, **config.model_kwargs) for _ in range(members)]
+    model = harness._Ensemble(nets, [0] * members)
     shape = data.input_shape(config.dataset)
     size = config.batch_size * (steps + warmup)
     rng = np.random.default_rng(0)
     example_shape = (math.prod(shape),) if config.flatten else shape
     images = rng.uniform(-1, 1, (size, *example_shape)).astype("float32")
     labels = rng.integers(0, data.num_classes(config.dataset), size)
-    model.compile(harness.optimizer_of(config), keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    model.compile(harness.optimizer_of(config),
+                  {key: keras.losses.SparseCategoricalCrossentropy(from_logits=True) for key in model.member_keys},
                   # as the harness compiles, 10 steps per call (the configs' own need not divide the probe)
                   **harness.compile_options(types.SimpleNamespace(jit_compile=config.jit_compile,
                                                                   steps_per_execution=10)))
-    model.fit(images[:config.batch_size * warmup], labels[:config.batch_size * warmup],
-              batch_size=config.batch_size, verbose=0)
+
+    def fit(part):
+        model.fit((images[part],), {key: labels[part] for key in model.member_keys},
+                  batch_size=config.batch_size, verbose=0)
+
+    fit(slice(0, config.batch_size * warmup))
     start = time.perf_counter()
-    model.fit(images[config.batch_size * warmup:], labels[config.batch_size * warmup:],
-              batch_size=config.batch_size, verbose=0)
+    fit(slice(config.batch_size * warmup, None))
     return steps / (time.perf_counter() - start)
 
 
@@ -107,18 +124,22 @@ def main():
     print("accelerators: " + (", ".join(accelerators) if accelerators else
                               "none: CPU only (the projections are for this CPU, one process)"))
     print(f"default sweep workers: {sweeps.default_jobs()}\n")
-    print("| full profile | runs | updates in all | probed net | steps/s | projected wall time |")
-    print("|---|---|---|---|---|---|")
+    print("| full profile | runs | updates in all | probed net | steps/s | projected wall time | "
+          "fused group | group steps/s | projected, fused |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, runs, probed, relative in _full_profiles():
         if args.profiles and name not in args.profiles:
             continue
         steps = min(args.steps, MAX_PROBE_STEPS.get(name, args.steps))
         rate = _steps_per_second(probed, steps, min(args.warmup, steps))
+        members = _group_size(runs, probed, workers)
+        group_rate = _steps_per_second(probed, steps, min(args.warmup, steps), members)
         updates = sum(run.steps for run in runs)
-        hours = sum(run.steps * relative(run) for run in runs) / rate / min(workers, len(runs)) / 3600
+        charged = sum(run.steps * relative(run) for run in runs) / min(workers, len(runs)) / 3600
         net = f"{probed.model} {json_kwargs(probed.model_kwargs)} batch {probed.batch_size}"
-        print(f"| {name} | {len(runs)} | {updates:,} | {net} | {rate:.3g} | {hours:.1f} h "
-              f"({min(workers, len(runs))} at a time) |")
+        print(f"| {name} | {len(runs)} | {updates:,} | {net} | {rate:.3g} | {charged / rate:.1f} h "
+              f"({min(workers, len(runs))} at a time) | {members} runs | {group_rate:.3g} | "
+              f"{charged / (group_rate * members):.1f} h |")
 
 
 def json_kwargs(kwargs):

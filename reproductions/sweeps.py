@@ -14,9 +14,10 @@ worker, and a run's results depend on its config and seed only (not on `jobs`, u
 the order of floating-point sums in multi-threaded kernels).
 
 Faults cost one run, never the sweep: a worker that dies is replaced, a group it was
-training is split into its runs, and each run is retried alone once (`reproductions.local_pool`; Dask does the same for its workers), a run
-whose worker dies twice or whose writes fail ends `failed` (`failed.json` says why) and
-the sweep goes on; the summary names the failed runs, and rerunning the same command
+training is split into its runs and each run is retried alone once
+(`reproductions.local_pool`; Dask does the same for its workers), a run whose worker
+dies twice or whose writes fail ends `failed` (`failed.json` says why) and the sweep
+goes on; the summary names the failed runs, and rerunning the same command
 retries exactly those. A workdir that cannot be written stops the sweep before any run.
 """
 
@@ -126,9 +127,9 @@ def fused_groups(runs, group_size=DEFAULT_GROUP_SIZE, jobs=1):
     seed among them read one data stream, so they are kept together: each seed's runs (in
     their order) form a block, a block larger than `group_size` is cut into near-equal
     parts, and consecutive smaller blocks are packed into groups of at most `group_size`.
-    While there are fewer than two groups per worker (`jobs`), the largest is halved, so
-    that the last group to finish does not keep the other workers idle for long; the
-    largest groups come first (each worker then takes the largest left).
+    With several workers (`jobs`), while there are fewer than two groups per worker, the
+    largest is halved, so that the last group to finish does not keep the other workers
+    idle for long; the largest groups come first (each worker then takes the largest left).
     """
     if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
         raise ValueError(f"`group_size` must be a positive int. Received: group_size={group_size!r}")
@@ -149,7 +150,7 @@ def fused_groups(runs, group_size=DEFAULT_GROUP_SIZE, jobs=1):
                 current = []
             current = current + part
         groups.append(current)
-    while len(groups) < 2 * jobs and any(len(g) > 1 for g in groups):
+    while jobs > 1 and len(groups) < 2 * jobs and any(len(g) > 1 for g in groups):
         largest = max(range(len(groups)), key=lambda i: len(groups[i]))
         group = groups[largest]
         groups[largest:largest + 1] = [group[:len(group) // 2], group[len(group) // 2:]]

@@ -4,7 +4,10 @@ split as the sweep's rules say."""
 
 import json
 import math
+import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -116,9 +119,11 @@ def test_groups_hold_runs_that_share_a_net_in_near_equal_parts():
     assert {c.name for c in groups[-1]} == {"wide"}
     assert sorted(c.run_id for g in groups for c in g) == sorted(c.run_id for c in runs)
     assert [len(g) for g in sweeps.fused_groups(runs, group_size=1)] == [1] * 12
-    # Two groups per worker at least, while a group can be halved; the largest first.
+    # With several workers, two groups per worker at least while a group can be halved;
+    # the largest first.
     assert [len(g) for g in sweeps.fused_groups(runs[:9], group_size=16, jobs=2)] == [3, 2, 2, 2]
     assert len(sweeps.fused_groups(runs[:4], group_size=16, jobs=3)) == 4
+    assert [len(g) for g in sweeps.fused_groups(runs[:9], group_size=16)] == [9]  # one process: one group
     with pytest.raises(ValueError, match="group_size"):
         sweeps.fused_groups(runs, group_size=0)
     with pytest.raises(ValueError, match="share every setting"):
@@ -146,3 +151,34 @@ def test_an_interrupted_group_resumes_without_retraining_finished_runs(tmp_path)
     for name in ("second", "third"):  # started over: one line per evaluation, no leftovers
         lines = (tmp_path / "runs" / f"{name}-seed0/metrics.jsonl").read_text().splitlines()
         assert [json.loads(line)["step"] for line in lines] == [0, 4, 8, 12]
+
+
+_JAX_GROUP = """
+import sys, json, pathlib
+sys.modules["tensorflow"] = None  # the PyDataset path, as on a machine without TensorFlow
+from reproductions import harness, sweeps
+from reproductions.configs import yang2022
+configs, seeds = yang2022.get_experiment("smoke")  # SP and μP (per-weight rates) at one width
+group = sweeps.fused_groups(sweeps.plan(configs, [0, 1]), group_size=4)[0]
+workdir = pathlib.Path(sys.argv[1])
+fused = harness.run_group(group, workdir / "fused", verbose=0)
+alone = {c.run_id: harness.run(c, workdir / "alone", verbose=0) for c in group}
+lines = {mode: {c.run_id: (workdir / mode / "runs" / c.run_id / "metrics.jsonl").read_text() for c in group}
+         for mode in ("alone", "fused")}
+print(json.dumps({"group": [c.run_id for c in group], "fused": fused, "alone": alone, "lines": lines}))
+"""
+
+
+def test_a_fused_group_under_jax_gives_the_results_of_its_runs_alone(tmp_path):
+    root = pathlib.Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", _JAX_GROUP, str(tmp_path)], cwd=root, capture_output=True,
+                            text=True, timeout=600,
+                            env={**os.environ, "PYTHONPATH": str(root), "KERAS_BACKEND": "jax"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(outcome["group"]) == 4 and len({run_id.split("-seed")[1] for run_id in outcome["group"]}) == 1
+    for run_id in outcome["group"]:
+        _assert_close(outcome["alone"][run_id], outcome["fused"][run_id], run_id)
+        alone, fused = ([json.loads(line) for line in outcome["lines"][mode][run_id].splitlines()]
+                        for mode in ("alone", "fused"))
+        _assert_close(alone, fused, run_id)

@@ -112,8 +112,6 @@ def test_readme_quotes_each_committed_verdict_count():
             continue  # its claims have their own table, checked below
         claims = json.loads((workdir / "report.json").read_text())["claims"]
         counts = reporting.verdict_counts(claims)
-        if workdir.name == "quick_sgd":  # the README says "with SGD" after its counts
-            counts = counts.replace(" hold", " hold with SGD").split(" (")[0]
         assert counts in readme, (workdir, counts)
 
 

@@ -53,7 +53,8 @@ Profiles:
   profile).
 * `long_sgd`: `quick_sgd` at 10x the updates (3,000; the reference trains its MLP for 20
   epochs): does SP's best rate move with a longer budget? Trained as fused groups (one
-  program per width and seed, `reproductions.sweeps.fused_groups`).
+  program per width and seed, `reproductions.sweeps.fused_groups`) (committed:
+  `results/yang2022/long_sgd/`, clean commit eafe5cd).
 * `full` (GPU): both optimizers' sweeps at widths 64-8,192 over 11 learning rates,
   3,000 updates, coordinate check up to 8,192. Not run yet (no GPU has been lent).
 
@@ -70,6 +71,8 @@ from reproductions.run_config import RunConfig
 MEASURED_RUNTIMES = {
     "quick": "13 min 4 s with --jobs 2 on a 2-core CPU, TensorFlow (results/yang2022/quick/)",
     "quick_sgd": "11 min 44 s with --jobs 2 on a 2-core CPU, TensorFlow (results/yang2022/quick_sgd/)",
+    "long_sgd": "32.5 min with --jobs 2 on a 2-core CPU (AMD EPYC), TensorFlow, fused groups of 18 runs (the "
+                "sweep 32 min 6 s; results/yang2022/long_sgd/)",
 }
 
 PARAMETRIZATIONS = (("sp", "SP (standard parametrization)"), ("mup", "μP (maximal update parametrization)"))
