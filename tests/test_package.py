@@ -15,6 +15,7 @@ import tomllib
 
 import initializers
 from initializers import _optional
+from reproductions import sweeps
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -140,7 +141,8 @@ def test_command_lines_start_without_tensorflows_log_unless_verbose(tmp_path):
                       "--workdir", str(tmp_path / "blog"))
     assert driver.returncode == 0, driver.stderr[-3000:]
     assert driver.stderr.startswith(f"blog_case1, profile smoke: 3 runs (all to train) in {tmp_path / 'blog'}, "
-                                    "--jobs 1, --group-size 16\nruntime: not measured for this profile\n")
+                                    f"--jobs 1, --group-size {sweeps.DEFAULT_GROUP_SIZE}\n"
+                                    "runtime: not measured for this profile\n")
     assert not any(marker in driver.stderr for marker in TENSORFLOW_START_UP), driver.stderr[:2000]
 
 
