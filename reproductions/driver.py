@@ -60,7 +60,8 @@ def add_common_arguments(parser, profiles, default_profile, default_workdir):
                              "initializer or parametrization) trained together as one program "
                              "(default: %(default)s); each run still writes its own folder")
     parser.add_argument("--no-fuse", action="store_true",
-                        help="train each run alone (--group-size 1): the same results, slower")
+                        help="train each run alone (--group-size 1): the same results; slower for "
+                             "small nets, not always for large ones (benchmarks/README.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.add_argument("--verbose", action="store_true",
                         help="let the backend's start-up log through (TensorFlow's C++ lines are kept "
