@@ -17,7 +17,6 @@ thread counts, and the difference can grow over training.
 """
 
 import contextlib
-import functools
 import importlib.util
 import math
 import time
@@ -164,7 +163,7 @@ def run_group(configs, workdir, options=RunOptions(), *, verbose=1, log=print):
                      batch_size=shared.batch_size, flatten=shared.flatten, data_dir=shared.data_dir)
     streams = {}  # seed -> the training stream of every member of that seed
     with data_parallel(options.distribute) as replicas:
-        members = [_Member.start(index, config, workdir, environment_record, streams)
+        members = [_Member.start(index, len(pending), config, workdir, environment_record, streams)
                    for index, config in enumerate(pending)]
         stream_seeds = list(streams)
         ensemble = _Ensemble([m.model for m in members], [stream_seeds.index(m.config.seed) for m in members])
@@ -215,15 +214,17 @@ def _check_group(configs, options):
 class _Member:
     """One run of a group: its config, run folder, net (initialized) and progress."""
 
-    def __init__(self, index, config, run_dir, model, scheme):
+    def __init__(self, index, group_size, config, run_dir, model, scheme):
         self.config, self.run_dir, self.model, self.scheme = config, run_dir, model, scheme
         self.key = f"member{index}"
+        # Keras logs a one-output model's metrics by their names, else prefixed by the output.
+        self._log_prefix = "" if group_size == 1 else f"{self.key}_"
         self.diverged_at = None  # the step its loss first was not finite
         self.done = False  # diverged and recorded: no more metrics lines
         self.last_record = None
 
     @classmethod
-    def start(cls, index, config, workdir, environment_record, streams):
+    def start(cls, index, group_size, config, workdir, environment_record, streams):
         """Opens the run folder and builds and initializes the net, drawing as a run alone
         does: the seed set, then the data stream, then the net."""
         run_dir = run_folder.start(config, workdir, environment_record)
@@ -233,7 +234,13 @@ class _Member:
         model, scheme = _initialized_model(config, streams[config.seed], run_dir)
         if scheme is not None:  # μP: each weight's learning-rate factor, recorded with its rule
             run_folder.write_mup_rules(run_dir, scheme.rules, _mup_kind(config))
-        return cls(index, config, run_dir, model, scheme)
+        return cls(index, group_size, config, run_dir, model, scheme)
+
+    def metric(self, logs, name):
+        """The member's metric `name` (`loss`, `accuracy`, `val_loss`, `val_accuracy`) in
+        Keras's logs (None where absent): `cross_entropy` is its loss (`_member_metrics`)."""
+        prefix = "val_" if name.startswith("val_") else ""
+        return (logs or {}).get(f"{prefix}{self._log_prefix}{_LOG_NAMES[name[len(prefix):]]}")
 
     def learning_rates(self):
         """Each trainable weight's learning rate, in `model.trainable_weights` order: the
@@ -285,16 +292,10 @@ def _member_metrics():
             keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
 
 
-# The metrics.jsonl names of a member's metrics and their names in Keras's logs.
+# The metrics.jsonl names of a member's metrics and their names in Keras's logs; the
+# metrics a member's record and its callbacks see, in `_metrics_record`'s order.
 _LOG_NAMES = {"loss": "cross_entropy", "accuracy": "accuracy"}
-
-
-def _member_metric(logs, member, count, name):
-    """A member's metric (`loss`, `accuracy`, `val_loss`, `val_accuracy`) in Keras's logs:
-    `cross_entropy` in a group of one, `member<i>_cross_entropy` otherwise."""
-    prefix = "val_" if name.startswith("val_") else ""
-    logged = _LOG_NAMES[name[len(prefix):]]
-    return (logs or {}).get(f"{prefix}{logged}" if count == 1 else f"{prefix}{member.key}_{logged}")
+_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 class _GroupLogger(keras.callbacks.Callback):
@@ -311,7 +312,7 @@ class _GroupLogger(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         # `batch` counts steps within the epoch, in steps of steps_per_execution.
         for member in self.members:
-            loss = _member_metric(logs, member, len(self.members), "loss")
+            loss = member.metric(logs, "loss")
             if member.diverged_at is None and loss is not None and not math.isfinite(float(loss)):
                 member.diverged_at = self._steps_done + batch + 1
         if all(m.diverged_at is not None for m in self.members):
@@ -323,10 +324,8 @@ class _GroupLogger(keras.callbacks.Callback):
         for member in self.members:
             if member.done:
                 continue
-            metric = functools.partial(_member_metric, logs, member, len(self.members))
             step = member.diverged_at or self._steps_done
-            record = _metrics_record(step, metric("loss"), metric("accuracy"), metric("val_loss"),
-                                     metric("val_accuracy"), seconds)
+            record = _metrics_record(step, *(member.metric(logs, name) for name in _METRICS), seconds)
             if record["train_loss"] is None and member.diverged_at is None:
                 member.diverged_at = step
             member.done = member.diverged_at is not None
@@ -344,16 +343,12 @@ class _MemberCallback(keras.callbacks.Callback):
     """One member's extra callback inside a group: it sees the member's net as its model
     and the member's metrics under their plain names (`loss`, `val_accuracy`, ...)."""
 
-    _METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
-
     def __init__(self, callback, member):
         super().__init__()
         self.callback, self.member = callback, member
-        self._count = None
 
     def set_model(self, model):
         super().set_model(model)
-        self._count = len(model.nets)
         self.callback.set_model(self.member.model)
 
     def set_params(self, params):
@@ -363,8 +358,7 @@ class _MemberCallback(keras.callbacks.Callback):
     def _forward(self, hook, logs, *args):
         _ = self.model  # under JAX, puts the group's training state into the weights first
         if logs is not None:
-            logs = {name: value for name in self._METRICS
-                    if (value := _member_metric(logs, self.member, self._count, name)) is not None}
+            logs = {name: value for name in _METRICS if (value := self.member.metric(logs, name)) is not None}
         getattr(self.callback, hook)(*args, logs=logs)
 
     def on_train_begin(self, logs=None):
@@ -466,11 +460,9 @@ def _evaluate_initial(ensemble, members, shared, train, test, start_time):
     on_test = ensemble.evaluate(test, verbose=0, return_dict=True)
     seconds = time.perf_counter() - start_time
     for member in members:
-        train_metric = functools.partial(_member_metric, on_train, member, len(members))
-        test_metric = functools.partial(_member_metric, on_test, member, len(members))
         run_folder.append_metrics(member.run_dir, _metrics_record(
-            0, train_metric("loss"), train_metric("accuracy"), test_metric("loss"), test_metric("accuracy"),
-            seconds))
+            0, member.metric(on_train, "loss"), member.metric(on_train, "accuracy"),
+            member.metric(on_test, "loss"), member.metric(on_test, "accuracy"), seconds))
 
 
 def _final_record(member, shared, wall_seconds, fit_seconds, replicas, group_size):

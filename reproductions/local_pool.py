@@ -168,7 +168,7 @@ def _outcomes(slots, slot, queue, deaths, log):
         if failure is None:
             raise message[1] from WorkerTraceback(message[2])
         if len(group) > 1:
-            log(f"{_names(group)}: a write failed ({message[1]}); retrying each run alone")
+            log(f"{describe_group(group)}: a write failed ({message[1]}); retrying each run alone")
             queue.extendleft((config,) for config in reversed(group))
             return
         yield group[0], failure
@@ -179,7 +179,7 @@ def _outcomes(slots, slot, queue, deaths, log):
     for config in group:
         deaths[config.run_id].append(how)
     if len(group) > 1:
-        log(f"{_names(group)}: their worker died ({how}); retrying each run alone in a fresh worker")
+        log(f"{describe_group(group)}: their worker died ({how}); retrying each run alone in a fresh worker")
         queue.extendleft((config,) for config in reversed(group))
         return
     config = group[0]
@@ -192,5 +192,5 @@ def _outcomes(slots, slot, queue, deaths, log):
                                      exit_signals=list(signals), attempts=len(signals), worker_log_tail=tail)
 
 
-def _names(group):
+def describe_group(group):
     return f"{group[0].run_id} and {len(group) - 1} more run(s) trained with it"

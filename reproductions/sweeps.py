@@ -294,7 +294,7 @@ def _run_elsewhere(groups, workdir, jobs, executor, options, log):
                 if failure is None:
                     raise
                 if len(group) > 1:  # one of its runs may be the culprit: each is retried alone
-                    log(f"{group[0].run_id} and {len(group) - 1} more: {failure['reason']}; retrying each alone")
+                    log(f"{local_pool.describe_group(group)}: {failure['reason']}; retrying each run alone")
                     futures.update({submit([config]): [config] for config in group})
                     continue
                 finals = {group[0].run_id: failure}
