@@ -64,6 +64,9 @@ Profiles:
   10-1,000, 20 draws; 90 runs (committed: `results/xiao2018/quick/`, the runs at clean commit
   d4227da with 3 draws of spectra; the 20 draws and the report's margins redrawn later,
   `results/xiao2018/README.md` says when; the estimate before the run was about 15 min).
+* `long`: the depth curves only (depths 10, 100, 1,000 x 4 initializers, 3 seeds; no map)
+  at 5x quick's updates (500, evaluated every 50), same rate; spectra as quick (committed:
+  `results/xiao2018/long/`).
 * `full` (GPU, not run yet): MNIST (TFDS), 64 channels, global average pooling (the
   paper's net), batch 100, lr 1e-3, 3,000 updates; depths 1,250 to 10,000 (their Fig. 1)
   with the four initializers at 1,250; the map up to 1,000 layers. Projected wall time:
@@ -71,7 +74,7 @@ Profiles:
 
 Runtimes: `MEASURED_RUNTIMES` below (the driver prints the profile's when it starts).
 
-Command: `bash scripts/reproduce_xiao2018.sh [--profile quick|full|smoke]`
+Command: `bash scripts/reproduce_xiao2018.sh [--profile quick|long|full|smoke]`
 """
 
 import math
@@ -122,6 +125,8 @@ _QUICK = dict(
 )
 PROFILES = {
     "quick": _QUICK,
+    # The depth curves at 5x quick's updates (no map: the question is how far down the curves go).
+    "long": {**_QUICK, "steps": 500, "eval_every": 50, "map_sigma_w2": (), "map_depths": ()},
     "smoke": {**_QUICK, "seeds": (0,), "batch_size": 8, "steps": 4, "eval_every": 2, "eval_examples": 16,
               "steps_per_execution": 2, "curve_depths": (4,), "map_sigma_w2": (0.5, 1.05, 4.0),
               "map_depths": (2, 4), "spectra_depths": (2, 6), "spectra_draws": 2, "spectra_size": 2,
