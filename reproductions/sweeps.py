@@ -120,16 +120,36 @@ def plan(configs, seeds, shard=None):
 DEFAULT_GROUP_SIZE = 32
 
 
+# A builder's keyword arguments that say how wide and how deep its net is (`run_cost`).
+_WIDTH_KWARGS = ("width", "channels", "hidden_dim")
+_DEPTH_KWARGS = ("depth", "blocks")
+
+
+def run_cost(config):
+    """A rough training cost of one run, used only to order and split fused groups:
+    updates x batch x depth x width^2, the depth and width being the first of the builder's
+    keyword arguments `depth`, `blocks` and `width`, `channels`, `hidden_dim` it has (1
+    where it has none). Not FLOPs: enough to start a width-1,024 MLP's group before the
+    width-64 ones, so that it does not finish last on one worker while the others idle."""
+    kwargs = config.model_kwargs or {}
+
+    def first_int(names):
+        return next((kwargs[n] for n in names if isinstance(kwargs.get(n), int)), 1)
+
+    return config.steps * config.batch_size * first_int(_DEPTH_KWARGS) * first_int(_WIDTH_KWARGS) ** 2
+
+
 def fused_groups(runs, group_size=DEFAULT_GROUP_SIZE, jobs=1):
-    """The runs as groups that train as one program each.
+    """The runs as groups that train as one program each, the costliest first.
 
     Runs with equal fusion keys (`RunConfig.fusion_key`) may share a group; the runs of one
     seed among them read one data stream, so they are kept together: each seed's runs (in
     their order) form a block, a block larger than `group_size` is cut into near-equal
     parts, and consecutive smaller blocks are packed into groups of at most `group_size`.
-    With several workers (`jobs`), while there are fewer than two groups per worker, the
-    largest is halved, so that the last group to finish does not keep the other workers
-    idle for long; the largest groups come first (each worker then takes the largest left).
+    With several workers (`jobs`), the costliest group (`run_cost` summed) is halved while
+    there are fewer than two groups per worker or it costs more than a worker's share of
+    the whole, so that the last group to finish does not keep the other workers idle for
+    long; the costliest groups come first (each worker then takes the costliest left).
     """
     if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
         raise ValueError(f"`group_size` must be a positive int. Received: group_size={group_size!r}")
@@ -150,11 +170,21 @@ def fused_groups(runs, group_size=DEFAULT_GROUP_SIZE, jobs=1):
                 current = []
             current = current + part
         groups.append(current)
-    while jobs > 1 and len(groups) < 2 * jobs and any(len(g) > 1 for g in groups):
-        largest = max(range(len(groups)), key=lambda i: len(groups[i]))
-        group = groups[largest]
-        groups[largest:largest + 1] = [group[:len(group) // 2], group[len(group) // 2:]]
-    return sorted(groups, key=len, reverse=True)
+
+    def cost(group):
+        return sum(run_cost(config) for config in group)
+
+    total = sum(cost(group) for group in groups)
+    while jobs > 1:
+        splittable = [i for i, group in enumerate(groups) if len(group) > 1]
+        if not splittable:
+            break
+        costliest = max(splittable, key=lambda i: cost(groups[i]))
+        if len(groups) >= 2 * jobs and cost(groups[costliest]) * jobs <= total:
+            break
+        group = groups[costliest]
+        groups[costliest:costliest + 1] = [group[:len(group) // 2], group[len(group) // 2:]]
+    return sorted(groups, key=lambda group: (-cost(group), -len(group)))
 
 
 def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose=1,

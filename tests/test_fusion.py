@@ -116,13 +116,18 @@ def test_groups_hold_runs_that_share_a_net_in_near_equal_parts():
     runs = sweeps.plan([*mlp, wide], [0, 1, 2])
     groups = sweeps.fused_groups(runs, group_size=4)
     assert [len(g) for g in groups] == [3, 3, 3, 3]  # 9 runs of one net in 3 groups, and the wide net
-    assert {c.name for c in groups[-1]} == {"wide"}
+    assert {c.name for c in groups[0]} == {"wide"}  # the costliest group first (4x the runs' width^2)
     assert sorted(c.run_id for g in groups for c in g) == sorted(c.run_id for c in runs)
     assert [len(g) for g in sweeps.fused_groups(runs, group_size=1)] == [1] * 12
     # With several workers, two groups per worker at least while a group can be halved;
     # the largest first.
     assert [len(g) for g in sweeps.fused_groups(runs[:9], group_size=16, jobs=2)] == [3, 2, 2, 2]
     assert len(sweeps.fused_groups(runs[:4], group_size=16, jobs=3)) == 4
+    # A group costing more than a worker's share is halved further, and starts first.
+    wider = RunConfig(name="wider", **{**TINY, "model_kwargs": {**TINY["model_kwargs"], "hidden_dim": 64}})
+    groups = sweeps.fused_groups(sweeps.plan([*mlp, wider], [0, 1, 2]), group_size=16, jobs=2)
+    assert [(len(g), g[0].name) for g in groups] == [(1, "wider")] * 3 + [(9, "lr0")]
+    assert sweeps.run_cost(wider) == 12 * 8 * 64 ** 2  # steps x batch x width^2 (no depth argument)
     assert [len(g) for g in sweeps.fused_groups(runs[:9], group_size=16)] == [9]  # one process: one group
     with pytest.raises(ValueError, match="group_size"):
         sweeps.fused_groups(runs, group_size=0)
