@@ -205,6 +205,29 @@ def append_metrics(run_dir, record):
     append_jsonl(pathlib.Path(run_dir) / METRICS_FILE, record)
 
 
+def evaluated_fraction(config, workdir, since=0.0):
+    """The fraction of `config`'s updates its run folder's `metrics.jsonl` has reached (the
+    step of its last complete line over `config.steps`): how far a run in flight is,
+    wherever it trains. 0 when the file is missing, older than `since` (a time.time():
+    an interrupted run's leftover, cleared when the run starts again) or has no line yet."""
+    path = run_dir_of(config, workdir) / METRICS_FILE
+    try:
+        if path.stat().st_mtime < since:
+            return 0.0
+        with open(path, "rb") as handle:  # only the tail: a long run's file has many lines
+            handle.seek(max(0, path.stat().st_size - 4096))
+            lines = handle.read().splitlines()
+    except OSError:
+        return 0.0
+    for line in reversed(lines):  # the last line may be half written
+        try:
+            step = json.loads(line)["step"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        return min(1.0, max(0.0, step / config.steps)) if config.steps else 0.0
+    return 0.0
+
+
 def write_final(run_dir, final):
     """`final.json`, the last file of a run: from now on the run is finished."""
     write_json_atomic(pathlib.Path(run_dir) / FINAL_FILE, final)

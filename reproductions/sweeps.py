@@ -30,6 +30,8 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 
 from reproductions import local_pool, run_folder, worker
 from reproductions.run_config import RunOptions
@@ -201,8 +203,8 @@ def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose
         executor: a `concurrent.futures.Executor`-like object with `submit` (e.g. a
             `dask.distributed.Client`) to run each run as one task there; `jobs` is
             then ignored. See `dask_executor`.
-        verbose: 0 silent; 1 a progress bar over runs, one line per ended run and a
-            summary of the failed ones.
+        verbose: 0 silent; 1 a progress bar over runs (moving as the runs in flight
+            evaluate), one line per ended run and a summary of the failed ones.
         options: a `RunOptions` for every run (TensorBoard, extra callbacks, data
             parallelism); with workers or an executor its `callbacks_for` must be
             picklable (see `driver.FixedBatchCallbacks`).
@@ -240,19 +242,64 @@ def sweep(configs, seeds, workdir, *, jobs=1, shard=None, executor=None, verbose
         _check_picklable(options)
         ended = _run_elsewhere(groups, workdir, jobs, executor, options,
                                bar.write if verbose else (lambda text: None))
+    progress = _InFlightProgress(bar, pending, workdir) if verbose else None
     try:
         for config, outcome in ended:
             if outcome["status"] == "failed":
                 run_folder.record_failure(config, workdir, outcome)
             results[config.run_id] = outcome
-            bar.update()
-            if verbose:
+            if progress:
+                progress.ended(config)
                 bar.write(run_folder.summary_line(config, outcome))
     finally:
+        if progress:
+            progress.close()
         bar.close()
     if verbose:
         print(failure_summary(results), file=sys.stderr, end="")
     return results
+
+
+PROGRESS_EVERY_S = 15.0  # how often the sweep's bar reads how far the runs in flight are
+
+
+class _InFlightProgress:
+    """Moves the sweep's bar (counted in runs) by the evaluated fraction of each run not
+    ended yet (`run_folder.evaluated_fraction`, read from the run folders every
+    PROGRESS_EVERY_S in a thread), so that a fused group of many runs moves the bar while it
+    trains rather than all at once at its end, with any engine (the folders are shared)."""
+
+    def __init__(self, bar, pending, workdir):
+        # A run folder written before the sweep began is an interrupted run's leftover (the
+        # margin: file times come from a coarser clock than time.time()).
+        self.bar, self.workdir, self.since = bar, workdir, time.time() - 1.0
+        self.open = {config.run_id: config for config in pending}
+        self.finished = bar.n
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._poll, name="sweep-progress", daemon=True)
+        self.thread.start()
+
+    def _poll(self):
+        while not self.stopped.wait(PROGRESS_EVERY_S):
+            self.show()
+
+    def show(self):
+        with self.lock:
+            partial = sum(run_folder.evaluated_fraction(config, self.workdir, self.since)
+                          for config in self.open.values())
+            self.bar.n = self.finished + round(partial, 1) if partial else self.finished
+            self.bar.refresh()
+
+    def ended(self, config):
+        with self.lock:
+            self.open.pop(config.run_id, None)
+            self.finished += 1
+        self.show()
+
+    def close(self):
+        self.stopped.set()
+        self.thread.join()
 
 
 def failed_runs(results):

@@ -8,6 +8,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -133,6 +134,28 @@ def test_groups_hold_runs_that_share_a_net_in_near_equal_parts():
         sweeps.fused_groups(runs, group_size=0)
     with pytest.raises(ValueError, match="share every setting"):
         harness.run_group([mlp[0], wide], "unused", verbose=0)
+
+
+def test_the_sweep_bar_moves_with_the_evaluations_of_the_runs_in_flight(tmp_path):
+    from tqdm import tqdm
+
+    first, second = (RunConfig(name=name, **TINY) for name in ("first", "second"))  # 12 steps each
+    bar = tqdm(total=3, disable=True)
+    progress = sweeps._InFlightProgress(bar, [first, second], tmp_path)  # the sweep begins
+    for config, steps in ((first, (0, 4, 8)), (second, (0, 4))):
+        folder = run_folder.run_dir_of(config, tmp_path)
+        folder.mkdir(parents=True)
+        lines = "".join(json.dumps({"step": step}) + "\n" for step in steps)
+        (folder / run_folder.METRICS_FILE).write_text(lines + '{"step": 1')  # a half-written line
+    assert run_folder.evaluated_fraction(first, tmp_path) == pytest.approx(8 / 12)
+    assert run_folder.evaluated_fraction(first, tmp_path, since=time.time() + 60) == 0  # a leftover
+    assert run_folder.evaluated_fraction(RunConfig(name="third", **TINY), tmp_path) == 0
+    progress.show()
+    assert bar.n == pytest.approx(8 / 12 + 4 / 12, abs=0.05)
+    progress.ended(first)  # a run that ended counts whole, once
+    assert bar.n == pytest.approx(1 + 4 / 12, abs=0.05)
+    progress.close()
+    assert not progress.thread.is_alive()
 
 
 def test_an_interrupted_group_resumes_without_retraining_finished_runs(tmp_path):
