@@ -77,6 +77,8 @@ MEASURED_RUNTIMES = {
     "quick": "10 min 43 s on a 2-core CPU, TensorFlow (results/glorot2010/quick/, 3 draws at init); 26.9 min on "
              "a slower machine of the same kind; the 10 draws at init, measured later, took 2 min 53 s in one "
              "process beside another job",
+    "long": "36 min 52 s with --jobs 2 on a 2-core CPU (AMD EPYC), TensorFlow, 4 fused groups (the sweep 35 min "
+            "15 s; results/glorot2010/long/)",
     "lr_search": "about 15 min on a 2-core CPU (results/glorot2010/lr_search.md)",
 }
 
