@@ -87,6 +87,8 @@ from reproductions.run_config import RunConfig
 MEASURED_RUNTIMES = {
     "quick": "14 min 0 s with --jobs 2 on a 2-core CPU (AMD EPYC), TensorFlow: the spectra 8 s (3 draws; 20 draws took 52 s), each "
              "1,000-layer run ~90 s (results/xiao2018/quick/)",
+    "long": "28 min 55 s with --jobs 2 on a 2-core CPU (AMD EPYC), TensorFlow, 12 fused groups of 3 seeds (the "
+            "sweep 27 min 58 s; each 1,000-layer group ~12 min; results/xiao2018/long/)",
     "smoke": "27 s on a 2-core CPU (tests only)",
 }
 
