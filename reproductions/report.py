@@ -123,6 +123,12 @@ def markdown_table(columns, rows):
     return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
 
 
+def _as_written(value):
+    """`value` as report.json holds it once read back (keys sorted, integer keys in numeric
+    order), so that a driver's report.md and one redrawn from report.json are the same text."""
+    return numeric_order(json.loads(json.dumps(value, sort_keys=True, default=str)))
+
+
 def claims_table(claims):
     """Lines of the claims table: id, criterion, the deciding statistic against its
     threshold, the margin (relative), its spread over seeds and redraws, holds (fragile
@@ -130,7 +136,7 @@ def claims_table(claims):
     rows = [(f"`{item['id']}`", *(cell.replace("|", "\\|") for cell in (item["criterion"],
                                                                        *margins.margin_cells(item["margin"]))),
              margins.verdict_text(item["margin"], item["holds"]),
-             json.dumps(item["measured"], default=str).replace("|", "/")) for item in claims]
+             json.dumps(_as_written(item["measured"])).replace("|", "/")) for item in claims]
     return markdown_table(("claim", "criterion", "statistic vs threshold", "margin", "spread", "holds", "measured"),
                           rows)
 
