@@ -103,7 +103,9 @@ INITIALIZERS = (
 MEASURED_RUNTIMES = {
     "quick": "19 min 31 s with --jobs 2 on a 2-core CPU, TensorFlow (results/he2015/quick/); "
              "16 min 33 s with KERAS_BACKEND=jax",
-    "faithful": "37 min 41 s with --jobs 2 on a 2-core CPU (AMD EPYC), TensorFlow, from a fresh clone at "
+    "faithful": "34 min 8 s with --jobs 2 on a 2-core CPU (AMD EPYC), TensorFlow, from a fresh clone at commit "
+                "c29dbd0 (fused sweeps: 24 runs in groups of 6), report identical to results/he2015/faithful/; "
+                "37 min 41 s from a fresh clone at "
                 "commit 19718db, report identical to results/he2015/faithful/; 52 min 55 s for the committed "
                 "runs (other commands shared the CPU for their first ~12 min); 35 min 49 s at commit 09ae958 "
                 "(`bash scripts/reproduce_he2015.sh`, report.json with its margins identical to the committed one)",
