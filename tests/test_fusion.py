@@ -121,7 +121,7 @@ def test_groups_hold_runs_that_share_a_net_in_near_equal_parts():
     assert sorted(c.run_id for g in groups for c in g) == sorted(c.run_id for c in runs)
     assert [len(g) for g in sweeps.fused_groups(runs, group_size=1)] == [1] * 12
     # With several workers, two groups per worker at least while a group can be halved;
-    # the largest first.
+    # the costliest first.
     assert [len(g) for g in sweeps.fused_groups(runs[:9], group_size=16, jobs=2)] == [3, 2, 2, 2]
     assert len(sweeps.fused_groups(runs[:4], group_size=16, jobs=3)) == 4
     # A group costing more than a worker's share is halved further, and starts first.

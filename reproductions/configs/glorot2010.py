@@ -44,9 +44,9 @@ Profiles:
   gradient statistics at every evaluation (1,500 updates) on 300 fixed test
   examples. Learning rates from the `lr_search` profile.
 * `long`: quick at 4x the updates (120,000, the paper's 5 million / 42), evaluated every
-  6,000; quick's learning rates, not re-searched at this budget (a longer budget may prefer
-  smaller rates: said where the results are read). How far does Table 1 move towards the
-  paper's numbers? (committed: `results/glorot2010/long/`).
+  6,000; quick's learning rates, not re-searched at this budget (the results page says so).
+  How far does Table 1 move towards the paper's numbers? (committed:
+  `results/glorot2010/long/`).
 * `lr_search`: every combination at each rate of `LR_GRID`, one seed (100),
   quick's budget, scored on the validation set (never the test set). Rule: per
   combination, the rate with the lowest final validation error (a diverged run
