@@ -108,7 +108,10 @@ def map_claims(cells, critical, map_name, multiplier, required, fit_multipliers)
 
 
 def map_markdown(cells, title):
-    """The map as a markdown table: accuracy (%) by sigma_w^2 (rows) and depth, * trained."""
+    """The map as a markdown table: accuracy (%) by sigma_w^2 (rows) and depth, * trained;
+    no lines for a profile without the map (no cells), as `map_claims` has no claims then."""
+    if not cells:
+        return []
     sigmas = sorted({c["sigma_w2"] for c in cells})
     depths = sorted({c["depth"] for c in cells})
     lookup = {(c["sigma_w2"], c["depth"]): c for c in cells}

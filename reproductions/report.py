@@ -150,12 +150,14 @@ def verdict_counts(claims):
 
 def report_markdown(title, setting, claims, sections=()):
     """report.md: `# <title>: claims (<profile> profile)`, the setting, the claims table,
-    then extra sections (each a list of lines, preceded by a blank line)."""
+    then extra sections (each a list of lines, preceded by a blank line; an empty one is
+    left out)."""
     lines = [f"# {title}", "", setting, "", f"Claims: {verdict_counts(claims)}. Margin: positive where the claim "
              "holds (relative to the threshold in brackets); fragile: a redraw of the seeds could flip the verdict "
              "(reproductions/margins.py says how it is decided).", "", *claims_table(claims)]
     for section in sections:
-        lines += ["", *section]
+        if section:
+            lines += ["", *section]
     return "\n".join(lines) + "\n"
 
 

@@ -212,10 +212,11 @@ def evaluated_fraction(config, workdir, since=0.0):
     an interrupted run's leftover, cleared when the run starts again) or has no line yet."""
     path = run_dir_of(config, workdir) / METRICS_FILE
     try:
-        if path.stat().st_mtime < since:
+        status = path.stat()
+        if status.st_mtime < since:
             return 0.0
         with open(path, "rb") as handle:  # only the tail: a long run's file has many lines
-            handle.seek(max(0, path.stat().st_size - 4096))
+            handle.seek(max(0, status.st_size - 4096))
             lines = handle.read().splitlines()
     except OSError:
         return 0.0

@@ -213,11 +213,9 @@ def report_markdown(report):
         rows.append((row["label"], *cells))
     curves = ["Final test error (%), mean +- std over seeds, by depth:", "",
               *reporting.markdown_table(("initializer", *(f"{d} layers" for d in depths)), rows)]
-    sections = [curves]
-    if report["map"]["cells"]:  # a profile without the map (long) has no cells
-        sections.append(mean_field_map.map_markdown(
-            report["map"]["cells"], "CNN map, delta-orthogonal: mean final test accuracy (%) by sigma_w^2 and "
-                                    "depth (* trained by majority of seeds):"))
+    sections = [curves, mean_field_map.map_markdown(
+        report["map"]["cells"], "CNN map, delta-orthogonal: mean final test accuracy (%) by sigma_w^2 and "
+                                "depth (* trained by majority of seeds):")]
     if report["spectra"]:
         spread = report["spectra"]["spread"]
         spectra_depths = list(next(iter(spread.values())))
